@@ -1,0 +1,144 @@
+"""Local generation with a transformers causal LM: batched, left-padded, stop strings, seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import groupby
+from typing import Any
+
+import torch
+
+from lengthwise.backends.base import GenerationRequest, GenerationResult, ResultCallback
+
+__all__ = ["TransformersGenerator"]
+
+
+class TransformersGenerator:
+    """Generate with a local model.
+
+    Requests are sorted by (sampling settings, prompt length) and run in batches of
+    ``batch_size`` with left padding, so similar prompts share a forward pass. Within a batch the
+    longest ``max_new_tokens`` is generated and each row is cut to its own limit. Sampling is seeded
+    per batch with the first request's ``seed``: the same requests with the same batch size give the
+    same texts.
+    """
+
+    name = "transformers"
+
+    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 8, model_name: str | None = None):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.model_name = model_name or getattr(model.config, "_name_or_path", "") or "local"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"
+        self._stop_ids = self._end_token_ids()
+
+    @classmethod
+    def from_pretrained(
+        cls, model: str | None = None, device: str | None = None, dtype: str | None = None, batch_size: int = 8
+    ) -> TransformersGenerator:
+        from lengthwise.models import load_causal_lm, resolve_model
+
+        lm, tokenizer = load_causal_lm(model, device=device, dtype=dtype)
+        name = "smollm2" if model in (None, "smollm2") else resolve_model(model)
+        return cls(lm, tokenizer, batch_size=batch_size, model_name=name)
+
+    def _end_token_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for source in (self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id):
+            if isinstance(source, int):
+                ids.add(source)
+            elif source:
+                ids.update(source)
+        return ids
+
+    def render(self, request: GenerationRequest) -> str:
+        """The exact text the model sees for a request."""
+        if request.prompt is not None:
+            return request.prompt
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
+        return "\n\n".join(m["content"] for m in request.messages) + "\n\n"
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    @property
+    def context_window(self) -> int:
+        return int(getattr(self.model.config, "max_position_embeddings", 0) or 2048)
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], on_result: ResultCallback | None = None
+    ) -> list[GenerationResult]:
+        texts = [self.render(r) for r in requests]
+        encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+        def settings(i: int) -> tuple:
+            r = requests[i]
+            return (r.temperature, r.top_p, tuple(r.stop))
+
+        order = sorted(range(len(requests)), key=lambda i: (settings(i), requests[i].max_new_tokens, len(encoded[i])))
+        results: list[GenerationResult | None] = [None] * len(requests)
+        for _, same_settings in groupby(order, key=settings):
+            group = list(same_settings)
+            for start in range(0, len(group), self.batch_size):
+                batch = group[start:start + self.batch_size]
+                for i, result in zip(batch, self._generate_batch([requests[i] for i in batch], [encoded[i] for i in batch]), strict=True):
+                    results[i] = result
+                    if on_result is not None:
+                        on_result(i, result)
+        return results  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def _generate_batch(self, batch: list[GenerationRequest], prompt_ids: list[list[int]]) -> list[GenerationResult]:
+        first = batch[0]
+        pad_id = self.tokenizer.pad_token_id
+        width = max(len(ids) for ids in prompt_ids)
+        device = self.model.device
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, ids in enumerate(prompt_ids):  # left padding: generation continues at the right edge
+            input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
+            attention[row, width - len(ids):] = 1
+        max_new = max(r.max_new_tokens for r in batch)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max_new,
+            "pad_token_id": pad_id,
+            "eos_token_id": sorted(self._stop_ids) or None,
+        }
+        if first.temperature > 0:
+            kwargs.update(do_sample=True, temperature=first.temperature, top_p=first.top_p, top_k=0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if first.stop:
+            kwargs.update(stop_strings=list(first.stop), tokenizer=self.tokenizer)
+        if first.seed is not None:
+            torch.manual_seed(first.seed)
+        output = self.model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs)
+        new_tokens = output[:, width:].tolist()
+        return [self._finish(req, len(ids), toks) for req, ids, toks in zip(batch, prompt_ids, new_tokens, strict=True)]
+
+    def _finish(self, request: GenerationRequest, prompt_len: int, tokens: list[int]) -> GenerationResult:
+        tokens = tokens[: request.max_new_tokens]
+        # Rows that finished early are filled with the pad token, so it ends a row as EOS does.
+        enders = self._stop_ids | {self.tokenizer.pad_token_id}
+        end = next((k for k, t in enumerate(tokens) if t in enders), None)
+        if end is not None:
+            kept, reason = tokens[:end], "stop"
+            n_generated = end + 1
+        else:
+            kept, reason = tokens, "length"
+            n_generated = len(tokens)
+        text = self.tokenizer.decode(kept, skip_special_tokens=True)
+        for stop in request.stop:
+            cut = text.find(stop)
+            if cut >= 0:
+                text, reason = text[:cut], "stop"
+        return GenerationResult(text=text, finish_reason=reason, prompt_tokens=prompt_len, completion_tokens=n_generated)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,195 @@
+"""The ``lengthwise`` command line. Each command parses its options and calls one library function."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lengthwise.errors import LengthwiseError
+
+app = typer.Typer(
+    name="lengthwise",
+    help="Control how long language models write: generate, score, train and evaluate for length.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Local model folder or hub id (default: the embedded SmolLM2-135M-Instruct). "
+                 "With --backend openai: the model name the server serves."),
+]
+SkipBadOpt = Annotated[bool, typer.Option("--skip-bad", help="Skip unusable input rows (and report how many) instead of stopping.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, justify="right" if c not in ("bucket", "name", "model") else "left")
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
+
+
+@app.command()
+def models(
+    prepare: Annotated[bool, typer.Option("--prepare", help="Convert the embedded SmolLM2 GGUF into a cached checkpoint now.")] = False,
+) -> None:
+    """List the embedded default models and where they live (and optionally prepare them)."""
+    from lengthwise.models import ensure_smollm2, model_status
+
+    if prepare:
+        path = ensure_smollm2()
+        console.print(f"SmolLM2-135M-Instruct checkpoint ready at {path}")
+    rows = model_status()
+    _print_table("embedded models", ["name", "model", "ready", "path"],
+                 [[r["name"], r["model"], "yes" if r["ready"] else "no", str(r.get("checkpoint") or r.get("problem"))] for r in rows])
+
+
+@app.command()
+def count(
+    text: Annotated[str, typer.Argument(help="Text to count, or @FILE to read a file, or - for standard input.")],
+    counter: Annotated[str, typer.Option(help="longbench (default), whitespace, unicode.")] = "longbench",
+) -> None:
+    """Count words the LongBench-Write way (or with another counter) and parse any length request."""
+    from lengthwise.constraints import parse_length
+    from lengthwise.text import count_words
+
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        path = Path(text[1:])
+        if not path.is_file():
+            raise LengthwiseError(f"{path}: file not found")
+        text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        n = count_words(text, counter)
+    except ValueError as exc:
+        raise LengthwiseError(str(exc)) from None
+    constraint = parse_length(text)
+    console.print(json.dumps({"counter": counter, "words": n,
+                              "constraint": None if constraint is None else constraint.__dict__}, ensure_ascii=False))
+
+
+@app.command()
+def generate(
+    prompts: Annotated[Path, typer.Argument(help="Prompts JSONL: {id?, prompt, length?}; LongBench-Write and Arena-Write rows load as they are.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Responses JSONL (append-only; rerun to resume).")],
+    model: ModelOpt = None,
+    backend: Annotated[str, typer.Option(help="transformers (local) or openai (any OpenAI-compatible server).")] = "transformers",
+    base_url: Annotated[str | None, typer.Option(help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="openai backend: API key (prefer --api-key-env).")] = None,
+    api_key_env: Annotated[str, typer.Option(help="openai backend: environment variable holding the API key.")] = "OPENAI_API_KEY",
+    concurrency: Annotated[int, typer.Option(help="openai backend: requests in flight.")] = 8,
+    timeout: Annotated[float, typer.Option(help="openai backend: seconds per HTTP request.")] = 120.0,
+    max_attempts: Annotated[int, typer.Option(help="openai backend: attempts per request, first one included.")] = 5,
+    batch_size: Annotated[int, typer.Option(help="transformers backend: prompts per forward pass.")] = 8,
+    device: Annotated[str | None, typer.Option(help="transformers backend: cpu, cuda, cuda:1 (default: cuda if present).")] = None,
+    dtype: Annotated[str | None, typer.Option(help="transformers backend: float32, bfloat16, float16 (default: bf16 on GPU, fp32 on CPU).")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Token budget per response (default: from the required length).")] = None,
+    max_tokens_cap: Annotated[int, typer.Option(help="Upper bound on the automatic token budget.")] = 4096,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 0.7,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = 0.95,
+    seed: Annotated[int, typer.Option(help="Base seed; request k uses seed + k.")] = 0,
+    counter: Annotated[str, typer.Option(help="Word counter recorded with each response.")] = "longbench",
+    think: Annotated[bool, typer.Option(help="Use the think template (plan in <think>, write in <answer>).")] = False,
+    skip_bad: SkipBadOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Single-pass generation: one response per prompt, written as each finishes; rerun to resume."""
+    from lengthwise.backends import make_generator
+    from lengthwise.backends.openai_backend import RetryPolicy
+    from lengthwise.jobs.generate import GenerateSettings, generate_responses
+    from lengthwise.records import load_prompts
+    from lengthwise.text import get_counter
+
+    try:
+        get_counter(counter)
+    except ValueError as exc:
+        raise LengthwiseError(str(exc)) from None
+    settings = GenerateSettings(max_new_tokens=max_new_tokens, max_tokens_cap=max_tokens_cap, temperature=temperature,
+                                top_p=top_p, seed=seed, counter=counter, think=think,
+                                chunk=max(batch_size, concurrency * 4) if backend == "openai" else batch_size)
+    records, skipped = load_prompts(prompts, skip_bad=skip_bad)
+    if skipped:
+        err_console.print(f"skipped {len(skipped)} bad rows; first: {skipped[0]}")
+    if backend == "openai":
+        kwargs = dict(model=model, base_url=base_url, api_key=api_key, api_key_env=api_key_env, concurrency=concurrency,
+                      timeout=timeout, retry=RetryPolicy(max_attempts=max_attempts))
+    else:
+        kwargs = dict(model=model, device=device, dtype=dtype, batch_size=batch_size)
+    generator = make_generator(backend, **kwargs)
+    report = generate_responses(records, out, generator, settings, progress=not quiet)
+    console.print(f"{report.completed + report.already_done}/{report.total} responses in {out} "
+                  f"({report.already_done} already done, {report.completed} new, {report.failed} failed, "
+                  f"{report.seconds:.1f}s)")
+    if report.failed:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.failed_by_reason.items()))
+        err_console.print(f"{report.failed} requests failed ({reasons}); rerun the same command to retry them")
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (rerun to resume).")] = Path("runs/demo"),
+    model: ModelOpt = None,
+    prompts: Annotated[int, typer.Option("--prompts", help="Number of built-in held-out prompts (half en, half zh).")] = 24,
+    batch_size: Annotated[int, typer.Option(help="Prompts per forward pass.")] = 8,
+    max_tokens_cap: Annotated[int, typer.Option(help="Upper bound on tokens per response.")] = 1024,
+    seed: Annotated[int, typer.Option(help="Seed for prompts and sampling.")] = 0,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if present).")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Measure how well the embedded model follows requested lengths: S_l per bucket and a plot."""
+    from lengthwise.jobs.demo import demo_table_rows, run_demo
+
+    if prompts < 2:
+        raise LengthwiseError(f"--prompts must be >= 2, got {prompts}")
+    result = run_demo(out, model=model, n_prompts=prompts, batch_size=batch_size, max_tokens_cap=max_tokens_cap,
+                      seed=seed, device=device, progress=not quiet)
+    _print_table(f"length following, {len(result.rows)} prompts (longbench counter)",
+                 ["bucket", "n", "required", "produced (mean)", "produced (median)", "S_l"], demo_table_rows(result))
+    console.print(f"mean S_l {result.mean_S_l:.1f}; plot: {result.plot}; took {result.seconds:.0f}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    except LengthwiseError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("interrupted; rerun the same command to resume")
+        return 130
+    except Exception as exc:  # a bug of ours: one line, the traceback only on request
+        if os.environ.get("LENGTHWISE_DEBUG"):
+            raise
+        err_console.print(f"internal error: {type(exc).__name__}: {exc} (set LENGTHWISE_DEBUG=1 for the traceback)",
+                          markup=False, highlight=False, soft_wrap=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,357 @@
+"""Typed length constraints parsed from English and Chinese writing requests.
+
+``parse_length("Write about 2,000 words on tides")`` returns
+``LengthConstraint(kind="about", lo=2000, hi=2000, target=2000, unit="words")``; a request that
+states no length returns ``None`` (we never guess a length silently).
+
+Pure module: no trainer, HTTP or CLI imports.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Literal
+
+__all__ = ["LengthConstraint", "parse_length", "parse_number", "Kind", "Unit"]
+
+Kind = Literal["exact", "about", "min", "max", "range"]
+Unit = Literal["words", "characters", "pages", "tokens"]
+
+WORDS_PER_PAGE = 500
+
+
+@dataclass(frozen=True)
+class LengthConstraint:
+    """A stated length requirement.
+
+    ``lo``/``hi`` are the bounds as stated (``None`` where open): exact and about give
+    ``lo = hi = target``; ``min`` has ``hi=None``; ``max`` has ``lo=None``; ``range`` has both and
+    ``target`` at the midpoint. ``multiplier`` > 1 when the request asks for several parts of a
+    given length (values are already totals). ``language`` is the language the request was
+    phrased in, which decides what a "character" is.
+    """
+
+    kind: Kind
+    lo: float | None
+    hi: float | None
+    target: float
+    unit: Unit = "words"
+    multiplier: int = 1
+    language: Literal["en", "zh"] = "en"
+    text: str = ""
+
+    def target_range(self, tolerance: float = 0.1) -> tuple[float, float]:
+        """The LongWriter-Zero reward range: N → [0.9N, 1.1N]; at most N → [0.9N, N];
+        at least N → [N, 1.1N]; a stated range as is.
+
+        >>> parse_length("at most 500 words").target_range()
+        (450.0, 500.0)
+        """
+        n = float(self.target)
+        if self.kind == "range":
+            return float(self.lo), float(self.hi)
+        if self.kind == "max":
+            return (1 - tolerance) * n, n
+        if self.kind == "min":
+            return n, (1 + tolerance) * n
+        return (1 - tolerance) * n, (1 + tolerance) * n
+
+    def required_words(self, words_per_page: int = WORDS_PER_PAGE) -> float | None:
+        """Target in the units the ``longbench`` counter counts (words, or 字 for Chinese).
+
+        Pages convert at ``words_per_page``; English characters and tokens do not convert to words,
+        so they return ``None`` rather than a guess.
+        """
+        if self.unit == "words" or (self.unit == "characters" and self.language == "zh"):
+            return float(self.target)
+        if self.unit == "pages":
+            return float(self.target) * words_per_page
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers: Arabic (with thousands separators, k/千/万 suffixes), Chinese numerals, English words.
+
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+_EN_SMALL = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+}
+_EN_SCALES = {"hundred": 100, "thousand": 1000}
+
+_EN_WORD = "|".join(sorted([*_EN_SMALL, *_EN_SCALES], key=len, reverse=True))
+_ARABIC = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_ARABIC_SCALED = rf"(?:{_ARABIC})(?:\s?(?:[kK](?![a-zA-Z])|[千万]))?"
+_NUM_EN = (
+    rf"(?:(?:{_ARABIC})(?:\s?[kK](?![a-zA-Z]))?"
+    rf"|(?:an?\s+)?\b(?:{_EN_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_EN_WORD}))*\b)"
+)
+_NUM_ZH = rf"(?:(?:{_ARABIC})\s?[千万]?|[零〇一二两三四五六七八九十百千万]+)"
+_NUM_ANY = re.compile(rf"{_ARABIC_SCALED}|{_NUM_ZH}|{_NUM_EN}")
+
+
+def _parse_zh_numeral(s: str) -> int | None:
+    total, section, digit = 0, 0, None
+    last_unit = None
+    for ch in s:
+        if ch in _ZH_DIGITS:
+            digit = _ZH_DIGITS[ch]
+        elif ch in _ZH_UNITS:
+            unit = _ZH_UNITS[ch]
+            if unit == 10000:
+                section = (section + (digit or 0)) or 1
+                total += section * unit
+                section = 0
+            else:
+                section += (1 if digit is None else digit) * unit
+            digit, last_unit = None, unit
+        else:
+            return None
+    if digit is not None:
+        # Colloquial "一千二" = 1200, "三千五" = 3500, "一万五" = 15000: a trailing digit is one place below.
+        if last_unit is not None and last_unit >= 100 and s[-2] in _ZH_UNITS:
+            digit *= last_unit // 10
+        section += digit
+    return total + section
+
+
+def _parse_en_words(s: str) -> int | None:
+    total, current = 0, 0
+    seen = False
+    for tok in re.split(r"[\s-]+", s.lower()):
+        if tok in ("and", ""):
+            continue
+        if tok in ("a", "an"):
+            current = max(current, 1)
+            continue
+        if tok in _EN_SMALL:
+            current += _EN_SMALL[tok]
+        elif tok == "hundred":
+            current = max(current, 1) * 100
+        elif tok == "thousand":
+            total += max(current, 1) * 1000
+            current = 0
+        else:
+            return None
+        seen = True
+    return total + current if seen else None
+
+
+def parse_number(s: str) -> float | None:
+    """Parse one number as written in a request.
+
+    >>> [parse_number(x) for x in ["2,000", "3k", "1.5万", "两千", "三千五百", "一万", "一千二", "two thousand five hundred"]]
+    [2000.0, 3000.0, 15000.0, 2000.0, 3500.0, 10000.0, 1200.0, 2500.0]
+    """
+    s = s.strip()
+    m = re.fullmatch(rf"({_ARABIC})\s?([kK千万])?", s)
+    if m:
+        value = float(m.group(1).replace(",", ""))
+        scale = {"k": 1000, "K": 1000, "千": 1000, "万": 10000}.get(m.group(2) or "", 1)
+        return value * scale
+    if re.fullmatch(r"[零〇一二两三四五六七八九十百千万]+", s):
+        v = _parse_zh_numeral(s)
+        return float(v) if v is not None else None
+    v = _parse_en_words(s)
+    return float(v) if v is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Phrase patterns. Each yields (kind, numbers, unit). The earliest match in the text wins; at the
+# same start the longer match wins, so a qualifier or range beats the bare number inside it.
+
+_Q_MIN_EN = (
+    r"at\s+least|no\s+less\s+than|not\s+less\s+than|no\s+fewer\s+than|not\s+fewer\s+than|a\s+minimum\s+of"
+    r"|minimum\s+of|min\.?|more\s+than|over|upwards\s+of|in\s+excess\s+of|exceeding|greater\s+than|no\s+shorter\s+than"
+)
+_Q_MAX_EN = (
+    r"at\s+most|no\s+more\s+than|not\s+more\s+than|no\s+longer\s+than|up\s+to|under|less\s+than|fewer\s+than"
+    r"|a\s+maximum\s+of|maximum\s+of|max\.?|within|not\s+exceeding|not\s+to\s+exceed|below|limited\s+to|capped\s+at"
+)
+_Q_ABOUT_EN = r"about|around|approximately|approx\.?|roughly|~|circa|some|nearly|close\s+to|in\s+the\s+region\s+of"
+_Q_EXACT_EN = r"exactly|precisely|a\s+total\s+of|totall?ing"
+_UNIT_EN = r"(?P<unit>words?|characters?|chars|tokens?|pages?)\b"
+
+_Q_MIN_ZH = r"不少于|至少|不低于|不小于|最少|起码|超过|多于|大于|不短于"
+_Q_MAX_ZH = r"不超过|不多于|不大于|最多|至多|少于|低于|小于|不长于|控制在|限制在|限于|以内的"
+_Q_ABOUT_ZH = r"大约|大概|大致|约|左右"
+_Q_AFTER_ZH = r"(?P<after>以上|以内|以下|之内|左右|上下|之间)"
+_UNIT_ZH = r"(?P<unit>个?字|个?词|页)"
+_RANGE_SEP = r"\s*(?:-|–|—|~|～|到|至|to)\s*"
+
+
+def _kind_of_qualifier(q: str | None) -> Kind | None:
+    if not q:
+        return None
+    q = re.sub(r"\s+", " ", q.strip().lower())
+    for kind, pattern in (
+        ("min", _Q_MIN_EN + "|" + _Q_MIN_ZH + "|以上"),
+        ("max", _Q_MAX_EN + "|" + _Q_MAX_ZH + "|以内|以下|之内"),
+        ("about", _Q_ABOUT_EN + "|" + _Q_ABOUT_ZH + "|上下"),
+        ("exact", _Q_EXACT_EN),
+    ):
+        if re.fullmatch(pattern, q):
+            return kind
+    return None
+
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    # English ranges: "between 500 and 800 words", "500-800 words", "from 1,000 to 1,500 words".
+    ("range", re.compile(rf"\bbetween\s+(?P<nums>{_NUM_EN}\s+and\s+{_NUM_EN})\s*-?\s*{_UNIT_EN}", re.I)),
+    ("range", re.compile(rf"(?P<nums>{_NUM_EN}(?:\s*words?)?{_RANGE_SEP}{_NUM_EN})\s*-?\s*{_UNIT_EN}", re.I)),
+    # Qualifier before the number: "at least 800 words", "no more than 300-word".
+    ("qual", re.compile(
+        rf"(?<![\w-])(?P<q>{_Q_MIN_EN}|{_Q_MAX_EN}|{_Q_ABOUT_EN}|{_Q_EXACT_EN})\s*(?:of\s+)?"
+        rf"(?P<nums>{_NUM_EN})\s*-?\s*{_UNIT_EN}", re.I)),
+    # Qualifier after: "800 words or more", "300 words max", "1000+ words".
+    ("qual", re.compile(
+        rf"(?P<nums>{_NUM_EN})\s*-?\s*{_UNIT_EN}\s*(?P<after_en>or\s+(?:more|longer|above)|minimum|at\s+minimum"
+        rf"|or\s+(?:less|fewer|shorter|under)|max(?:imum)?|at\s+most|tops)\b", re.I)),
+    ("qual", re.compile(rf"(?P<nums>{_NUM_EN})\s*(?P<plus>\+)\s*{_UNIT_EN}", re.I)),
+    # Unit named before the number: "word count: 800", "word limit of 500", "length: 1,200 words".
+    ("unit_first", re.compile(
+        rf"\b(?P<label>word\s*count|word\s*limit|word\s*target|length)\s*(?:of|:|=|is|should\s+be|must\s+be)?\s*"
+        rf"(?:(?P<q>{_Q_MIN_EN}|{_Q_MAX_EN}|{_Q_ABOUT_EN}|{_Q_EXACT_EN})\s+)?"
+        rf"(?P<nums>{_NUM_EN}(?:{_RANGE_SEP}{_NUM_EN})?)(?:\s*-?\s*{_UNIT_EN})?", re.I)),
+    # Bare: "a 500-word essay", "1,000 words".
+    ("plain", re.compile(rf"(?P<nums>{_NUM_EN})\s*-?\s*{_UNIT_EN}", re.I)),
+    # Chinese ranges: "2000-3000字", "两千到三千字".
+    ("range", re.compile(rf"(?P<nums>{_NUM_ZH}(?:个?字)?{_RANGE_SEP}{_NUM_ZH})\s*{_UNIT_ZH}")),
+    # Chinese qualifier before (and maybe after): "不少于3000字", "约两千字左右", "控制在800字以内".
+    ("qual", re.compile(rf"(?P<q>{_Q_MIN_ZH}|{_Q_MAX_ZH}|{_Q_ABOUT_ZH})\s*(?P<nums>{_NUM_ZH})\s*{_UNIT_ZH}{_Q_AFTER_ZH}?")),
+    # Unit before the number: "字数不少于3000", "字数：2000", "字数在2000到3000之间", "篇幅约五千字".
+    ("unit_first", re.compile(
+        rf"(?P<label>字数|篇幅|字数要求|长度)\s*(?:要求|限制|限定|控制)?\s*(?:为|是|在|:|：)?\s*"
+        rf"(?P<q>{_Q_MIN_ZH}|{_Q_MAX_ZH}|{_Q_ABOUT_ZH})?\s*(?:在)?\s*"
+        rf"(?P<nums>{_NUM_ZH}(?:{_RANGE_SEP}{_NUM_ZH})?)\s*(?:{_UNIT_ZH})?\s*{_Q_AFTER_ZH}?")),
+    # Chinese bare, maybe with a qualifier after: "一篇800字的文章", "两千字以上".
+    ("plain", re.compile(rf"(?P<nums>{_NUM_ZH})\s*{_UNIT_ZH}{_Q_AFTER_ZH}?")),
+]
+
+_UNIT_NORMAL: dict[str, Unit] = {
+    "word": "words", "words": "words", "character": "characters", "characters": "characters",
+    "chars": "characters", "token": "tokens", "tokens": "tokens", "page": "pages", "pages": "pages",
+    "字": "characters", "个字": "characters", "词": "words", "个词": "words", "页": "pages",
+}
+
+_PART_NOUNS_EN = (
+    r"parts?|sections?|chapters?|paragraphs?|articles?|stories|story|essays?|poems?|letters?|episodes?"
+    r"|installments?|pieces?|segments?|posts?|entries|entry|scenes?|acts?|emails?|reviews?|versions?|speeches|speech"
+)
+_PART_NOUNS_ZH = r"个部分|部分|个|篇|章|段|节|首|封|则|幕|期|集"
+_MULT_EN = re.compile(rf"\b(?P<count>{_NUM_EN})\s+(?:[a-zA-Z-]+\s+){{0,2}}?(?:{_PART_NOUNS_EN})\b", re.I)
+_MULT_ZH = re.compile(rf"(?P<count>{_NUM_ZH})\s*(?:{_PART_NOUNS_ZH})")
+_EACH_EN = re.compile(r"\b(?:each|apiece|per\s+\w+|every\s+\w+|a\s+piece)\b|\bof\s*$", re.I)
+_EACH_ZH = re.compile(rf"每(?:{_PART_NOUNS_ZH})?|各")
+
+
+def _language_of(text: str) -> Literal["en", "zh"]:
+    return "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
+
+
+def _build(kind_hint: str, m: re.Match[str], text: str) -> LengthConstraint | None:
+    groups = m.groupdict()
+    numbers = [parse_number(x.group(0)) for x in _NUM_ANY.finditer(groups["nums"])]
+    numbers = [n for n in numbers if n is not None]
+    if not numbers or any(n <= 0 for n in numbers):
+        return None
+    unit_raw = (groups.get("unit") or "").lower()
+    if not unit_raw:
+        label = (groups.get("label") or "").lower()
+        unit_raw = "字" if re.search(r"[\u4e00-\u9fff]", label) else "words"
+        if "length" in label and _language_of(text) == "zh":
+            unit_raw = "字"
+    unit = _UNIT_NORMAL[unit_raw]
+
+    after = groups.get("after")
+    kind: Kind | None
+    if len(numbers) >= 2 or after == "之间":
+        kind = "range"
+    elif after:
+        kind = _kind_of_qualifier(after)
+    elif groups.get("after_en"):
+        kind = "min" if re.match(r"or\s+(more|longer|above)|minimum|at\s+minimum", groups["after_en"], re.I) else "max"
+    elif groups.get("plus"):
+        kind = "min"
+    elif groups.get("q"):
+        kind = _kind_of_qualifier(groups["q"])
+    elif kind_hint == "unit_first" and re.search(r"limit|限", groups.get("label", "") + m.group(0)):
+        kind = "max"
+    else:
+        kind = "exact"
+    if kind is None:
+        kind = "exact"
+
+    if kind == "range":
+        if len(numbers) < 2:
+            kind = "exact"
+        else:
+            lo, hi = sorted(numbers[:2])
+            return LengthConstraint("range", lo, hi, (lo + hi) / 2, unit, text=m.group(0).strip())
+    n = numbers[0]
+    lo, hi = {"min": (n, None), "max": (None, n)}.get(kind, (n, n))
+    return LengthConstraint(kind, lo, hi, n, unit, text=m.group(0).strip())
+
+
+def _multiplier(text: str, start: int, end: int) -> int:
+    """Count of parts when the length is per part ("two parts of 1000 words each", "三部分，每部分500字")."""
+    window_before = text[max(0, start - 80):start]
+    window_after = text[end:end + 20]
+    tail = window_before[-12:]
+    zh_each = list(_EACH_ZH.finditer(tail))
+    if zh_each:
+        each_pos = len(window_before) - len(tail) + zh_each[-1].start()
+        counts = list(_MULT_ZH.finditer(window_before[:each_pos]))
+        if counts:
+            return _positive_int(counts[-1].group("count"))
+    counts = list(_MULT_EN.finditer(window_before))
+    if counts:
+        between = window_before[counts[-1].end():]
+        if _EACH_EN.search(between) or re.match(r"\s*(?:each|apiece)\b", window_after, re.I):
+            return _positive_int(counts[-1].group("count"))
+    return 1
+
+
+def _positive_int(s: str) -> int:
+    n = parse_number(s)
+    return int(n) if n and n >= 1 and n == int(n) and n <= 100 else 1
+
+
+def parse_length(text: str | None) -> LengthConstraint | None:
+    """Parse the length a writing request asks for; ``None`` when it states none.
+
+    >>> parse_length("Write about 2,000 words on tides.").kind
+    'about'
+    >>> c = parse_length("写一篇不少于三千字的文章"); (c.kind, c.lo, c.unit)
+    ('min', 3000.0, 'characters')
+    >>> parse_length("Write two parts of 1000 words each.").target
+    2000.0
+    >>> parse_length("Write a poem about rain.") is None
+    True
+    """
+    if not text:
+        return None
+    best: tuple[int, int, str, re.Match[str]] | None = None
+    for hint, pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            key = (m.start(), -(m.end() - m.start()))
+            if best is None or key < (best[0], best[1]):
+                best = (key[0], key[1], hint, m)
+            break  # only the first match of each pattern can be the earliest
+    if best is None:
+        return None
+    _, _, hint, m = best
+    constraint = _build(hint, m, text)
+    if constraint is None:
+        return None
+    language = _language_of(text)
+    k = _multiplier(text, m.start(), m.end())
+    scale = lambda v: None if v is None else v * k  # noqa: E731
+    return replace(
+        constraint, lo=scale(constraint.lo), hi=scale(constraint.hi), target=constraint.target * k,
+        multiplier=k, language=language,
+    )

@@ -1,0 +1,1 @@
+"""Measuring long-form writing: LongBench-Write scores, judges, arena, audit, reports."""

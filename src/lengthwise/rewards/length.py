@@ -1,0 +1,150 @@
+"""Length scores and length rewards (REFERENCE.md §2), as pure functions of lengths.
+
+Notation: ``required`` is x, the requested length; ``produced`` is y, the produced length, both
+under the same counter. Every function takes named arguments so x and y cannot be swapped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+__all__ = [
+    "length_score",
+    "lwz_range_reward",
+    "lcpo_exact_reward",
+    "lcpo_max_reward",
+    "dapo_overlong_penalty",
+    "cosine_length_reward",
+    "kimi_length_penalty",
+]
+
+
+def length_score(required: float, produced: float) -> float:
+    """LongBench-Write's length score S_l in [0, 100].
+
+    ``S_l = 100·max(0, 1 − (y/x − 1)/3)`` when y > x (too long), else
+    ``100·max(0, 1 − (x/y − 1)/2)`` (too short). We define y = 0 → 0, where the reference script
+    divides by zero. Source: Bai et al., *LongWriter* (2024), LongBench-Write.
+
+    Raises ``ValueError`` when ``required`` is not positive.
+
+    >>> length_score(required=1000, produced=800)
+    87.5
+    >>> round(length_score(required=1000, produced=1500), 4)
+    83.3333
+    >>> length_score(required=1000, produced=0)
+    0.0
+    """
+    if not required or required <= 0 or math.isnan(required):
+        raise ValueError(f"required length must be positive, got {required!r}")
+    if produced is None or not math.isfinite(produced) or produced <= 0:
+        return 0.0
+    if produced > required:
+        return 100.0 * max(0.0, 1.0 - (produced / required - 1.0) / 3.0)
+    return 100.0 * max(0.0, 1.0 - (required / produced - 1.0) / 2.0)
+
+
+def lwz_range_reward(produced: float, lo: float, hi: float, max_length: float) -> float:
+    """LongWriter-Zero's range reward: 1 inside [lo, hi], y/lo below, a linear fall to 0 at L_max above.
+
+    ``r = 1`` if lo ≤ y ≤ hi; ``y/lo`` if y < lo; ``max(0, (L_max − y)/(L_max − hi))`` if y > hi.
+    Source: Wu et al., *LongWriter-Zero* (2025).
+
+    >>> lwz_range_reward(900, lo=1800, hi=2200, max_length=12000)
+    0.5
+    >>> lwz_range_reward(7100, lo=1800, hi=2200, max_length=12000)
+    0.5
+    """
+    if not (0 <= lo <= hi < max_length):
+        raise ValueError(f"need 0 <= lo <= hi < max_length, got lo={lo}, hi={hi}, max_length={max_length}")
+    if produced < lo:
+        return produced / lo if lo > 0 else 1.0
+    if produced <= hi:
+        return 1.0
+    return max(0.0, (max_length - produced) / (max_length - hi))
+
+
+def lcpo_exact_reward(correct: bool, target_tokens: float, produced_tokens: float, alpha: float = 3e-4) -> float:
+    """L1 / LCPO-Exact: ``1[correct] − α·|n_t − n_y|`` (Aggarwal & Welleck, 2025).
+
+    >>> round(lcpo_exact_reward(True, target_tokens=1000, produced_tokens=1500), 6)
+    0.85
+    """
+    return float(bool(correct)) - alpha * abs(target_tokens - produced_tokens)
+
+
+def lcpo_max_reward(
+    correct: bool, target_tokens: float, produced_tokens: float, alpha: float = 3e-4, delta: float = 0.5
+) -> float:
+    """L1 / LCPO-Max: ``1[correct]·clip(α·(n_t − n_y) + δ, 0, 1)`` (Aggarwal & Welleck, 2025).
+
+    >>> lcpo_max_reward(True, target_tokens=1000, produced_tokens=1000)
+    0.5
+    """
+    return float(bool(correct)) * min(1.0, max(0.0, alpha * (target_tokens - produced_tokens) + delta))
+
+
+def dapo_overlong_penalty(produced: float, max_length: float, cache_length: float) -> float:
+    """DAPO's soft overlong punishment (Yu et al., 2025), in [−1, 0].
+
+    0 when y ≤ L_max − L_cache; ``((L_max − L_cache) − y)/L_cache`` inside the buffer; −1 beyond L_max.
+
+    >>> dapo_overlong_penalty(90, max_length=100, cache_length=20)
+    -0.5
+    """
+    if not (0 < cache_length <= max_length):
+        raise ValueError(f"need 0 < cache_length <= max_length, got {cache_length}, {max_length}")
+    expected = max_length - cache_length
+    if produced <= expected:
+        return 0.0
+    if produced <= max_length:
+        return (expected - produced) / cache_length
+    return -1.0
+
+
+def cosine_length_reward(
+    produced: float,
+    correct: bool,
+    max_length: float,
+    correct_short: float = 2.0,
+    correct_long: float = 1.0,
+    wrong_short: float = -10.0,
+    wrong_long: float = 0.0,
+    exceed: float = -10.0,
+) -> float:
+    """Cosine length-scaled reward (Yeo et al., *Demystifying Long CoT*, 2025).
+
+    ``r = lo + ½(hi − lo)(1 + cos(π·y/L_max))`` with (hi, lo) = (r0, rL): correct (2, 1), wrong (−10, 0);
+    past L_max the reward is ``exceed``.
+
+    >>> cosine_length_reward(50, correct=True, max_length=100)
+    1.5
+    >>> cosine_length_reward(50, correct=False, max_length=100)
+    -5.0
+    """
+    if produced > max_length:
+        return exceed
+    at_zero, at_max = (correct_short, correct_long) if correct else (wrong_short, wrong_long)
+    return at_max + 0.5 * (at_zero - at_max) * (1.0 + math.cos(math.pi * produced / max_length))
+
+
+def kimi_length_penalty(lengths: Sequence[float], correct: Sequence[bool]) -> list[float]:
+    """Kimi k1.5 group length penalty: λ_i = 0.5 − (len_i − min)/(max − min); λ_i if correct,
+    min(0, λ_i) if wrong; all lengths equal → 0 for everyone.
+
+    >>> kimi_length_penalty([100, 200, 300], [True, True, False])
+    [0.5, 0.0, -0.5]
+    """
+    if len(lengths) != len(correct):
+        raise ValueError(f"lengths ({len(lengths)}) and correct ({len(correct)}) differ in size")
+    if not lengths:
+        return []
+    shortest, longest = min(lengths), max(lengths)
+    if longest == shortest:
+        return [0.0] * len(lengths)
+    out = []
+    for n, ok in zip(lengths, correct, strict=True):
+        lam = 0.5 - (n - shortest) / (longest - shortest)
+        out.append(lam if ok else min(0.0, lam))
+    return out

@@ -22,8 +22,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 ModelOpt = Annotated[
     str | None,
@@ -167,7 +167,8 @@ def demo(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click hands back typer.Exit codes as the return value.
+        code = app(args=argv, standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print(f"internal error: {type(exc).__name__}: {exc} (set LENGTHWISE_DEBUG=1 for the traceback)",
                           markup=False, highlight=False, soft_wrap=True)
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -123,6 +123,9 @@ class TransformersGenerator:
         return [self._finish(req, len(ids), toks) for req, ids, toks in zip(batch, prompt_ids, new_tokens, strict=True)]
 
     def _finish(self, request: GenerationRequest, prompt_len: int, tokens: list[int]) -> GenerationResult:
+        # Generation that ended before this row's budget without an EOS was ended by a stop string
+        # (transformers may match one across the prompt boundary, so the text need not show it).
+        stopped_early = len(tokens) < request.max_new_tokens
         tokens = tokens[: request.max_new_tokens]
         # Rows that finished early are filled with the pad token, so it ends a row as EOS does.
         enders = self._stop_ids | {self.tokenizer.pad_token_id}
@@ -131,7 +134,7 @@ class TransformersGenerator:
             kept, reason = tokens[:end], "stop"
             n_generated = end + 1
         else:
-            kept, reason = tokens, "length"
+            kept, reason = tokens, "stop" if stopped_early else "length"
             n_generated = len(tokens)
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
         for stop in request.stop:

@@ -137,6 +137,8 @@ def generate_responses(
     writer = ResumableJsonl(out_path)
     failures_path = out_path.with_name(out_path.name + ".failures.jsonl")
     todo = [(k, r) for k, r in enumerate(records) if r.id not in writer]
+    # Similar budgets share a batch, so short requests do not wait for long ones.
+    todo.sort(key=lambda item: _request_for(item[1], settings, item[0]).max_new_tokens)
     already = len(records) - len(todo)
     results: list[GenerationResult] = []
     bar = tqdm(total=len(records), initial=already, desc="generate", unit="resp", disable=not progress, dynamic_ncols=True)

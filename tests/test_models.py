@@ -1,0 +1,71 @@
+"""Embedded models: conversion cache safety, resolution, and the real SmolLM2 (slow)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lengthwise.errors import BackendError
+from lengthwise.models import minilm_path, model_status, resolve_embedder, resolve_model
+
+
+def test_resolve_model_accepts_local_folders_and_hub_ids(tmp_path):
+    assert resolve_model(str(tmp_path)) == str(tmp_path)
+    assert resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+@pytest.mark.parametrize("spec", ["./missing/model", "/no/such/dir", "not a model"])
+def test_resolve_model_rejects_paths_that_do_not_exist(spec):
+    with pytest.raises(BackendError, match="not found"):
+        resolve_model(spec)
+
+
+def test_resolve_model_rejects_a_file(tmp_path):
+    f = tmp_path / "model.bin"
+    f.write_bytes(b"x")
+    with pytest.raises(BackendError, match="is a file"):
+        resolve_model(str(f))
+
+
+def test_embedded_embedder_ships_in_its_wheel():
+    assert (minilm_path() / "modules.json").exists()
+    assert resolve_embedder(None) == str(minilm_path())
+    assert {r["name"] for r in model_status()} == {"smollm2", "minilm"}
+
+
+@pytest.mark.slow
+def test_concurrent_first_use_converts_once_and_never_corrupts(tmp_path):
+    code = (
+        "import sys; from pathlib import Path; from lengthwise.models import ensure_smollm2;"
+        "print(ensure_smollm2(Path(sys.argv[1])))"
+    )
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    paths = {o[0].strip().splitlines()[-1] for o in outs}
+    assert len(paths) == 1
+    final = Path(paths.pop())
+    assert (final / ".lengthwise-complete").exists() and (final / "config.json").exists()
+    leftovers = [p.name for p in (tmp_path / "models").iterdir() if p.name.startswith(".smollm2") and p.is_dir()]
+    assert leftovers == []
+    from transformers import AutoConfig
+
+    assert getattr(AutoConfig.from_pretrained(final), "quantization_config", None) is None
+
+
+@pytest.mark.slow
+def test_real_smollm2_answers_a_writing_prompt():
+    from lengthwise.backends import GenerationRequest
+    from lengthwise.backends.transformers_backend import TransformersGenerator
+    from lengthwise.text import count_words
+
+    gen = TransformersGenerator.from_pretrained(None, device="cpu")
+    [r] = gen.generate([GenerationRequest(messages=[{"role": "user", "content": "Write two sentences about the sea."}],
+                                          max_new_tokens=48, temperature=0)])
+    assert r.ok and r.completion_tokens > 5
+    assert count_words(r.text) >= 5  # real English, not random tokens
+    assert gen.context_window == 8192

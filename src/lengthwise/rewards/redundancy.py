@@ -1,0 +1,279 @@
+"""Detectors for padding by repetition: exact repeated spans, near-duplicate paragraphs, paraphrase.
+
+Each detector returns a ``Detection``: a score in [0, 1] (the share of the text's units that copy
+earlier text), whether it crosses the detector's threshold, and the offending character spans with
+the span each one copies. Units are ASCII/Latin words and single CJK characters, so English and
+Chinese texts are measured alike.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lengthwise.text import is_cjk_text, split_paragraphs, split_sentences
+
+__all__ = [
+    "Span",
+    "Detection",
+    "units",
+    "exact_repetition",
+    "near_duplicate_paragraphs",
+    "naive_near_duplicate_paragraphs",
+    "paraphrase_repetition",
+    "hack_penalty",
+]
+
+_UNIT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]|[^\W_]+(?:['’][^\W_]+)*")
+
+
+@dataclass(frozen=True)
+class Span:
+    """Characters ``[start, end)`` that repeat ``[ref_start, ref_end)`` earlier in the text."""
+
+    start: int
+    end: int
+    ref_start: int | None = None
+    ref_end: int | None = None
+    similarity: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class Detection:
+    name: str
+    score: float
+    threshold: float
+    spans: list[Span] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> bool:
+        return self.score >= self.threshold
+
+    def as_dict(self, max_spans: int = 20) -> dict[str, Any]:
+        return {"score": round(self.score, 6), "flagged": self.flagged, "threshold": self.threshold,
+                "spans": [s.as_dict() for s in self.spans[:max_spans]], **self.details}
+
+
+def units(text: str) -> list[tuple[str, int, int]]:
+    """``(lower-cased unit, start, end)`` for every word or CJK character."""
+    return [(m.group(0).lower(), m.start(), m.end()) for m in _UNIT.finditer(text or "")]
+
+
+def _empty(name: str, threshold: float) -> Detection:
+    return Detection(name, 0.0, threshold, details={"units": 0})
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact repetition
+
+
+def exact_repetition(text: str | None, n: int | None = None, min_span: int | None = None, threshold: float = 0.15) -> Detection:
+    """Share of units inside a repeated run of at least ``min_span`` units.
+
+    A position is repeated when the ``n``-gram starting there occurred earlier; consecutive repeated
+    positions form a run. Runs shorter than ``min_span`` are ignored, so a poem's refrain or a stock
+    phrase is not padding, while a pasted paragraph is. Defaults: n = 8, min_span = 25 for word
+    text; n = 16, min_span = 50 for CJK text (characters, not words). Linear time.
+    """
+    name = "exact_repetition"
+    toks = units(text or "")
+    if not toks:
+        return _empty(name, threshold)
+    cjk = is_cjk_text(text)
+    n = n or (16 if cjk else 8)
+    min_span = min_span or (50 if cjk else 25)
+    words = [t[0] for t in toks]
+    first_seen: dict[tuple[str, ...], int] = {}
+    source = [-1] * len(words)  # for a repeated start position, where its n-gram first appeared
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i:i + n])
+        j = first_seen.setdefault(gram, i)
+        if j != i:
+            source[i] = j
+    covered = np.zeros(len(words), dtype=bool)
+    spans: list[Span] = []
+    i = 0
+    while i < len(words):
+        if source[i] < 0:
+            i += 1
+            continue
+        start, ref = i, source[i]
+        while i < len(words) and source[i] >= 0:
+            i += 1
+        end = i + n - 1  # the last repeated n-gram covers n − 1 more units
+        end = min(end, len(words))
+        if end - start >= min_span:
+            covered[start:end] = True
+            ref_end = min(ref + (end - start), len(words))
+            spans.append(Span(toks[start][1], toks[end - 1][2], toks[ref][1], toks[ref_end - 1][2]))
+    score = float(covered.mean())
+    longest = max((s.end - s.start for s in spans), default=0)
+    spans.sort(key=lambda s: s.start - s.end)
+    return Detection(name, score, threshold, spans,
+                     {"units": len(words), "n": n, "min_span": min_span, "longest_span_chars": longest})
+
+
+# ---------------------------------------------------------------------------------------------
+# Near-duplicate paragraphs (MinHash + LSH)
+
+
+def _shingles(paragraph: str, cjk: bool) -> set[str]:
+    toks = [t[0] for t in units(paragraph)]
+    k = 4 if cjk else 3
+    if len(toks) < k:
+        return {" ".join(toks)} if toks else set()
+    return {" ".join(toks[i:i + k]) for i in range(len(toks) - k + 1)}
+
+
+def _paragraph_offsets(text: str, paragraphs: Sequence[str]) -> list[tuple[int, int]]:
+    offsets, cursor = [], 0
+    for p in paragraphs:
+        start = text.find(p, cursor)
+        start = cursor if start < 0 else start
+        offsets.append((start, start + len(p)))
+        cursor = start + len(p)
+    return offsets
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def near_duplicate_paragraphs(
+    text: str | None, similarity: float = 0.5, min_units: int = 20, threshold: float = 0.15, num_perm: int = 64
+) -> Detection:
+    """Share of units in paragraphs whose shingle Jaccard with an earlier paragraph is at least
+    ``similarity``. Candidates come from MinHash LSH (datasketch), confirmed by exact Jaccard, so the
+    cost grows with the number of paragraphs, not its square. Paragraphs under ``min_units`` units
+    (headings, refrains) are skipped."""
+    from datasketch import MinHash, MinHashLSH
+
+    name = "near_duplicate_paragraphs"
+    if not text or not text.strip():
+        return _empty(name, threshold)
+    cjk = is_cjk_text(text)
+    paragraphs = split_paragraphs(text)
+    offsets = _paragraph_offsets(text, paragraphs)
+    sizes = [len(units(p)) for p in paragraphs]
+    total = sum(sizes)
+    if not total:
+        return _empty(name, threshold)
+    lsh = MinHashLSH(threshold=similarity * 0.8, num_perm=num_perm)  # looser LSH, exact check after
+    shingle_sets: list[set[str]] = []
+    spans: list[Span] = []
+    dup_units = 0
+    for idx, p in enumerate(paragraphs):
+        sh = _shingles(p, cjk)
+        shingle_sets.append(sh)
+        if sizes[idx] < min_units or not sh:
+            continue
+        mh = MinHash(num_perm=num_perm, seed=1)
+        mh.update_batch([s.encode("utf-8") for s in sh])
+        best, best_j = None, 0.0
+        for key in lsh.query(mh):
+            j = _jaccard(sh, shingle_sets[key])
+            if j >= similarity and j > best_j:
+                best, best_j = key, j
+        if best is not None:
+            dup_units += sizes[idx]
+            spans.append(Span(*offsets[idx], *offsets[best], similarity=round(best_j, 4)))
+        lsh.insert(idx, mh)
+    return Detection(name, dup_units / total, threshold, spans,
+                     {"units": total, "paragraphs": len(paragraphs), "duplicates": len(spans)})
+
+
+def naive_near_duplicate_paragraphs(text: str, similarity: float = 0.5, min_units: int = 20) -> float:
+    """All-pairs reference (exact Jaccard against every earlier paragraph): the benchmark baseline."""
+    cjk = is_cjk_text(text)
+    paragraphs = split_paragraphs(text)
+    sizes = [len(units(p)) for p in paragraphs]
+    sets = [_shingles(p, cjk) for p in paragraphs]
+    dup = 0
+    for i in range(len(paragraphs)):
+        if sizes[i] < min_units:
+            continue
+        if any(sizes[j] >= min_units and _jaccard(sets[i], sets[j]) >= similarity for j in range(i)):
+            dup += sizes[i]
+    total = sum(sizes)
+    return dup / total if total else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Paraphrased repetition (sentence embeddings)
+
+
+def paraphrase_repetition(
+    text: str | None,
+    embed,
+    similarity: float = 0.9,
+    min_units: int = 6,
+    threshold: float = 0.15,
+    max_sentences: int = 3000,
+) -> Detection:
+    """Share of units in sentences whose embedding has cosine ≥ ``similarity`` with an earlier
+    sentence: reworded copies (reordered clauses, synonym swaps) that lexical checks miss.
+
+    ``embed(list[str]) -> np.ndarray`` returns L2-normalised rows (see ``rewards.embeddings``).
+    Neighbour search is an exact blocked matrix product over earlier sentences. Texts with more than
+    ``max_sentences`` eligible sentences are measured on an even stride of them (``sampled`` in details).
+    """
+    name = "paraphrase_repetition"
+    if not text or not text.strip():
+        return _empty(name, threshold)
+    sentences = split_sentences(text)
+    sizes = [len(units(s)) for s in sentences]
+    total = sum(sizes)
+    eligible = [i for i, n in enumerate(sizes) if n >= min_units]
+    sampled = len(eligible) > max_sentences
+    if sampled:
+        stride = math.ceil(len(eligible) / max_sentences)
+        eligible = eligible[::stride]
+    if len(eligible) < 2 or not total:
+        return Detection(name, 0.0, threshold, details={"units": total, "sentences": len(sentences), "sampled": sampled})
+    vectors = np.asarray(embed([sentences[i] for i in eligible]), dtype=np.float32)  # (S, d)
+    best_sim = np.full(len(eligible), -1.0, dtype=np.float32)
+    best_ref = np.full(len(eligible), -1, dtype=np.int64)
+    block = 512
+    for lo in range(0, len(eligible), block):
+        hi = min(lo + block, len(eligible))
+        sims = vectors[lo:hi] @ vectors[:hi].T  # (b, hi)
+        rows = np.arange(lo, hi)[:, None]
+        sims[np.arange(hi)[None, :] >= rows] = -1.0  # only earlier sentences count
+        best_ref[lo:hi] = sims.argmax(axis=1)
+        best_sim[lo:hi] = sims.max(axis=1)
+    offsets = _paragraph_offsets(text, sentences)
+    spans, dup_units = [], 0
+    eligible_units = sum(sizes[i] for i in eligible)
+    for k, i in enumerate(eligible):
+        if best_sim[k] >= similarity:
+            ref = eligible[int(best_ref[k])]
+            dup_units += sizes[i]
+            spans.append(Span(*offsets[i], *offsets[ref], similarity=round(float(best_sim[k]), 4)))
+    # On a sample, scale by the sampled share so the score stays a share of the whole text.
+    score = dup_units / eligible_units * (sum(sizes[i] for i in range(len(sizes)) if sizes[i] >= min_units) / total) \
+        if sampled else dup_units / total
+    return Detection(name, float(min(1.0, score)), threshold, spans,
+                     {"units": total, "sentences": len(sentences), "compared": len(eligible), "sampled": sampled})
+
+
+def hack_penalty(detections: Sequence[Detection]) -> float:
+    """One number in [0, 1] from several detectors: 0 below half of each threshold, rising linearly
+    to 1 at the threshold; the worst detector wins.
+
+    >>> round(hack_penalty([Detection("a", 0.05, 0.2), Detection("b", 0.15, 0.2)]), 6)
+    0.5
+    """
+    worst = 0.0
+    for d in detections:
+        half = d.threshold / 2
+        worst = max(worst, min(1.0, max(0.0, (d.score - half) / half)))
+    return worst

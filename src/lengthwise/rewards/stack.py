@@ -1,0 +1,194 @@
+"""RewardStack: named, weighted reward components from YAML, exposed to TRL and to verl.
+
+* TRL: ``stack.reward_funcs`` (one picklable callable per component, named for TRL's logs) and
+  ``stack.reward_weights`` go straight into ``GRPOTrainer(reward_funcs=…)`` / ``GRPOConfig(reward_weights=…)``.
+* verl: ``stack.compute_score(data_source, solution_str, ground_truth, extra_info)`` returns
+  ``{"score": Σ w_k r_k, <component>: r_k, …}`` for one response.
+* Offline: ``stack.score(prompts, completions, columns)`` gives every component plus the detectors'
+  evidence (``lengthwise score``).
+
+Example YAML::
+
+    counter: longbench
+    detectors: {paraphrase: true}
+    components:
+      - {name: length, type: lwz_range, weight: 1.0, params: {max_length_factor: 3.0}}
+      - {name: quality, type: quality, weight: 1.0, params: {scorer: proxy}}
+      - {name: format, type: format, weight: 1.0, params: {think: true}}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lengthwise.rewards.components import COMPONENTS, Component, HackAudit, as_text
+from lengthwise.rewards.embeddings import Embedder
+from lengthwise.text import DEFAULT_COUNTER, count_words, extract_answer, get_counter
+
+__all__ = ["ComponentSpec", "RewardStack", "STACK_VERSION", "default_stack_config"]
+
+STACK_VERSION = "1"
+
+
+@dataclass
+class ComponentSpec:
+    name: str
+    type: str
+    weight: float = 1.0
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def default_stack_config(think: bool = True, paraphrase: bool = True) -> dict[str, Any]:
+    """LongWriter-Zero's three rewards: length (range reward), writing quality (embedded proxy),
+    format (think grammar when ``think``), the last two fed by the hacking detectors."""
+    return {
+        "counter": DEFAULT_COUNTER,
+        "detectors": {"paraphrase": paraphrase},
+        "components": [
+            {"name": "length", "type": "lwz_range", "weight": 1.0},
+            {"name": "quality", "type": "quality", "weight": 1.0, "params": {"scorer": "proxy"}},
+            {"name": "format", "type": "format", "weight": 1.0, "params": {"think": think}},
+        ],
+    }
+
+
+class RewardStack:
+    def __init__(self, components: list[ComponentSpec], counter: str = DEFAULT_COUNTER, embedder: str | None = None,
+                 detectors: dict[str, Any] | None = None):
+        problems = []
+        try:
+            get_counter(counter)
+        except ValueError as exc:
+            problems.append(str(exc))
+        names = [c.name for c in components]
+        if not components:
+            problems.append("a reward stack needs at least one component")
+        if len(set(names)) != len(names):
+            problems.append(f"component names must be unique, got {names}")
+        for c in components:
+            if c.type not in COMPONENTS:
+                problems.append(f"component {c.name!r}: unknown type {c.type!r}; choose one of: {', '.join(sorted(COMPONENTS))}")
+            if not isinstance(c.weight, int | float) or not math.isfinite(c.weight):
+                problems.append(f"component {c.name!r}: weight must be a finite number, got {c.weight!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.specs = components
+        self.counter = counter
+        detectors = dict(detectors or {})
+        self.embedder = Embedder(embedder)
+        self.audit = HackAudit(paraphrase=bool(detectors.get("paraphrase", True)), embedder=self.embedder,
+                               thresholds=detectors.get("thresholds"))
+        self.components: list[Component] = [self._build(spec) for spec in components]
+        self.version = STACK_VERSION + "-" + hashlib.sha1(
+            json.dumps(self.config(), sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+    def _build(self, spec: ComponentSpec) -> Component:
+        cls = COMPONENTS[spec.type]
+        accepted = inspect.signature(cls.__init__).parameters
+        kwargs = dict(spec.params)
+        unknown = [k for k in kwargs if k not in accepted and not any(p.kind == p.VAR_KEYWORD for p in accepted.values())]
+        if unknown:
+            valid = [k for k in accepted if k not in ("self", "name", "audit", "embedder")]
+            raise ValueError(f"component {spec.name!r} ({spec.type}): unknown parameter(s) {unknown}; valid: {valid}")
+        if "audit" in accepted:
+            kwargs.setdefault("audit", self.audit)
+        if "embedder" in accepted:
+            kwargs.setdefault("embedder", self.embedder)
+        return cls(name=spec.name, counter=self.counter, **kwargs)
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, config: dict[str, Any]) -> RewardStack:
+        if not isinstance(config, dict) or "components" not in config:
+            raise ValueError("a reward stack config needs a 'components' list")
+        unknown = set(config) - {"components", "counter", "embedder", "detectors"}
+        if unknown:
+            raise ValueError(f"unknown reward stack keys {sorted(unknown)}; valid: components, counter, embedder, detectors")
+        specs = []
+        for k, c in enumerate(config["components"]):
+            if not isinstance(c, dict) or "type" not in c:
+                raise ValueError(f"component #{k + 1} needs at least a 'type'")
+            extra = set(c) - {"name", "type", "weight", "params"}
+            if extra:
+                raise ValueError(f"component #{k + 1}: unknown keys {sorted(extra)}; valid: name, type, weight, params")
+            specs.append(ComponentSpec(c.get("name") or c["type"], c["type"], c.get("weight", 1.0), dict(c.get("params") or {})))
+        return cls(specs, counter=config.get("counter", DEFAULT_COUNTER), embedder=config.get("embedder"),
+                   detectors=config.get("detectors"))
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> RewardStack:
+        import yaml
+
+        return cls.from_dict(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+
+    @classmethod
+    def default(cls, think: bool = True, paraphrase: bool = True) -> RewardStack:
+        return cls.from_dict(default_stack_config(think=think, paraphrase=paraphrase))
+
+    def config(self) -> dict[str, Any]:
+        return {"counter": self.counter, "embedder": self.embedder.model_ref,
+                "detectors": {"paraphrase": self.audit.paraphrase, "thresholds": self.audit.thresholds},
+                "components": [spec.__dict__ for spec in self.specs]}
+
+    # -- TRL ------------------------------------------------------------------------------------
+
+    @property
+    def reward_funcs(self) -> list[Component]:
+        return list(self.components)
+
+    @property
+    def reward_weights(self) -> list[float]:
+        return [float(s.weight) for s in self.specs]
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.specs]
+
+    # -- offline and verl -----------------------------------------------------------------------
+
+    def score(self, prompts: list[Any], completions: list[Any], columns: dict[str, list[Any]] | None = None,
+              completion_ids: list[Any] | None = None, evidence: bool = True) -> list[dict[str, Any]]:
+        """Every component for every completion, the weighted total (``score``; components that do not
+        apply are left out of it), the answer's length, and the detectors' evidence."""
+        columns = columns or {}
+        per_component = {c.__name__: c(prompts, completions, completion_ids=completion_ids, **columns) for c in self.components}
+        rows = []
+        for k, completion in enumerate(completions):
+            answer = extract_answer(as_text(completion))
+            values = {name: per_component[name][k] for name in self.names}
+            total = sum(w * v for w, v in zip(self.reward_weights, values.values(), strict=True) if v is not None)
+            row = {**values, "score": total, "words": count_words(answer, self.counter), "counter": self.counter,
+                   "stack_version": self.version}
+            if evidence:
+                detections = self.audit(as_text(prompts[k]), answer)
+                row["detectors"] = {name: d.as_dict() for name, d in detections.items()}
+            rows.append(row)
+        return rows
+
+    def compute_score(self, data_source: str | None = None, solution_str: str | None = None, ground_truth: Any = None,
+                      extra_info: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        """verl's ``custom_reward_function`` contract for one response. The prompt and length target
+        come from ``extra_info`` (``prompt``, ``length``); ``ground_truth`` is the reference answer for
+        accuracy-style components (a dict ``ground_truth`` may also carry ``length``)."""
+        info = dict(extra_info or {})
+        if isinstance(ground_truth, dict):
+            info = {**ground_truth, **info}
+            answer = ground_truth.get("answer")
+        else:
+            answer = ground_truth
+        columns = {"length": [info.get("length")], "answer": [answer]}
+        if "target_tokens" in info:
+            columns["target_tokens"] = [info["target_tokens"]]
+        row = self.score([info.get("prompt", "")], [solution_str or ""], columns, evidence=False)[0]
+        out = {"score": float(row["score"])}
+        for name in self.names:
+            out[name] = float("nan") if row[name] is None else float(row[name])
+        return out

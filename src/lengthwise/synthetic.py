@@ -53,6 +53,11 @@ _EN_TEMPLATES = [
     ("According to the diary, {who} {did} {what} {why}.", "{who} {did} {what} {why}, the diary says."),
     ("Years later, people still remember how {who} {did} {what} {when}.", "How {who} {did} {what} {when} is still remembered years later."),
     ("Because {who} was {adj}, {what} was {did} {when}.", "{what} was {did} {when}, since {who} was {adj}."),
+    ("Rumour has it that {who} {did} {what} alone {when}.", "People whisper that {who} {did} {what} without help {when}."),
+    ("If {who} had not {did} {what}, the rest of the story would be different.",
+     "The rest of the story would be different had {who} not {did} {what}."),
+    ("Thanks to {who}, who {did} {what} {why}, it survives today.", "It survives today because {who} {did} {what} {why}."),
+    ("On that day {who} seemed unusually {adj} and {did} {what} {when}.", "{when}, an unusually {adj} {who} {did} {what}."),
 ]
 _ZH = {
     "who": {"老守塔人": "年迈的看塔人", "年轻工程师": "青年技术员", "镇长": "小镇领导", "我的外婆": "我妈妈的母亲", "流浪画家": "四处漂泊的画师",
@@ -79,6 +84,12 @@ _ZH_TEMPLATES = [
     ("据日记记载，{who}{why}{did}{what}。", "日记里写着，{who}是{why}才{did}{what}的。"),
     ("多年以后，人们仍然记得{who}{when}{did}{what}的情景。", "{who}{when}{did}{what}的情景，人们多年以后仍然记得。"),
     ("因为{who}很{adj}，{what}{when}被{did}。", "{what}{when}被{did}，原因是{who}很{adj}。"),
+    ("听说{who}{when}独自{did}{what}，邻居们议论纷纷。", "邻居们议论纷纷，据说{who}{when}一个人{did}{what}。"),
+    ("{what}能保存到今天，多亏{who}{why}把它{did}。", "多亏{who}{why}把{what}{did}，它才保存到今天。"),
+    ("那天{who}显得格外{adj}，{when}便{did}{what}。", "{when}，格外{adj}的{who}便{did}{what}。"),
+    ("村里的老人常说，{who}{did}{what}是{why}。", "{who}{did}{what}是{why}，村里的老人常这样说。"),
+    ("为了这件事，{who}{when}专门{did}{what}。", "{who}{when}专门{did}{what}，就是为了这件事。"),
+    ("如果不是{who}{did}{what}，后来的故事也许完全不同。", "后来的故事也许完全不同，要不是{who}{did}{what}。"),
 ]
 _STUFF_EN = ["comprehensive", "innovative", "insightful"]
 _STUFF_ZH = ["全面深入", "创新视角", "深刻洞察"]

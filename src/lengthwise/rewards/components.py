@@ -121,11 +121,11 @@ class HackAudit:
         result = {
             "exact_repetition": exact_repetition(answer, threshold=t.get("exact_repetition", 0.15)),
             "near_duplicate_paragraphs": near_duplicate_paragraphs(answer, threshold=t.get("near_duplicate_paragraphs", 0.15)),
-            "keyword_stuffing": keyword_stuffing(answer, prompt, threshold=t.get("keyword_stuffing", 0.15)),
+            "keyword_stuffing": keyword_stuffing(answer, prompt, threshold=t.get("keyword_stuffing", 0.2)),
         }
         if self.paraphrase:
             result["paraphrase_repetition"] = paraphrase_repetition(
-                answer, self.embedder, threshold=t.get("paraphrase_repetition", 0.15))
+                answer, self.embedder, threshold=t.get("paraphrase_repetition"))
         self._cache[key] = result
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

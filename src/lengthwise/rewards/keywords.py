@@ -4,7 +4,7 @@ prompt does not ask about.
 Terms are English content words (no stop words) and Chinese character bigrams without function
 characters. A term is stuffed when it occurs at least ``min_count`` times, takes more than
 ``min_share`` of the content terms, stands out from the text's own frequency profile (robust z-score
-of log counts above ``z``) and shares no stem with the prompt.
+of log counts above ``z``: 2.5 for English, 2.0 for Chinese) and shares no stem with the prompt.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lengthwise.rewards.redundancy import Detection, Span
+from lengthwise.text import is_cjk_text, split_sentences
 
 __all__ = ["keyword_stuffing", "content_terms"]
 
@@ -63,18 +64,22 @@ def keyword_stuffing(
     text: str | None,
     prompt: str | None = None,
     min_count: int = 8,
-    min_share: float = 0.02,
-    z: float = 4.0,
-    threshold: float = 0.15,
+    min_share: float = 0.015,
+    z: float | None = None,
+    threshold: float = 0.2,
     max_spans: int = 50,
 ) -> Detection:
     """Detect stuffed keywords; the score is ``min(1, 10 × Σ excess share)`` over flagged terms,
-    where the excess is the share above ``min_share`` (so 1.5 percentage points of stuffing reach the
-    default threshold 0.15). ``details["terms"]`` lists the stuffed terms with their counts."""
+    where the excess is the share above ``min_share`` (so 2 percentage points of stuffing reach the
+    default threshold 0.2). Defaults are calibrated on ``lengthwise.synthetic.hacking_corpus``. ``details["terms"]`` lists the stuffed terms with their counts."""
     name = "keyword_stuffing"
+    # Chinese bigram counts are flatter than English word counts, so the same outlier stands out less.
+    z = z if z is not None else (2.0 if is_cjk_text(text) else 2.5)
     if not text or not text.strip():
         return Detection(name, 0.0, threshold, details={"terms": []})
-    terms = content_terms(text)
+    # Distinct sentences only: a refrain repeats its words by design, stuffing spreads them around.
+    distinct = list(dict.fromkeys(split_sentences(text)))
+    terms = [t for sentence in distinct for t in content_terms(sentence)]
     if len(terms) < 50:
         return Detection(name, 0.0, threshold, details={"terms": [], "content_terms": len(terms)})
     counts = Counter(terms)

@@ -107,7 +107,9 @@ def exact_repetition(text: str | None, n: int | None = None, min_span: int | Non
             i += 1
             continue
         start, ref = i, source[i]
-        while i < len(words) and source[i] >= 0:
+        i += 1
+        # A run follows one source: a jump means the copy switched to another earlier passage.
+        while i < len(words) and source[i] >= 0 and source[i] == source[i - 1] + 1:
             i += 1
         end = i + n - 1  # the last repeated n-gram covers n − 1 more units
         end = min(end, len(words))
@@ -211,22 +213,41 @@ def naive_near_duplicate_paragraphs(text: str, similarity: float = 0.5, min_unit
 # Paraphrased repetition (sentence embeddings)
 
 
+def _dice(a: set[str], b: set[str]) -> float:
+    return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
+def _unit_bigrams(sentence: str) -> set[str]:
+    toks = [t[0] for t in units(sentence)]
+    return {toks[i] + " " + toks[i + 1] for i in range(len(toks) - 1)}
+
+
 def paraphrase_repetition(
     text: str | None,
     embed,
-    similarity: float = 0.9,
+    similarity: float | None = None,
+    lexical: float | None = None,
     min_units: int = 6,
-    threshold: float = 0.15,
+    threshold: float | None = None,
     max_sentences: int = 3000,
+    refrain_units: int = 12,
 ) -> Detection:
-    """Share of units in sentences whose embedding has cosine ≥ ``similarity`` with an earlier
-    sentence: reworded copies (reordered clauses, synonym swaps) that lexical checks miss.
+    """Share of units in sentences that restate an earlier sentence: embedding cosine ≥
+    ``similarity`` (reordered clauses, synonym swaps that lexical checks miss).
 
-    ``embed(list[str]) -> np.ndarray`` returns L2-normalised rows (see ``rewards.embeddings``).
-    Neighbour search is an exact blocked matrix product over earlier sentences. Texts with more than
-    ``max_sentences`` eligible sentences are measured on an even stride of them (``sampled`` in details).
+    Defaults differ by script because all-MiniLM-L6-v2 is an English model that puts unrelated
+    Chinese sentences close together: English uses cosine ≥ 0.85 and flags at a score of 0.08;
+    CJK text needs cosine ≥ 0.9 *and* a unit-bigram Dice overlap ≥ ``lexical`` = 0.6 with that
+    earlier sentence, and flags at 0.12 (configure a multilingual embedder to do better). Verbatim
+    copies of short sentences (under ``refrain_units`` units: refrains, stock lines) are not counted.
+    Neighbour search is an exact blocked matrix product over earlier sentences; texts with more than
+    ``max_sentences`` eligible sentences are measured on an even stride of them (``sampled``).
     """
     name = "paraphrase_repetition"
+    cjk = is_cjk_text(text)
+    similarity = similarity if similarity is not None else (0.9 if cjk else 0.85)
+    lexical = lexical if lexical is not None else (0.6 if cjk else None)
+    threshold = threshold if threshold is not None else (0.12 if cjk else 0.08)
     if not text or not text.strip():
         return _empty(name, threshold)
     sentences = split_sentences(text)
@@ -240,29 +261,39 @@ def paraphrase_repetition(
     if len(eligible) < 2 or not total:
         return Detection(name, 0.0, threshold, details={"units": total, "sentences": len(sentences), "sampled": sampled})
     vectors = np.asarray(embed([sentences[i] for i in eligible]), dtype=np.float32)  # (S, d)
-    best_sim = np.full(len(eligible), -1.0, dtype=np.float32)
-    best_ref = np.full(len(eligible), -1, dtype=np.int64)
+    bigrams = [_unit_bigrams(sentences[i]) for i in eligible] if lexical else None
+    offsets = _paragraph_offsets(text, sentences)
+    spans, dup_units = [], 0
     block = 512
     for lo in range(0, len(eligible), block):
         hi = min(lo + block, len(eligible))
         sims = vectors[lo:hi] @ vectors[:hi].T  # (b, hi)
-        rows = np.arange(lo, hi)[:, None]
-        sims[np.arange(hi)[None, :] >= rows] = -1.0  # only earlier sentences count
-        best_ref[lo:hi] = sims.argmax(axis=1)
-        best_sim[lo:hi] = sims.max(axis=1)
-    offsets = _paragraph_offsets(text, sentences)
-    spans, dup_units = [], 0
-    eligible_units = sum(sizes[i] for i in eligible)
-    for k, i in enumerate(eligible):
-        if best_sim[k] >= similarity:
-            ref = eligible[int(best_ref[k])]
-            dup_units += sizes[i]
-            spans.append(Span(*offsets[i], *offsets[ref], similarity=round(float(best_sim[k]), 4)))
-    # On a sample, scale by the sampled share so the score stays a share of the whole text.
-    score = dup_units / eligible_units * (sum(sizes[i] for i in range(len(sizes)) if sizes[i] >= min_units) / total) \
-        if sampled else dup_units / total
+        sims[np.arange(hi)[None, :] >= np.arange(lo, hi)[:, None]] = -1.0  # only earlier sentences count
+        for r in range(hi - lo):
+            k = lo + r
+            i = eligible[k]
+            candidates = np.flatnonzero(sims[r] >= similarity)
+            best, best_sim = None, -1.0
+            for j in candidates[np.argsort(-sims[r, candidates])]:
+                ref = eligible[int(j)]
+                if sizes[i] < refrain_units and sentences[i] == sentences[ref]:
+                    continue
+                if bigrams is not None and _dice(bigrams[k], bigrams[int(j)]) < lexical:
+                    continue
+                best, best_sim = ref, float(sims[r, j])
+                break
+            if best is not None:
+                dup_units += sizes[i]
+                spans.append(Span(*offsets[i], *offsets[best], similarity=round(best_sim, 4)))
+    if sampled:  # keep the score a share of the whole text
+        eligible_units = sum(sizes[i] for i in eligible)
+        all_eligible = sum(n for n in sizes if n >= min_units)
+        score = dup_units / eligible_units * all_eligible / total
+    else:
+        score = dup_units / total
     return Detection(name, float(min(1.0, score)), threshold, spans,
-                     {"units": total, "sentences": len(sentences), "compared": len(eligible), "sampled": sampled})
+                     {"units": total, "sentences": len(sentences), "compared": len(eligible), "sampled": sampled,
+                      "similarity": similarity, "lexical": lexical})
 
 
 def hack_penalty(detections: Sequence[Detection]) -> float:

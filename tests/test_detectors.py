@@ -1,0 +1,124 @@
+"""Hacking detectors on the synthetic corpus: each flags its hack, none flags honest text."""
+
+from collections import defaultdict
+
+import pytest
+
+from lengthwise.rewards.components import HackAudit
+from lengthwise.rewards.format import check_markdown, check_think_answer
+from lengthwise.rewards.keywords import keyword_stuffing
+from lengthwise.rewards.redundancy import (
+    exact_repetition,
+    naive_near_duplicate_paragraphs,
+    near_duplicate_paragraphs,
+)
+from lengthwise.synthetic import hacking_corpus
+from lengthwise.text import count_words
+
+DETECTOR_FOR = {
+    "paste": ["exact_repetition", "near_duplicate_paragraphs"],
+    "paraphrase": ["paraphrase_repetition"],
+    "stuffing": ["keyword_stuffing"],
+}
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return hacking_corpus(6, seed=0) + hacking_corpus(6, seed=1)
+
+
+@pytest.fixture(scope="module")
+def audited(corpus):
+    audit = HackAudit()
+    return [(s, audit(s.prompt, s.text)) for s in corpus]
+
+
+def test_corpus_has_honest_texts_of_1000_to_3000_words_in_both_languages(corpus):
+    honest = [s for s in corpus if s.kind in ("honest", "poem")]
+    assert {s.language for s in honest} == {"en", "zh"}
+    assert any(s.kind == "poem" for s in honest)
+    assert all(900 <= count_words(s.text) <= 3300 for s in honest)
+    for part in (hacking_corpus(6, seed=0), hacking_corpus(6, seed=1)):
+        for s in part:
+            if s.kind in ("paste", "paraphrase"):
+                assert count_words(s.text) > 1.4 * count_words(part[s.source].text)
+
+
+@pytest.mark.parametrize("hack", sorted(DETECTOR_FOR))
+def test_each_detector_flags_its_hack_with_recall_at_least_0_9(audited, hack):
+    for name in DETECTOR_FOR[hack]:
+        flags = [d[name].flagged for s, d in audited if s.kind == hack]
+        assert len(flags) == 20
+        assert sum(flags) / len(flags) >= 0.9, (name, flags)
+
+
+def test_no_detector_flags_honest_texts_more_than_one_in_ten(audited):
+    honest = [(s, d) for s, d in audited if s.kind in ("honest", "poem")]
+    rates = defaultdict(list)
+    for _, d in honest:
+        for name, det in d.items():
+            rates[name].append(det.flagged)
+    for name, flags in rates.items():
+        assert sum(flags) / len(flags) <= 0.1, (name, flags)
+
+
+def test_refrain_poem_is_left_alone(audited):
+    for s, d in audited:
+        if s.kind == "poem":
+            assert not any(det.flagged for det in d.values()), (s.language, {k: v.score for k, v in d.items()})
+
+
+def test_detections_carry_evidence_spans_that_point_at_copies(audited):
+    s, d = next((s, d) for s, d in audited if s.kind == "paste" and s.language == "en")
+    det = d["exact_repetition"]
+    assert det.spans and det.details["longest_span_chars"] > 100
+    span = det.spans[0]
+    copy, original = s.text[span.start:span.end], s.text[span.ref_start:span.ref_end]
+    assert copy == original
+    stuffed = next(d for s, d in audited if s.kind == "stuffing" and s.language == "en")["keyword_stuffing"]
+    assert {t["term"] for t in stuffed.details["terms"]} & {"comprehensive", "innovative", "insightful"}
+
+
+def test_exact_repetition_ignores_short_refrains_and_catches_pasted_paragraph():
+    refrain = "so sing it low and sing it slow"
+    poem = "\n\n".join(f"line {i} about the sea and sky number {i}\n{refrain}" for i in range(30))
+    assert exact_repetition(poem).score == 0.0
+    para = " ".join(f"token{chr(97 + i % 26)}{i}" for i in range(40))
+    text = "Intro sentence here.\n\n" + para + "\n\nMiddle part with other words entirely.\n\n" + para
+    det = exact_repetition(text)
+    assert det.flagged and len(det.spans) == 1
+    span = det.spans[0]
+    assert text[span.start:span.end] == text[span.ref_start:span.ref_end] == para
+
+
+def test_near_duplicate_lsh_agrees_with_the_all_pairs_reference(corpus):
+    for s in corpus[:12]:
+        assert near_duplicate_paragraphs(s.text).score == pytest.approx(naive_near_duplicate_paragraphs(s.text), abs=0.02)
+
+
+def test_keyword_stuffing_ignores_terms_the_prompt_asks_for():
+    body = " ".join(f"The lighthouse keeper number {i} walked along the shore and counted the waves." for i in range(60))
+    flagged_without = keyword_stuffing(body, prompt="Write about the sea.")
+    flagged_with = keyword_stuffing(body, prompt="Write about a lighthouse keeper who counts waves on the shore.")
+    assert flagged_with.score <= flagged_without.score
+
+
+def test_think_answer_grammar():
+    assert check_think_answer("<think>plan</think><answer>text</answer>").ok
+    assert check_think_answer("<think>plan</think>\n<answer>text").ok
+    assert not check_think_answer("<think>plan</think><answer>a</answer><answer>b</answer>").ok
+    assert not check_think_answer("hello <think>p</think><answer>t</answer>").ok
+    assert not check_think_answer("<think>p</think><answer>t</answer> trailing").ok
+    assert not check_think_answer("<answer>t</answer><think>p</think>").ok
+    assert not check_think_answer("<think>p</think><answer>  </answer>").ok
+    assert not check_think_answer("no tags").ok
+    assert not check_think_answer(None).ok
+
+
+def test_markdown_structure():
+    assert check_markdown("plain prose") == (1.0, [])
+    assert check_markdown("# A\ntext\n## B\ntext")[0] == 1.0
+    score, problems = check_markdown("# A\ntext\n### C\ntext")
+    assert score == 0.5 and "jumps" in problems[0]
+    score, problems = check_markdown("# A\n\n# B\ntext")
+    assert score == 0.5 and "empty section" in problems[0]

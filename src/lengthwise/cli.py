@@ -142,6 +142,75 @@ def generate(
 
 
 @app.command()
+def score(
+    responses: Annotated[Path, typer.Argument(help="Responses JSONL: {id?, prompt, response, length?, answer?}.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Scores JSONL (append-only; rerun to resume).")],
+    stack: Annotated[Path | None, typer.Option(help="Reward stack YAML (default: length + quality proxy + format).")] = None,
+    think: Annotated[bool, typer.Option(help="Default stack only: require the <think>/<answer> format.")] = False,
+    paraphrase: Annotated[bool, typer.Option(help="Run the embedding-based paraphrase detector (slower).")] = True,
+    skip_bad: SkipBadOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Score responses with a reward stack: every component, the total, and the hacking detectors' evidence."""
+    from lengthwise.jobs.score import score_responses
+    from lengthwise.rewards.stack import RewardStack
+
+    try:
+        if stack is not None:
+            if not stack.is_file():
+                raise LengthwiseError(f"{stack}: reward stack file not found")
+            reward_stack = RewardStack.from_yaml(stack)
+        else:
+            reward_stack = RewardStack.default(think=think, paraphrase=paraphrase)
+    except ValueError as exc:
+        raise LengthwiseError(f"{stack or 'default stack'}: {exc}") from None
+    report = score_responses(responses, out, reward_stack, skip_bad=skip_bad, progress=not quiet)
+    if report.skipped_rows:
+        err_console.print(f"skipped {len(report.skipped_rows)} bad rows; first: {report.skipped_rows[0]}")
+    _print_table(f"{report.total} responses scored ({report.already_done} already done)", ["name", "mean"],
+                 [[k, "n/a" if v is None else f"{v:.4f}"] for k, v in report.means.items()])
+    if report.flagged:
+        console.print("flagged by detector: " + ", ".join(f"{k}: {v}" for k, v in sorted(report.flagged.items())))
+
+
+@app.command()
+def bias(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for bias.json and bias.png.")] = Path("runs/bias"),
+    lengths: Annotated[str, typer.Option(help="Comma-separated sequence lengths in tokens.")] = "16,32,64,128,256,512,1024",
+    trl_check: Annotated[bool, typer.Option(help="Also check our reference losses against TRL's on --model.")] = False,
+    model: ModelOpt = None,
+) -> None:
+    """Length bias of each loss preset: per-token and per-sequence gradient weight by length and advantage sign."""
+    from lengthwise.evaluation.bias import gradient_weights, plot_bias
+    from lengthwise.io import atomic_write_json
+    from lengthwise.losses import PRESETS
+
+    try:
+        values = [int(x) for x in lengths.split(",") if x.strip()]
+    except ValueError:
+        raise LengthwiseError(f"--lengths must be comma-separated integers, got {lengths!r}") from None
+    if not values or min(values) < 1:
+        raise LengthwiseError(f"--lengths must be positive integers, got {lengths!r}")
+    rows = [r for name in PRESETS for r in gradient_weights(name, values)]
+    table = [[r["preset"], str(r["length"]), r["sign"], f"{r['per_token']:+.3e}", f"{r['per_sequence']:+.3e}",
+              f"{r['per_sequence_ratio']:.2f}"] for r in rows if r["sign"] == "+"]
+    _print_table("gradient weight by length (advantage +1; one batch of all lengths)",
+                 ["name", "length", "sign", "per token", "per sequence", "vs shortest"], table)
+    payload = {"lengths": values, "rows": rows}
+    if trl_check:
+        from lengthwise.models import resolve_model
+        from lengthwise.training.trl_parity import trl_loss_parity
+
+        parity = trl_loss_parity(resolve_model(model))
+        payload["trl_parity"] = parity
+        _print_table("reference loss vs TRL's GRPOTrainer._compute_loss (same inputs)", ["name", "trl", "ours", "abs diff"],
+                     [[r["preset"], f"{r['trl']:.6f}", f"{r['ours']:.6f}", f"{r['abs_diff']:.1e}"] for r in parity])
+    atomic_write_json(out / "bias.json", payload)
+    plot = plot_bias(rows, out / "bias.png")
+    console.print(f"wrote {out / 'bias.json'} and {plot}")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (rerun to resume).")] = Path("runs/demo"),
     model: ModelOpt = None,

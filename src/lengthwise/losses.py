@@ -147,7 +147,7 @@ def policy_loss(
     >>> lp = torch.zeros(2, 4, requires_grad=True)
     >>> mask = torch.tensor([[1., 1., 0., 0.], [1., 1., 1., 1.]])
     >>> loss, _ = policy_loss("luspo", lp, lp.detach(), torch.tensor([1., -1.]), mask)
-    >>> float(loss)
+    >>> float(loss.detach())
     1.0
     """
     if name not in LOSSES:

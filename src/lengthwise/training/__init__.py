@@ -1,0 +1,1 @@
+"""TRL glue: everything that touches the trainer lives here."""

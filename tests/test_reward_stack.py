@@ -154,3 +154,17 @@ def test_under_advantage_averaging_every_hack_ranks_below_its_honest_source(stac
         rewards = {f.__name__: f(prompts=prompts, completions=completions, length=[target] * 4) for f in stack.reward_funcs}
         adv = advantage_average(rewards, group_size=4).tolist()
         assert all(adv[0] > a for a in adv[1:]), (honest.language, rewards, adv)
+
+
+def test_onnx_and_torch_runtimes_give_the_same_embeddings():
+    import numpy as np
+
+    from lengthwise.rewards.embeddings import Embedder
+
+    sentences = ["The tide rose over the rocks.", "潮水慢慢地涨上了岩石。", "A much longer sentence about lighthouses " * 5]
+    onnx, torch_ = Embedder(runtime="auto"), Embedder(runtime="torch")
+    assert onnx.active_runtime == "onnx" and torch_.active_runtime == "torch"
+    a, b = onnx(sentences), torch_(sentences)
+    assert a.shape == (3, 384)
+    assert np.allclose(np.sum(a * b, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)

@@ -170,10 +170,13 @@ def paste_hack(text: str, seed: int, factor: float = 1.6) -> str:
     """Pad by pasting earlier paragraphs again (each pasted paragraph a verbatim copy)."""
     rng = random.Random(seed)
     paragraphs = text.split("\n\n")
-    target = count_words(text) * factor
+    sizes = [count_words(p) for p in paragraphs]
+    total, target = sum(sizes), sum(sizes) * factor
     out = list(paragraphs)
-    while count_words("\n\n".join(out)) < target:
-        out.insert(rng.randint(len(paragraphs) // 2, len(out)), rng.choice(paragraphs))
+    while total < target:
+        k = rng.randrange(len(paragraphs))
+        out.insert(rng.randint(len(paragraphs) // 2, len(out)), paragraphs[k])
+        total += sizes[k]
     return "\n\n".join(out)
 
 

@@ -62,11 +62,14 @@ class EmbeddedProxyScorer:
 
     name = "proxy"
 
-    def __init__(self, embedder: Embedder | None = None):
+    def __init__(self, embedder: Embedder | None = None, max_sentences: int = 2000):
         self.embedder = embedder or Embedder()
+        self.max_sentences = max_sentences
 
     def details(self, prompt: str, response: str) -> dict[str, float]:
         sentences = [s for s in split_sentences(response) if len(s) > 1]
+        if len(sentences) > self.max_sentences:  # bound the cost on huge texts: an even stride of sentences
+            sentences = sentences[:: -(-len(sentences) // self.max_sentences)]
         toks = [u[0] for u in units(response)]
         if not sentences or not toks:
             return {"relevance": 0.0, "coherence": 0.0, "diversity": 0.0, "score": 0.0}

@@ -8,6 +8,7 @@ Chinese texts are measured alike.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -150,6 +151,23 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
+@functools.lru_cache(maxsize=8)
+def _minhash_template(num_perm: int):
+    from datasketch import MinHash
+
+    return MinHash(num_perm=num_perm, seed=1)
+
+
+@functools.lru_cache(maxsize=32)
+def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """Bands × rows whose S-curve midpoint (1/b)^(1/r) is closest to ``threshold`` (datasketch
+    would integrate the false-positive/negative areas on every construction, which costs more than
+    the detection itself)."""
+    best = min(((b, r) for r in range(1, num_perm + 1) for b in range(1, num_perm // r + 1)),
+               key=lambda br: (abs((1 / br[0]) ** (1 / br[1]) - threshold), -br[0] * br[1]))
+    return best
+
+
 def near_duplicate_paragraphs(
     text: str | None, similarity: float = 0.5, min_units: int = 20, threshold: float = 0.15, num_perm: int = 64
 ) -> Detection:
@@ -169,7 +187,9 @@ def near_duplicate_paragraphs(
     total = sum(sizes)
     if not total:
         return _empty(name, threshold)
-    lsh = MinHashLSH(threshold=similarity * 0.8, num_perm=num_perm)  # looser LSH, exact check after
+    bands, rows = _lsh_params(similarity * 0.8, num_perm)  # a looser LSH; candidates get an exact check
+    lsh = MinHashLSH(num_perm=num_perm, params=(bands, rows))
+    template = _minhash_template(num_perm)
     shingle_sets: list[set[str]] = []
     spans: list[Span] = []
     dup_units = 0
@@ -178,10 +198,10 @@ def near_duplicate_paragraphs(
         shingle_sets.append(sh)
         if sizes[idx] < min_units or not sh:
             continue
-        mh = MinHash(num_perm=num_perm, seed=1)
+        mh = MinHash(num_perm=num_perm, permutations=template.permutations, scheme=template.scheme)
         mh.update_batch([s.encode("utf-8") for s in sh])
         best, best_j = None, 0.0
-        for key in lsh.query(mh):
+        for key in sorted(lsh.query(mh))[:50]:  # a heavily copied paragraph has many candidates; 50 suffice
             j = _jaccard(sh, shingle_sets[key])
             if j >= similarity and j > best_j:
                 best, best_j = key, j

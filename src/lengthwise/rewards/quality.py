@@ -51,7 +51,7 @@ def mattr(tokens: Sequence[str], window: int = 50) -> float:
             del counts[out]
         counts[new] += 1
         total += len(counts)
-    return total / (n - window + 1)
+    return total / (n - window + 1) / window
 
 
 class EmbeddedProxyScorer:
@@ -190,7 +190,7 @@ class LLMJudgeScorer:
                     still.append(i)
             pending = still
         for i in pending:
-            self.failures[last_error.get(i, "unknown").split(":")[0] + ":" + last_error.get(i, "").split(":", 1)[-1][:60]] += 1
+            self.failures[last_error.get(i, "unknown")[:80]] += 1
         return results
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float | None]:

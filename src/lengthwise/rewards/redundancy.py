@@ -77,6 +77,23 @@ def _empty(name: str, threshold: float) -> Detection:
 # Exact repetition
 
 
+def _copy_spans(toks, source, run_start: int, last_start: int, run_end: int, n: int, min_span: int) -> list[Span]:
+    """Evidence for one repeated run: its pieces that each copy one earlier passage verbatim (the
+    source index advances with the position), or the whole run when it is a periodic repetition."""
+    pieces, k = [], run_start
+    while k < last_start:
+        j = k + 1
+        while j < last_start and source[j] == source[j - 1] + 1:
+            j += 1
+        end = min(j + n - 1, run_end)
+        if end - k >= min_span:
+            pieces.append((k, end, source[k]))
+        k = j
+    if not pieces:  # "x x x x …": each position copies the one a period earlier
+        pieces = [(run_start, run_end, source[run_start])]
+    return [Span(toks[a][1], toks[b - 1][2], toks[ref][1], toks[min(ref + (b - a), len(toks)) - 1][2]) for a, b, ref in pieces]
+
+
 def exact_repetition(text: str | None, n: int | None = None, min_span: int | None = None, threshold: float = 0.15) -> Detection:
     """Share of units inside a repeated run of at least ``min_span`` units.
 
@@ -107,22 +124,22 @@ def exact_repetition(text: str | None, n: int | None = None, min_span: int | Non
         if source[i] < 0:
             i += 1
             continue
-        start, ref = i, source[i]
-        i += 1
-        # A run follows one source: a jump means the copy switched to another earlier passage.
-        while i < len(words) and source[i] >= 0 and source[i] == source[i - 1] + 1:
+        run_start = i
+        while i < len(words) and source[i] >= 0:
             i += 1
-        end = i + n - 1  # the last repeated n-gram covers n − 1 more units
-        end = min(end, len(words))
-        if end - start >= min_span:
-            covered[start:end] = True
-            ref_end = min(ref + (end - start), len(words))
-            spans.append(Span(toks[start][1], toks[end - 1][2], toks[ref][1], toks[ref_end - 1][2]))
+        run_end = min(i + n - 1, len(words))  # the last repeated n-gram covers n − 1 more units
+        if run_end - run_start < min_span:
+            continue
+        covered[run_start:run_end] = True
+        spans.extend(_copy_spans(toks, source, run_start, i, run_end, n, min_span))
     score = float(covered.mean())
+    n_grams = max(1, len(words) - n + 1)
+    repeated_rate = sum(1 for k in range(n_grams) if source[k] >= 0) / n_grams  # raw, before the min_span rule
     longest = max((s.end - s.start for s in spans), default=0)
     spans.sort(key=lambda s: s.start - s.end)
     return Detection(name, score, threshold, spans,
-                     {"units": len(words), "n": n, "min_span": min_span, "longest_span_chars": longest})
+                     {"units": len(words), "n": n, "min_span": min_span, "longest_span_chars": longest,
+                      "repeated_ngram_rate": round(repeated_rate, 6)})
 
 
 # ---------------------------------------------------------------------------------------------

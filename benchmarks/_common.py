@@ -46,7 +46,7 @@ def write_results(name: str, goals: dict[str, dict], figures: dict[str, Any], su
     payload = {
         "benchmark": name,
         "commit": commit(),
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "goals": goals,
         "figures": figures,

@@ -3,7 +3,13 @@ import math
 import pytest
 import torch
 
-from lengthwise.advantages import advantage_average, group_center, group_normalize, rlmr_gate, sanitize_rewards
+from lengthwise.advantages import (
+    advantage_average,
+    group_center,
+    group_normalize,
+    rlmr_gate,
+    sanitize_rewards,
+)
 
 
 @pytest.mark.parametrize(

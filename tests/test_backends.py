@@ -6,7 +6,6 @@ import pytest
 from lengthwise.backends import GenerationRequest, make_generator, summarize_results
 from lengthwise.backends.openai_backend import OpenAIGenerator, RetryPolicy
 from lengthwise.errors import ConfigError
-
 from openai_server import FakeOpenAIServer
 
 

@@ -1,7 +1,6 @@
 """End-to-end tests of `lengthwise generate`, `count`, `models` as a user runs them."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -10,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lengthwise.cli import main
-
 from conftest import write_jsonl
+from lengthwise.cli import main
 from openai_server import FakeOpenAIServer
 
 PROMPTS = [{"id": f"p{i}", "prompt": f"Write about {50 + 10 * i} words on topic {i}."} for i in range(8)]

@@ -4,10 +4,9 @@ import json
 
 import pytest
 
+from conftest import write_jsonl
 from lengthwise.cli import main
 from lengthwise.synthetic import hacking_corpus
-
-from conftest import write_jsonl
 
 
 def rows(path):
@@ -29,7 +28,7 @@ def test_score_writes_every_component_and_the_detectors_evidence(tmp_path, respo
     scored = {r["id"]: r for r in rows(out)}
     kinds = {r["id"]: r["kind"] for r in rows(responses) if "kind" in r}
     assert len(scored) == len(kinds) + 1
-    for item_id, r in scored.items():
+    for r in scored.values():
         assert set(r) >= {"length", "quality", "format", "score", "words", "counter", "stack_version", "detectors"}
     for item_id, kind in kinds.items():
         d = scored[item_id]["detectors"]

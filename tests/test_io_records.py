@@ -2,11 +2,10 @@ import json
 
 import pytest
 
+from conftest import write_jsonl
 from lengthwise.errors import InputError
 from lengthwise.io import ResumableJsonl, atomic_write_json, read_jsonl, repair_truncated_tail
 from lengthwise.records import load_prompts
-
-from conftest import write_jsonl
 
 
 def test_read_jsonl_accepts_bom_crlf_and_blank_lines(tmp_path):

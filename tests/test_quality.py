@@ -10,7 +10,7 @@ from lengthwise.synthetic import hacking_corpus
 
 def scores_json(values=(5, 4, 4, 5, 3, 4), analysis="fine"):
     body = ", ".join(f'"{d}": {v}' for d, v in zip(DIMENSIONS, values, strict=True))
-    return '{"analysis": "%s", %s}' % (analysis, body)
+    return '{"analysis": "' + analysis + '", ' + body + "}"
 
 
 def test_mattr_is_length_independent_and_sees_repetition():

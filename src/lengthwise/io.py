@@ -12,7 +12,7 @@ from typing import Any
 
 from lengthwise.errors import InputError
 
-__all__ = ["JsonlRows", "read_jsonl", "ResumableJsonl", "atomic_write_text", "atomic_write_json", "repair_truncated_tail"]
+__all__ = ["JsonlRows", "read_jsonl", "keyed_rows", "ResumableJsonl", "atomic_write_text", "atomic_write_json", "repair_truncated_tail"]
 
 
 @dataclass
@@ -85,6 +85,28 @@ def read_jsonl(path: str | os.PathLike, check: RowCheck | None = None, skip_bad:
     if not out.rows:
         detail = f" ({len(out.skipped)} bad lines skipped)" if out.skipped else ""
         raise InputError(f"{path}: no rows to read{detail}")
+    return out
+
+
+def keyed_rows(data: JsonlRows, skip_bad: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """``(id, row)`` pairs with a stable id: ``id``, else Arena-Write's ``idx``, else ``line-N``.
+
+    A duplicate id raises ``InputError`` naming both lines, or with ``skip_bad`` is skipped and
+    recorded in ``data.skipped``.
+    """
+    out: list[tuple[str, dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    for row, lineno in zip(data.rows, data.line_numbers, strict=True):
+        raw_id = row.get("id", row.get("idx"))
+        item_id = str(raw_id) if raw_id is not None else f"line-{lineno}"
+        if item_id in seen:
+            message = f"{data.path}:{lineno}: duplicate id {item_id!r} (first on line {seen[item_id]})"
+            if not skip_bad:
+                raise InputError(message)
+            data.skipped.append(message)
+            continue
+        seen[item_id] = lineno
+        out.append((item_id, row))
     return out
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from lengthwise.constraints import LengthConstraint, parse_length
 from lengthwise.errors import InputError
-from lengthwise.io import read_jsonl
+from lengthwise.io import keyed_rows, read_jsonl
 
 __all__ = ["PromptRecord", "load_prompts", "check_prompt_row", "required_length"]
 
@@ -77,18 +77,7 @@ def load_prompts(path: str | os.PathLike, skip_bad: bool = False) -> tuple[list[
     """
     data = read_jsonl(path, check=check_prompt_row, skip_bad=skip_bad)
     records: list[PromptRecord] = []
-    skipped = list(data.skipped)
-    seen: dict[str, int] = {}
-    for row, lineno in zip(data.rows, data.line_numbers, strict=True):
-        raw_id = row.get("id", row.get("idx"))
-        item_id = str(raw_id) if raw_id is not None else f"line-{lineno}"
-        if item_id in seen:
-            message = f"{data.path}:{lineno}: duplicate id {item_id!r} (first on line {seen[item_id]})"
-            if not skip_bad:
-                raise InputError(message)
-            skipped.append(message)
-            continue
-        seen[item_id] = lineno
+    for item_id, row in keyed_rows(data, skip_bad):
         prompt = row[_prompt_field(row)]
         constraint = parse_length(prompt)
         extra = {k: v for k, v in row.items() if k not in ("id", "prompt", "length", "type", "constraint")}
@@ -103,5 +92,5 @@ def load_prompts(path: str | os.PathLike, skip_bad: bool = False) -> tuple[list[
             )
         )
     if not records:
-        raise InputError(f"{data.path}: no usable rows ({len(skipped)} skipped)")
-    return records, skipped
+        raise InputError(f"{data.path}: no usable rows ({len(data.skipped)} skipped)")
+    return records, list(data.skipped)

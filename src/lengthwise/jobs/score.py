@@ -12,8 +12,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from lengthwise.errors import InputError
-from lengthwise.io import ResumableJsonl, atomic_write_json, read_jsonl
+from lengthwise.io import ResumableJsonl, atomic_write_json, keyed_rows, read_jsonl
 from lengthwise.rewards.stack import RewardStack
 
 __all__ = ["ScoreReport", "score_responses", "check_response_row"]
@@ -43,18 +42,8 @@ class ScoreReport:
 def score_responses(responses: str | os.PathLike, out: str | os.PathLike, stack: RewardStack, skip_bad: bool = False,
                     batch: int = 8, progress: bool = True) -> ScoreReport:
     data = read_jsonl(responses, check=check_response_row, skip_bad=skip_bad)
-    rows, skipped = [], list(data.skipped)
-    seen: dict[str, int] = {}
-    for row, lineno in zip(data.rows, data.line_numbers, strict=True):
-        item_id = str(row.get("id", row.get("idx", f"line-{lineno}")))
-        if item_id in seen:
-            message = f"{data.path}:{lineno}: duplicate id {item_id!r} (first on line {seen[item_id]})"
-            if not skip_bad:
-                raise InputError(message)
-            skipped.append(message)
-            continue
-        seen[item_id] = lineno
-        rows.append((item_id, row))
+    rows = keyed_rows(data, skip_bad)
+    skipped = data.skipped
     writer = ResumableJsonl(out)
     todo = [(i, r) for i, r in rows if i not in writer]
     bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc="score", unit="resp", disable=not progress)

@@ -84,7 +84,7 @@ class EmbeddedProxyScorer:
             if rows:
                 v = vecs[rows].mean(axis=0)
                 para_vecs.append(v / (np.linalg.norm(v) or 1.0))
-        coherence_raw = float(np.mean([a @ b for a, b in zip(para_vecs, para_vecs[1:])])) if len(para_vecs) > 1 else 0.45
+        coherence_raw = float(np.mean([a @ b for a, b in zip(para_vecs, para_vecs[1:], strict=False)])) if len(para_vecs) > 1 else 0.45
         diversity_raw = mattr(toks)
         parts = {
             "relevance": _ramp(relevance_raw, 0.1, 0.6),

@@ -211,6 +211,33 @@ def bias(
 
 
 @app.command()
+def train(
+    config: Annotated[Path | None, typer.Argument(help="YAML recipe (see examples/); defaults apply without one.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config value: --set model.lora_r=8 (repeatable).")] = None,
+    preset: Annotated[str | None, typer.Option(help="Loss preset: grpo, dapo, dr_grpo, gspo, luspo.")] = None,
+    model: ModelOpt = None,
+    prompts: Annotated[Path | None, typer.Option(help="Training prompts JSONL (default: built-in writing tasks).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps (max_steps).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder; rerun the same command to resume.")] = None,
+) -> None:
+    """RL training on TRL's GRPOTrainer with length-aware rewards and a loss preset; resumable."""
+    from lengthwise.training.config import load_config
+
+    overrides = list(set_ or [])
+    for key, value in (("preset", preset), ("model.name", model), ("data.prompts", prompts), ("max_steps", steps),
+                       ("output_dir", out)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    cfg = load_config(config, overrides)  # every problem reported here, before a model is loaded
+    from lengthwise.training.trainer import train as run_training
+
+    result = run_training(cfg)
+    resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""
+    console.print(f"trained to step {result.global_step}{resumed}; metrics: {result.metrics_path}; "
+                  f"model: {result.output_dir / 'final'}")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (rerun to resume).")] = Path("runs/demo"),
     model: ModelOpt = None,

@@ -40,6 +40,8 @@ from lengthwise.text import count_words, extract_answer
 __all__ = ["COMPONENTS", "register_component", "Component", "HackAudit", "as_text", "row_constraint"]
 
 COMPONENTS: dict[str, type[Component]] = {}
+# Keyword arguments TRL adds for reward functions that are not dataset columns.
+_TRAINER_KWARGS = ("trainer_state", "log_extra", "environments")
 
 
 def register_component(name: str):
@@ -146,10 +148,19 @@ class Component:
 
     def __call__(self, prompts, completions, completion_ids=None, **columns) -> list[float | None]:
         n = len(completions)
+        log_metric = columns.pop("log_metric", None)
+        for trainer_only in _TRAINER_KWARGS:
+            columns.pop(trainer_only, None)
         prompt_texts = [as_text(p) for p in (prompts if prompts is not None else [None] * n)]
         texts = [as_text(c) for c in completions]
         ids = list(completion_ids) if completion_ids is not None else [None] * n
-        return self.score_batch(prompt_texts, texts, ids, columns)
+        values = self.score_batch(prompt_texts, texts, ids, columns)
+        if log_metric is not None:
+            self.telemetry(prompt_texts, texts, columns, log_metric)
+        return values
+
+    def telemetry(self, prompts: list[str], texts: list[str], columns: dict[str, Any], log_metric) -> None:
+        """Extra metrics for the trainer's logs (TRL passes ``log_metric``); none by default."""
 
     def score_batch(self, prompts: list[str], texts: list[str], ids: list[Any], columns: dict[str, Any]) -> list[float | None]:
         rows = [{k: v for k, v in zip(columns, vals, strict=True)} for vals in zip(*(_column(columns, k, len(texts)) for k in columns), strict=True)] \
@@ -174,8 +185,37 @@ class Component:
         return f"{type(self).__name__}(name={self.__name__!r})"
 
 
+def log_length_metrics(prompts: list[str], texts: list[str], columns: dict[str, Any], counter: str, log_metric) -> None:
+    """``length/words_mean``, ``length/words_median``, ``length/S_l_mean`` and per LongBench bucket
+    ``length/S_l/<bucket>``, ``length/words/<bucket>`` for one batch of completions."""
+    from statistics import mean, median
+
+    from lengthwise.evaluation.buckets import bucket_of
+
+    words = [count_words(extract_answer(t), counter) for t in texts]
+    log_metric("length/words_mean", float(mean(words)) if words else 0.0)
+    log_metric("length/words_median", float(median(words)) if words else 0.0)
+    by_bucket: dict[str, list[tuple[float, int]]] = {}
+    for p, w, length in zip(prompts, words, _column(columns, "length", len(texts)), strict=True):
+        c = row_constraint(p, length)
+        required = c.required_words() if c else None
+        if required:
+            by_bucket.setdefault(bucket_of(required), []).append((length_score(required=required, produced=w), w))
+    scores = [sl for pairs in by_bucket.values() for sl, _ in pairs]
+    if scores:
+        log_metric("length/S_l_mean", float(mean(scores)))
+    for bucket, pairs in by_bucket.items():
+        log_metric(f"length/S_l/{bucket}", float(mean(sl for sl, _ in pairs)))
+        log_metric(f"length/words/{bucket}", float(mean(w for _, w in pairs)))
+
+
+class _LengthTelemetry:
+    def telemetry(self, prompts, texts, columns, log_metric) -> None:
+        log_length_metrics(prompts, texts, columns, self.counter, log_metric)
+
+
 @register_component("length_score")
-class LengthScoreReward(Component):
+class LengthScoreReward(_LengthTelemetry, Component):
     """S_l / 100 against the row's required length; ``None`` when no length is stated."""
 
     def score_row(self, prompt, text, ids, row):
@@ -187,7 +227,7 @@ class LengthScoreReward(Component):
 
 
 @register_component("lwz_range")
-class LWZRangeReward(Component):
+class LWZRangeReward(_LengthTelemetry, Component):
     """LongWriter-Zero's range reward on the row's target range; L_max = ``max_length`` or
     ``max_length_factor`` × the range's upper end."""
 

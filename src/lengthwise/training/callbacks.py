@@ -1,0 +1,56 @@
+"""Length dynamics per training step, appended to ``metrics.jsonl``, and their plots."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from lengthwise.io import atomic_write_text
+
+__all__ = ["LengthDynamicsCallback", "METRIC_PREFIXES", "read_metrics"]
+
+# What a row of metrics.jsonl keeps from the trainer's logs: our length telemetry, each reward's
+# mean, TRL's truncation rate (completions/clipped_ratio) and clip fractions by advantage sign
+# (clip_ratio/low_* for negative advantages, clip_ratio/high_* for positive ones).
+METRIC_PREFIXES = ("length/", "rewards/", "completions/", "clip_ratio/")
+METRIC_KEYS = ("loss", "reward", "reward_std", "kl", "entropy", "learning_rate", "grad_norm")
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class LengthDynamicsCallback(TrainerCallback):
+    """Appends one JSON row per logging step to ``<output_dir>/metrics.jsonl``. On a resumed run,
+    rows past the checkpoint's step are dropped first, so no step appears twice."""
+
+    def __init__(self, output_dir: str | os.PathLike):
+        self.path = Path(output_dir) / "metrics.jsonl"
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        rows = read_metrics(self.path)
+        kept = [r for r in rows if r.get("step", 0) <= state.global_step]
+        if len(kept) != len(rows):
+            atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or not state.is_world_process_zero:
+            return
+        row = {"step": state.global_step}
+        for key, value in logs.items():
+            if key in METRIC_KEYS or key.startswith(METRIC_PREFIXES):
+                row[key] = value
+        if len(row) == 1:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())

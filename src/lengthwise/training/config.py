@@ -1,0 +1,179 @@
+"""The ``lengthwise train`` configuration: one documented dataclass tree, loaded from YAML with
+``--set a.b=value`` overrides, validated as a whole before any model is loaded."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from lengthwise.errors import ConfigError
+
+__all__ = ["ModelConfig", "DataConfig", "TrainConfig", "load_config", "apply_overrides"]
+
+Advantage = Literal["normalize_then_sum", "sum_then_normalize"]
+
+
+@dataclass
+class ModelConfig:
+    """The policy. ``name``: local folder or hub id; ``None`` is the embedded SmolLM2-135M-Instruct."""
+
+    name: str | None = None
+    lora: bool = True  # train LoRA adapters (peft) instead of every weight
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: str | list[str] = "all-linear"
+    dtype: str | None = None  # float32 / bfloat16 / float16; default bf16 on GPU, fp32 on CPU
+
+
+@dataclass
+class DataConfig:
+    """Training prompts. ``prompts``: a JSONL (ours, LongBench-Write or Arena-Write rows); ``None``
+    uses the built-in writing-task generator (train split) with ``builtin_n`` prompts."""
+
+    prompts: str | None = None
+    builtin_n: int = 64
+    lengths: list[int] = field(default_factory=lambda: [50, 80, 120, 200, 300, 400])
+    languages: list[str] = field(default_factory=lambda: ["en", "zh"])
+    think: bool = False  # LongWriter-Zero's think template: plan in <think>, write in <answer>
+    seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``lengthwise train`` needs. Sources: TRL ``GRPOConfig`` for the RL settings,
+    REFERENCE.md §4 for the presets."""
+
+    output_dir: str = "runs/train"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    preset: str = "luspo"  # grpo, dapo, dr_grpo, gspo, luspo
+    rewards: str | dict[str, Any] | None = None  # a stack YAML path or inline stack; None: the default stack
+    advantage: Advantage = "normalize_then_sum"  # how TRL combines several rewards
+    num_generations: int = 4  # group size G
+    per_device_batch_size: int = 4  # completions per device per micro-batch
+    gradient_accumulation_steps: int = 1
+    steps_per_generation: int | None = None  # > gradient_accumulation_steps makes updates off-policy
+    max_steps: int = 20
+    learning_rate: float = 1e-4
+    max_completion_length: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    beta: float = 0.0  # KL coefficient
+    seed: int = 0
+    save_steps: int = 10
+    logging_steps: int = 1
+    report_to: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        """Every problem with the values, each saying what to set instead (empty when valid)."""
+        from lengthwise.losses import PRESETS
+
+        out = []
+        if self.preset not in PRESETS:
+            out.append(f"preset: unknown {self.preset!r}; choose one of: {', '.join(PRESETS)}")
+        if self.advantage not in ("normalize_then_sum", "sum_then_normalize"):
+            out.append(f"advantage: unknown {self.advantage!r}; choose normalize_then_sum or sum_then_normalize")
+        if self.num_generations < 2:
+            out.append(f"num_generations must be >= 2 (a group needs a spread), got {self.num_generations}")
+        elif self.per_device_batch_size % self.num_generations:
+            out.append(f"per_device_batch_size ({self.per_device_batch_size}) must be a multiple of num_generations "
+                       f"({self.num_generations})")
+        for name in ("max_steps", "max_completion_length", "per_device_batch_size", "gradient_accumulation_steps",
+                     "save_steps", "logging_steps"):
+            if getattr(self, name) < 1:
+                out.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            out.append(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.data.prompts is not None and not Path(self.data.prompts).is_file():
+            out.append(f"data.prompts: file not found: {self.data.prompts}")
+        if self.data.prompts is None and self.data.builtin_n < 1:
+            out.append(f"data.builtin_n must be >= 1, got {self.data.builtin_n}")
+        if isinstance(self.rewards, str) and not Path(self.rewards).is_file():
+            out.append(f"rewards: reward stack file not found: {self.rewards}")
+        elif self.rewards is not None:
+            from lengthwise.rewards.stack import RewardStack
+
+            try:  # cheap: models inside a stack load on first use
+                RewardStack.from_dict(self.rewards) if isinstance(self.rewards, dict) else RewardStack.from_yaml(self.rewards)
+            except (ValueError, yaml.YAMLError) as exc:
+                out.append(f"rewards: {exc}")
+        if self.model.name is not None:
+            from lengthwise.errors import BackendError
+            from lengthwise.models import resolve_model
+
+            try:
+                resolve_model(self.model.name)
+            except BackendError as exc:
+                out.append(f"model.name: {exc}")
+        if self.model.lora and self.model.lora_r < 1:
+            out.append(f"model.lora_r must be >= 1, got {self.model.lora_r}")
+        return out
+
+    def validate(self) -> TrainConfig:
+        problems = self.problems()
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, values: dict[str, Any], where: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where or 'config'}: unknown key(s) {unknown}; valid: {sorted(fields)}")
+    kwargs = {}
+    for name, value in values.items():
+        nested = {"model": ModelConfig, "data": DataConfig}.get(name) if cls is TrainConfig else None
+        kwargs[name] = _build(nested, value, f"{where}{name}.") if nested else value
+    return cls(**kwargs)
+
+
+def _parse_value(raw: str) -> Any:
+    return yaml.safe_load(raw) if raw.strip() else ""
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b=value`` strings (values parsed as YAML: numbers, booleans, lists, null)."""
+    out = dict(values)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set model.lora_r=8")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        target = out
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"--set {item!r}: {part} is not a section")
+        target[parts[-1]] = _parse_value(raw)
+    return out
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML recipe (or start from defaults), apply overrides, validate everything at once."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"{p}: config file not found")
+        try:
+            values = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    values = apply_overrides(values, overrides or [])
+    try:
+        config = _build(TrainConfig, values, "")
+    except TypeError as exc:
+        raise ConfigError(f"config: {exc}") from None
+    return config.validate()

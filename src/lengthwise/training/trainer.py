@@ -1,0 +1,123 @@
+"""Build TRL's GRPOTrainer from a ``TrainConfig`` and run it, resuming from the last checkpoint.
+
+Build → run → report: the RL loop is TRL's; this module only translates our config (preset →
+``GRPOConfig`` settings, reward stack → ``reward_funcs``/``reward_weights``, LoRA → ``peft_config``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lengthwise.losses import get_preset
+from lengthwise.rewards.stack import RewardStack
+from lengthwise.training.callbacks import LengthDynamicsCallback
+from lengthwise.training.config import TrainConfig
+from lengthwise.training.dataset import build_dataset
+
+__all__ = ["TrainResult", "build_grpo_config", "build_reward_stack", "build_trainer", "last_checkpoint", "train"]
+
+
+def build_reward_stack(config: TrainConfig) -> RewardStack:
+    if config.rewards is None:
+        return RewardStack.default(think=config.data.think)
+    if isinstance(config.rewards, dict):
+        return RewardStack.from_dict(config.rewards)
+    return RewardStack.from_yaml(config.rewards)
+
+
+def build_grpo_config(config: TrainConfig, stack: RewardStack):
+    """``trl.GRPOConfig`` with the preset's settings (REFERENCE.md §4) and ours."""
+    import torch
+    from trl import GRPOConfig
+
+    cuda = torch.cuda.is_available()
+    kwargs: dict[str, Any] = dict(
+        output_dir=config.output_dir,
+        per_device_train_batch_size=config.per_device_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        num_generations=config.num_generations,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        beta=config.beta,
+        seed=config.seed,
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        report_to=list(config.report_to),
+        reward_weights=stack.reward_weights,
+        multi_objective_aggregation=config.advantage,
+        use_cpu=not cuda,
+        bf16=bool(cuda and torch.cuda.is_bf16_supported()),
+        **get_preset(config.preset).trl_kwargs(max_completion_length=config.max_completion_length),
+    )
+    if config.steps_per_generation is not None:
+        kwargs["steps_per_generation"] = config.steps_per_generation
+    return GRPOConfig(**kwargs)
+
+
+def _peft_config(config: TrainConfig):
+    if not config.model.lora:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.model.lora_r, lora_alpha=config.model.lora_alpha, lora_dropout=config.model.lora_dropout,
+                      target_modules=config.model.lora_target_modules, task_type="CAUSAL_LM")
+
+
+def build_trainer(config: TrainConfig):
+    from transformers import AutoModelForCausalLM
+    from trl import GRPOTrainer
+
+    from lengthwise.models import load_tokenizer, pick_device, pick_dtype, resolve_model
+
+    stack = build_reward_stack(config)
+    ref = resolve_model(config.model.name)
+    tokenizer = load_tokenizer(ref)
+    model = AutoModelForCausalLM.from_pretrained(ref, dtype=pick_dtype(pick_device(None), config.model.dtype))
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=stack.reward_funcs,
+        args=build_grpo_config(config, stack),
+        train_dataset=build_dataset(config.data),
+        processing_class=tokenizer,
+        peft_config=_peft_config(config),
+        callbacks=[LengthDynamicsCallback(config.output_dir)],
+    )
+    return trainer, stack
+
+
+def last_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest complete ``checkpoint-N`` folder (one with its trainer state), if any."""
+    candidates = []
+    for p in Path(output_dir).glob("checkpoint-*"):
+        try:
+            step = int(p.name.split("-")[-1])
+        except ValueError:
+            continue
+        if (p / "trainer_state.json").exists():
+            candidates.append((step, p))
+    return max(candidates)[1] if candidates else None
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    global_step: int
+    resumed_from: Path | None
+    metrics_path: Path
+
+
+def train(config: TrainConfig) -> TrainResult:
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(config.as_dict(), indent=2, default=str) + "\n")
+    trainer, stack = build_trainer(config)
+    resume = last_checkpoint(out)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    trainer.save_model(str(out / "final"))
+    return TrainResult(out, trainer.state.global_step, resume, out / "metrics.jsonl")

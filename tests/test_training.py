@@ -1,0 +1,96 @@
+"""`lengthwise train`: presets reach TRL, metrics are logged, interruptions resume, bad configs fail early."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lengthwise.cli import main
+from lengthwise.errors import ConfigError
+from lengthwise.losses import get_preset
+from lengthwise.training.callbacks import read_metrics
+from lengthwise.training.config import load_config
+from lengthwise.training.trainer import build_grpo_config, build_reward_stack
+
+PRESETS = ["grpo", "dapo", "dr_grpo", "gspo", "luspo"]
+
+
+def tiny_overrides(model_dir, out, steps=2, save_steps=10):
+    return [f"model.name={model_dir}", f"output_dir={out}", f"max_steps={steps}", f"save_steps={save_steps}",
+            "num_generations=2", "per_device_batch_size=2", "max_completion_length=8", "data.builtin_n=8",
+            "rewards={components: [{name: length, type: lwz_range}, {name: format, type: format, params: {think: false}}], "
+            "detectors: {paraphrase: false}}"]
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_two_step_training_for_each_preset(preset, tiny_model_dir, tmp_path):
+    out = tmp_path / preset
+    cfg = load_config(None, tiny_overrides(tiny_model_dir, out) + [f"preset={preset}"])
+    args = build_grpo_config(cfg, build_reward_stack(cfg))
+    for key, value in get_preset(preset).trl.items():
+        assert getattr(args, key) == value, key
+    assert args.max_completion_length == 8 and args.multi_objective_aggregation == "normalize_then_sum"
+    assert main(["train", "--set", f"preset={preset}", *sum((["--set", o] for o in tiny_overrides(tiny_model_dir, out)), [])]) == 0
+    rows = read_metrics(out / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [1, 2]
+    for key in ("length/words_mean", "length/words_median", "length/S_l_mean", "rewards/length/mean", "rewards/format/mean",
+                "completions/clipped_ratio", "clip_ratio/low_mean", "clip_ratio/high_mean"):
+        assert key in rows[-1], key
+    assert any(k.startswith("length/S_l/[") for k in rows[-1])
+    assert (out / "final").exists()
+
+
+def test_kill_after_first_checkpoint_then_resume(tiny_model_dir, tmp_path):
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "lengthwise.cli", "train"]
+    for o in tiny_overrides(tiny_model_dir, out, steps=6, save_steps=2):
+        args += ["--set", o]
+    args += ["--set", "max_completion_length=48"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (out / "checkpoint-2" / "trainer_state.json").exists():
+        if proc.poll() is not None:
+            pytest.fail(proc.stderr.read().decode()[-3000:])
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "final").exists(), "the kill must land before the run ends"
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resumed from checkpoint-" in done.stdout
+    steps = [r["step"] for r in read_metrics(out / "metrics.jsonl")]
+    assert steps == sorted(set(steps)) and steps[-1] == 6
+    state = json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())
+    assert state["global_step"] == 6
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("preset=ppo", "preset: unknown 'ppo'"),
+        ("data.prompts=/no/such/prompts.jsonl", "file not found"),
+        ("model.name=./no/such/model", "model.name: model"),
+        ("rewards=/no/such/stack.yaml", "reward stack file not found"),
+        ("num_generations=3", "multiple of num_generations"),
+        ("bogus=1", "unknown key(s) ['bogus']"),
+    ],
+)
+def test_config_errors_are_one_line_before_any_model_loads(override, message, capsys):
+    assert main(["train", "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_config_collects_every_problem_at_once():
+    with pytest.raises(ConfigError) as err:
+        load_config(None, ["preset=ppo", "max_steps=0", "learning_rate=-1"])
+    assert "preset" in str(err.value) and "max_steps" in str(err.value) and "learning_rate" in str(err.value)
+
+
+def test_unknown_reward_component_is_reported(tiny_model_dir, tmp_path, capsys):
+    code = main(["train", "--set", f"model.name={tiny_model_dir}", "--set", f"output_dir={tmp_path}",
+                 "--set", "rewards={components: [{type: lenght}]}"])
+    assert code == 2 and "unknown type 'lenght'" in capsys.readouterr().err

@@ -238,6 +238,39 @@ def train(
 
 
 @app.command()
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="A training run folder (holds metrics.jsonl).")],
+) -> None:
+    """Plot a training run's length dynamics from its metrics.jsonl into training_curves.png."""
+    from lengthwise.evaluation.plots import plot_training_curves
+    from lengthwise.training.callbacks import read_metrics
+
+    metrics = run_dir / "metrics.jsonl"
+    if not metrics.is_file():
+        raise LengthwiseError(f"{metrics}: not found; is {run_dir} a training run folder?")
+    rows = read_metrics(metrics)
+    if not rows:
+        raise LengthwiseError(f"{metrics}: no logged steps yet")
+    path = plot_training_curves(rows, run_dir / "training_curves.png", title=f"{run_dir.name}: length dynamics")
+    console.print(f"wrote {path} ({len(rows)} steps)")
+
+
+@app.command("export-verl")
+def export_verl_command(
+    config: Annotated[Path | None, typer.Argument(help="The same YAML recipe `lengthwise train` reads.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for train.parquet, reward_stack.yaml, verl_overrides.txt.")] = Path("runs/verl"),
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config value (repeatable).")] = None,
+) -> None:
+    """Export a training recipe for verl: prompts parquet with length targets, reward stack, Hydra overrides."""
+    from lengthwise.integrations.verl import export_verl
+    from lengthwise.training.config import load_config
+
+    result = export_verl(load_config(config, list(set_ or [])), out)
+    console.print(f"wrote {result['rows']} prompts to {out / 'train.parquet'}; run:")
+    console.print("python -m verl.trainer.main_ppo \\\n  " + " \\\n  ".join(result["overrides"]))
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (rerun to resume).")] = Path("runs/demo"),
     model: ModelOpt = None,

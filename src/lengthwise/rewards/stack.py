@@ -179,6 +179,11 @@ class RewardStack:
         come from ``extra_info`` (``prompt``, ``length``); ``ground_truth`` is the reference answer for
         accuracy-style components (a dict ``ground_truth`` may also carry ``length``)."""
         info = dict(extra_info or {})
+        if isinstance(ground_truth, str) and ground_truth.lstrip().startswith("{"):
+            try:  # parquet columns often carry a JSON object as the ground truth
+                ground_truth = json.loads(ground_truth)
+            except json.JSONDecodeError:
+                pass
         if isinstance(ground_truth, dict):
             info = {**ground_truth, **info}
             answer = ground_truth.get("answer")

@@ -65,6 +65,9 @@ class TrainConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     beta: float = 0.0  # KL coefficient
+    use_vllm: bool = False  # generate with vLLM (GPU only): "server" mode talks to `trl vllm-serve`
+    vllm_mode: Literal["server", "colocate"] = "server"
+    vllm_server_base_url: str | None = None  # e.g. http://10.0.0.8:8000; default host/port of trl vllm-serve
     seed: int = 0
     save_steps: int = 10
     logging_steps: int = 1
@@ -88,6 +91,8 @@ class TrainConfig:
                      "save_steps", "logging_steps"):
             if getattr(self, name) < 1:
                 out.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.vllm_mode not in ("server", "colocate"):
+            out.append(f"vllm_mode: unknown {self.vllm_mode!r}; choose server or colocate")
         if self.learning_rate <= 0:
             out.append(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.data.prompts is not None and not Path(self.data.prompts).is_file():

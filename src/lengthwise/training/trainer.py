@@ -13,7 +13,8 @@ from typing import Any
 
 from lengthwise.losses import get_preset
 from lengthwise.rewards.stack import RewardStack
-from lengthwise.training.callbacks import LengthDynamicsCallback
+from lengthwise.evaluation.plots import plot_training_curves
+from lengthwise.training.callbacks import LengthDynamicsCallback, read_metrics
 from lengthwise.training.config import TrainConfig
 from lengthwise.training.dataset import build_dataset
 
@@ -55,6 +56,10 @@ def build_grpo_config(config: TrainConfig, stack: RewardStack):
         bf16=bool(cuda and torch.cuda.is_bf16_supported()),
         **get_preset(config.preset).trl_kwargs(max_completion_length=config.max_completion_length),
     )
+    if config.use_vllm:
+        kwargs.update(use_vllm=True, vllm_mode=config.vllm_mode)
+        if config.vllm_server_base_url:
+            kwargs["vllm_server_base_url"] = config.vllm_server_base_url
     if config.steps_per_generation is not None:
         kwargs["steps_per_generation"] = config.steps_per_generation
     return GRPOConfig(**kwargs)
@@ -120,4 +125,7 @@ def train(config: TrainConfig) -> TrainResult:
     resume = last_checkpoint(out)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     trainer.save_model(str(out / "final"))
+    rows = read_metrics(out / "metrics.jsonl")
+    if rows:
+        plot_training_curves(rows, out / "training_curves.png", title=f"{config.preset}: length dynamics")
     return TrainResult(out, trainer.state.global_step, resume, out / "metrics.jsonl")

@@ -5,11 +5,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import REPO, write_jsonl
 from lengthwise.losses import get_preset
 from lengthwise.training.config import load_config
 from lengthwise.training.trainer import build_grpo_config, build_reward_stack
-
-from conftest import REPO, write_jsonl
 
 RECIPES = sorted(p for p in (REPO / "examples").glob("*.yaml") if not p.name.startswith("accelerate"))
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lengthwise.evaluation.plots import plot_training_curves
 from lengthwise.losses import get_preset
 from lengthwise.rewards.stack import RewardStack
-from lengthwise.evaluation.plots import plot_training_curves
 from lengthwise.training.callbacks import LengthDynamicsCallback, read_metrics
 from lengthwise.training.config import TrainConfig
 from lengthwise.training.dataset import build_dataset

@@ -7,7 +7,6 @@ required-vs-produced plot.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -83,7 +82,3 @@ def demo_table_rows(result: DemoResult) -> list[list[str]]:
         table.append([bucket, str(s["n"]), f"{s['required_mean']:.0f}", f"{s['produced_mean']:.0f}",
                       f"{s['produced_median']:.0f}", f"{s['S_l']:.1f}"])
     return table
-
-
-def dumps_row(row: dict[str, Any]) -> str:
-    return json.dumps(row, ensure_ascii=False)

@@ -94,3 +94,12 @@ def test_unknown_reward_component_is_reported(tiny_model_dir, tmp_path, capsys):
     code = main(["train", "--set", f"model.name={tiny_model_dir}", "--set", f"output_dir={tmp_path}",
                  "--set", "rewards={components: [{type: lenght}]}"])
     assert code == 2 and "unknown type 'lenght'" in capsys.readouterr().err
+
+
+def test_override_values_are_typed_and_wrong_types_are_config_errors(capsys):
+    cfg = load_config(None, ["learning_rate=5e-5", "max_steps=3", "temperature=1"])
+    assert cfg.learning_rate == 5e-5 and cfg.max_steps == 3 and cfg.temperature == 1.0
+    assert main(["train", "--set", "max_steps=many"]) == 2
+    assert "max_steps must be int, got 'many'" in capsys.readouterr().err
+    assert main(["train", "--set", "model.lora=maybe"]) == 2
+    assert "model.lora must be bool" in capsys.readouterr().err

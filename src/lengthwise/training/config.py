@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -137,15 +139,48 @@ def _build(cls, values: dict[str, Any], where: str):
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(f"{where or 'config'}: unknown key(s) {unknown}; valid: {sorted(fields)}")
-    kwargs = {}
+    hints = typing.get_type_hints(cls)
+    kwargs, problems = {}, []
     for name, value in values.items():
         nested = {"model": ModelConfig, "data": DataConfig}.get(name) if cls is TrainConfig else None
-        kwargs[name] = _build(nested, value, f"{where}{name}.") if nested else value
+        if nested:
+            kwargs[name] = _build(nested, value, f"{where}{name}.")
+            continue
+        kwargs[name], problem = _check_type(f"{where}{name}", value, hints[name])
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise ConfigError("; ".join(problems))
     return cls(**kwargs)
 
 
 def _parse_value(raw: str) -> Any:
-    return yaml.safe_load(raw) if raw.strip() else ""
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    if isinstance(value, str):  # YAML 1.1 reads "5e-5" as a string; users mean a number
+        try:
+            return float(value) if any(c in value.lower() for c in ".e") else int(value)
+        except ValueError:
+            pass
+    return value
+
+
+_SCALARS = (bool, int, float, str)
+
+
+def _check_type(name: str, value: Any, hint: Any) -> tuple[Any, str | None]:
+    """Coerce int → float where a float is expected; report any other scalar of the wrong type."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    scalars = [o for o in options if o in _SCALARS]
+    if not scalars or len(scalars) != len([o for o in options if o is not type(None)]):
+        return value, None  # lists, dicts and literals are checked where they are used
+    if value is None:
+        return (None, None) if type(None) in options else (value, f"{name} must not be null")
+    if float in scalars and isinstance(value, int) and not isinstance(value, bool):
+        return float(value), None
+    if any(isinstance(value, t) and not (t is int and isinstance(value, bool)) for t in scalars):
+        return value, None
+    wanted = " or ".join(t.__name__ for t in scalars)
+    return value, f"{name} must be {wanted}, got {value!r}"
 
 
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

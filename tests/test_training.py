@@ -103,3 +103,39 @@ def test_override_values_are_typed_and_wrong_types_are_config_errors(capsys):
     assert "max_steps must be int, got 'many'" in capsys.readouterr().err
     assert main(["train", "--set", "model.lora=maybe"]) == 2
     assert "model.lora must be bool" in capsys.readouterr().err
+
+
+def test_lwz_reward_matrix_reproduces_advantage_averaging_golden_example():
+    import torch
+
+    from lengthwise.training.lwz_advantage import lwz_reward_matrix
+
+    raw = torch.tensor([[1, 0.2, 1], [1, 0.4, 1], [0.5, 0.6, 1], [0, 0.8, 1]], dtype=torch.float32)
+    out = lwz_reward_matrix(raw, 4, ["length", "write", "format"], [1.0, 1.0, 1.0])
+    assert out[:, 0].tolist() == pytest.approx([-0.1262, 0.1320, 0.0421, -0.0479], abs=5e-4)
+    assert out[:, 1:].abs().sum() == 0
+    # TRL then subtracts the group mean (scale_rewards="none"): already zero, so nothing changes.
+    assert abs(out[:, 0].mean().item()) < 1e-6
+
+
+def test_lwz_average_trains_through_the_trl_adapter(tiny_model_dir, tmp_path):
+    out = tmp_path / "lwz"
+    overrides = tiny_overrides(tiny_model_dir, out) + ["advantage=lwz_average", "preset=grpo"]
+    cfg = load_config(None, overrides)
+    args = build_grpo_config(cfg, build_reward_stack(cfg))
+    assert args.multi_objective_aggregation == "sum_then_normalize" and args.scale_rewards == "none"
+    assert main(["train", *sum((["--set", o] for o in overrides), [])]) == 0
+    rows = read_metrics(out / "metrics.jsonl")
+    assert "components/length/mean" in rows[-1] and "components/format/mean" in rows[-1]
+
+
+def test_lwz_average_advantages_reach_the_loss_unchanged(tiny_model_dir, tmp_path):
+    from lengthwise.training.trainer import build_trainer
+
+    cfg = load_config(None, tiny_overrides(tiny_model_dir, tmp_path / "lwz2") + ["advantage=lwz_average"])
+    trainer, _ = build_trainer(cfg)
+    trainer.train()
+    ours = list(trainer._logs["rewards"]["length"])  # column 0 carries our averaged advantage
+    trl = list(trainer._logs["advantages"])
+    assert len(ours) == len(trl) > 0
+    assert trl == pytest.approx(ours, abs=1e-5)

@@ -16,7 +16,7 @@ __all__ = ["LengthDynamicsCallback", "METRIC_PREFIXES", "read_metrics"]
 # What a row of metrics.jsonl keeps from the trainer's logs: our length telemetry, each reward's
 # mean, TRL's truncation rate (completions/clipped_ratio) and clip fractions by advantage sign
 # (clip_ratio/low_* for negative advantages, clip_ratio/high_* for positive ones).
-METRIC_PREFIXES = ("length/", "rewards/", "completions/", "clip_ratio/")
+METRIC_PREFIXES = ("length/", "rewards/", "components/", "completions/", "clip_ratio/")
 METRIC_KEYS = ("loss", "reward", "reward_std", "kl", "entropy", "learning_rate", "grad_norm")
 
 

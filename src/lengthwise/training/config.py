@@ -17,7 +17,7 @@ from lengthwise.errors import ConfigError
 
 __all__ = ["ModelConfig", "DataConfig", "TrainConfig", "load_config", "apply_overrides"]
 
-Advantage = Literal["normalize_then_sum", "sum_then_normalize"]
+Advantage = Literal["normalize_then_sum", "sum_then_normalize", "lwz_average"]
 
 
 @dataclass
@@ -56,7 +56,9 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     preset: str = "luspo"  # grpo, dapo, dr_grpo, gspo, luspo
     rewards: str | dict[str, Any] | None = None  # a stack YAML path or inline stack; None: the default stack
-    advantage: Advantage = "normalize_then_sum"  # how TRL combines several rewards
+    # how several rewards become one advantage: TRL's normalize_then_sum / sum_then_normalize, or
+    # LongWriter-Zero's exact per-group averaging (lwz_average; forces scale_rewards="none")
+    advantage: Advantage = "normalize_then_sum"
     num_generations: int = 4  # group size G
     per_device_batch_size: int = 4  # completions per device per micro-batch
     gradient_accumulation_steps: int = 1
@@ -82,8 +84,8 @@ class TrainConfig:
         out = []
         if self.preset not in PRESETS:
             out.append(f"preset: unknown {self.preset!r}; choose one of: {', '.join(PRESETS)}")
-        if self.advantage not in ("normalize_then_sum", "sum_then_normalize"):
-            out.append(f"advantage: unknown {self.advantage!r}; choose normalize_then_sum or sum_then_normalize")
+        if self.advantage not in typing.get_args(Advantage):
+            out.append(f"advantage: unknown {self.advantage!r}; choose one of: {', '.join(typing.get_args(Advantage))}")
         if self.num_generations < 2:
             out.append(f"num_generations must be >= 2 (a group needs a spread), got {self.num_generations}")
         elif self.per_device_batch_size % self.num_generations:

@@ -17,6 +17,7 @@ from lengthwise.rewards.stack import RewardStack
 from lengthwise.training.callbacks import LengthDynamicsCallback, read_metrics
 from lengthwise.training.config import TrainConfig
 from lengthwise.training.dataset import build_dataset
+from lengthwise.training.lwz_advantage import LWZ_TRL_SETTINGS, make_lwz_trainer_class
 
 __all__ = ["TrainResult", "build_grpo_config", "build_reward_stack", "build_trainer", "last_checkpoint", "train"]
 
@@ -56,6 +57,8 @@ def build_grpo_config(config: TrainConfig, stack: RewardStack):
         bf16=bool(cuda and torch.cuda.is_bf16_supported()),
         **get_preset(config.preset).trl_kwargs(max_completion_length=config.max_completion_length),
     )
+    if config.advantage == "lwz_average":  # the adapter computes the advantage; TRL passes it through
+        kwargs.update(LWZ_TRL_SETTINGS, reward_weights=[1.0] * len(stack.reward_weights))
     if config.use_vllm:
         kwargs.update(use_vllm=True, vllm_mode=config.vllm_mode)
         if config.vllm_server_base_url:
@@ -84,7 +87,8 @@ def build_trainer(config: TrainConfig):
     ref = resolve_model(config.model.name)
     tokenizer = load_tokenizer(ref)
     model = AutoModelForCausalLM.from_pretrained(ref, dtype=pick_dtype(pick_device(None), config.model.dtype))
-    trainer = GRPOTrainer(
+    trainer_class = make_lwz_trainer_class(stack.reward_weights) if config.advantage == "lwz_average" else GRPOTrainer
+    trainer = trainer_class(
         model=model,
         reward_funcs=stack.reward_funcs,
         args=build_grpo_config(config, stack),

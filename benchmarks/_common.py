@@ -54,5 +54,6 @@ def write_results(name: str, goals: dict[str, dict], figures: dict[str, Any], su
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     met = all(g["met"] for g in goals.values())
-    print(f"[{name}] {'all goals met' if met else 'GOALS NOT MET'}: {summary} -> {path.relative_to(RESULTS.parent.parent)}")
+    verdict = "no goals (observation)" if not goals else ("all goals met" if met else "GOALS NOT MET")
+    print(f"[{name}] {verdict}: {summary} -> {path.relative_to(RESULTS.parent.parent)}")
     return path

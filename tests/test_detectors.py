@@ -97,9 +97,14 @@ def test_near_duplicate_lsh_agrees_with_the_all_pairs_reference(corpus):
 
 
 def test_keyword_stuffing_ignores_terms_the_prompt_asks_for():
-    body = " ".join(f"The lighthouse keeper number {i} walked along the shore and counted the waves." for i in range(60))
+    from lengthwise.synthetic import honest_text
+
+    text, _ = honest_text(3, "en", 1500)
+    body = text.replace(". ", ", near the lighthouse beacon. ")  # the same terms in most sentences
     flagged_without = keyword_stuffing(body, prompt="Write about the sea.")
-    flagged_with = keyword_stuffing(body, prompt="Write about a lighthouse keeper who counts waves on the shore.")
+    flagged_with = keyword_stuffing(body, prompt="Write about a lighthouse beacon.")
+    assert {"lighthouse", "beacon"} <= {t["term"] for t in flagged_without.details["terms"]}
+    assert not {"lighthouse", "beacon"} & {t["term"] for t in flagged_with.details["terms"]}
     assert flagged_with.score <= flagged_without.score
 
 

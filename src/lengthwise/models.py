@@ -36,6 +36,7 @@ __all__ = [
     "load_causal_lm",
     "load_embedder",
     "model_status",
+    "file_lock",
 ]
 
 DEFAULT_MODEL = "smollm2"
@@ -73,7 +74,9 @@ def minilm_path() -> Path:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path):
+def file_lock(path: Path):
+    """Exclusive advisory lock on ``path`` (created if missing), so concurrent first uses of a cache
+    entry build it once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -117,7 +120,7 @@ def ensure_smollm2(cache: Path | None = None) -> Path:
     if (final / _COMPLETE_MARKER).exists():
         return final
     gguf = smollm2_gguf_path()
-    with _file_lock(root / f".{_SMOLLM2_DIRNAME}.lock"):
+    with file_lock(root / f".{_SMOLLM2_DIRNAME}.lock"):
         if (final / _COMPLETE_MARKER).exists():
             return final
         tmp = Path(tempfile.mkdtemp(prefix=f".{_SMOLLM2_DIRNAME}.", dir=root))

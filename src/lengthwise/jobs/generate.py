@@ -136,19 +136,19 @@ def generate_responses(
     started = time.monotonic()
     writer = ResumableJsonl(out_path)
     failures_path = out_path.with_name(out_path.name + ".failures.jsonl")
-    todo = [(k, r) for k, r in enumerate(records) if r.id not in writer]
+    todo = [(r, _request_for(r, settings, k)) for k, r in enumerate(records) if r.id not in writer]
     # Similar budgets share a batch, so short requests do not wait for long ones.
-    todo.sort(key=lambda item: _request_for(item[1], settings, item[0]).max_new_tokens)
+    todo.sort(key=lambda item: item[1].max_new_tokens)
     already = len(records) - len(todo)
     results: list[GenerationResult] = []
     bar = tqdm(total=len(records), initial=already, desc="generate", unit="resp", disable=not progress, dynamic_ncols=True)
     try:
         for start in range(0, len(todo), settings.chunk):
             chunk = todo[start:start + settings.chunk]
-            requests = [_request_for(rec, settings, k) for k, rec in chunk]
+            requests = [request for _, request in chunk]
 
             def on_result(i: int, result: GenerationResult, chunk=chunk) -> None:
-                record = chunk[i][1]
+                record = chunk[i][0]
                 results.append(result)
                 if result.ok:
                     writer.append(response_row(record, result, generator.model_name, settings.counter))

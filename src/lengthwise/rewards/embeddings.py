@@ -42,7 +42,7 @@ class _OnnxEncoder:
     def _export(st_model: Any) -> Path:
         import torch
 
-        from lengthwise.models import _file_lock, cache_dir
+        from lengthwise.models import cache_dir, file_lock
 
         encoder = st_model[0].auto_model.eval()
         weights = next(encoder.parameters()).detach().cpu().numpy().tobytes()[:1 << 20]
@@ -51,7 +51,7 @@ class _OnnxEncoder:
         final = root / f"encoder-{key}.onnx"
         if final.exists():
             return final
-        with _file_lock(root / f".encoder-{key}.lock"):
+        with file_lock(root / f".encoder-{key}.lock"):
             if final.exists():
                 return final
             sample = st_model.tokenizer(["warm up", "a second sentence"], padding=True, return_tensors="pt")

@@ -1,84 +1,260 @@
-"""``lengthwise demo``: how well does the embedded model follow requested lengths out of the box?
+"""``lengthwise demo``: the embedded SmolLM2-135M learns to follow requested lengths, on a CPU.
 
-Build → run → report: write the built-in held-out prompts, generate single-pass answers with the
-embedded SmolLM2-135M-Instruct (resumable), then print S_l per length bucket and save the
-required-vs-produced plot.
+Four resumable phases in one run folder:
+
+1. ``before``: single-pass answers of the untrained model to held-out prompts (``before.jsonl``);
+2. ``train``: LUSPO + LoRA on TRL's ``GRPOTrainer`` over the built-in training prompts (``train/``);
+3. ``after``: the same held-out prompts, seeds and budgets, answered by the trained adapter;
+4. ``report``: ``summary.json`` and ``report.html`` (before/after tables, the required-vs-produced
+   plot, the training curves, samples).
+
+Rerunning the same command skips finished phases and resumes an interrupted one (generation is
+append-only by id; training resumes from its last checkpoint).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from lengthwise.backends.transformers_backend import TransformersGenerator
+from lengthwise.errors import ConfigError
 from lengthwise.evaluation.buckets import summarize_by_bucket
-from lengthwise.evaluation.plots import plot_required_vs_produced
 from lengthwise.io import atomic_write_json, read_jsonl, write_jsonl
-from lengthwise.jobs.generate import GenerateSettings, generate_responses
-from lengthwise.prompts import demo_prompts
+from lengthwise.prompts import writing_tasks
 from lengthwise.records import load_prompts
+from lengthwise.training.config import DataConfig, ModelConfig, TrainConfig
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DEMO_LENGTHS", "DemoSettings", "DemoResult", "demo_train_config", "run_demo", "demo_table_rows"]
+
+# Targets a 135M model can reach inside a CPU budget; the held-out prompts use the same grid, on
+# topic × genre pairs the training split never sees.
+DEMO_LENGTHS = (40, 60, 80, 120, 160, 200)
+
+# The demo's reward stack: S_l itself as the length reward (the metric we report), with the quality
+# proxy and the hacking detectors so the cheapest way to hit a length (repetition) does not pay.
+DEMO_REWARDS: dict[str, Any] = {
+    "counter": "longbench",
+    "detectors": {"paraphrase": False},
+    "components": [
+        {"name": "length", "type": "length_score", "weight": 1.0},
+        {"name": "quality", "type": "quality", "weight": 0.25, "params": {"scorer": "proxy"}},
+    ],
+}
+
+
+@dataclass
+class DemoSettings:
+    """What the demo runs. The defaults fit 20 minutes on 2 CPU cores; ``quick()`` is a smoke run."""
+
+    model: str | None = None
+    n_prompts: int = 24
+    steps: int = 12
+    preset: str = "luspo"
+    learning_rate: float = 5e-4
+    lora_r: int = 16
+    num_generations: int = 4
+    per_device_batch_size: int = 8
+    max_completion_length: int = 320
+    train_prompts: int = 96
+    eval_max_tokens: int = 400
+    eval_batch_size: int = 8
+    seed: int = 0
+    device: str | None = None
+    rewards: dict[str, Any] = field(default_factory=lambda: DEMO_REWARDS)
+    advantage: str = "normalize_then_sum"
+    extra_trl: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> DemoSettings:
+        values = dict(n_prompts=8, steps=2, max_completion_length=96, eval_max_tokens=128, train_prompts=16)
+        values.update(overrides)
+        return cls(**values)
+
+    def check(self) -> None:
+        problems = []
+        if self.n_prompts < 2:
+            problems.append(f"prompts must be >= 2, got {self.n_prompts}")
+        if self.steps < 0:
+            problems.append(f"steps must be >= 0, got {self.steps}")
+        if self.per_device_batch_size % self.num_generations:
+            problems.append("per_device_batch_size must be a multiple of num_generations")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+def demo_train_config(settings: DemoSettings, output_dir: str | os.PathLike) -> TrainConfig:
+    """The training half of the demo as a ``TrainConfig`` (the same recipe as examples/cpu-demo.yaml)."""
+    config = TrainConfig(
+        output_dir=str(output_dir),
+        model=ModelConfig(name=settings.model, lora=True, lora_r=settings.lora_r, lora_alpha=2 * settings.lora_r),
+        data=DataConfig(builtin_n=settings.train_prompts, lengths=list(DEMO_LENGTHS), languages=["en"], think=False,
+                        seed=settings.seed),
+        preset=settings.preset,
+        rewards=settings.rewards,
+        advantage=settings.advantage,  # type: ignore[arg-type]
+        num_generations=settings.num_generations,
+        per_device_batch_size=settings.per_device_batch_size,
+        max_steps=max(settings.steps, 1),
+        learning_rate=settings.learning_rate,
+        max_completion_length=settings.max_completion_length,
+        temperature=1.0,
+        seed=settings.seed,
+        save_steps=max(1, min(4, settings.steps)),
+        logging_steps=1,
+    )
+    return config.validate()
+
+
+def heldout_prompts(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Held-out English writing tasks over the demo's length grid (never in the training split)."""
+    return writing_tasks("heldout", n=n, seed=seed, lengths=DEMO_LENGTHS, languages=("en",))
+
+
+@dataclass
+class PhaseScores:
+    name: str
+    rows: list[dict[str, Any]]
+    by_bucket: dict[str, dict[str, float]]
+    mean_S_l: float
+    mean_words: float
+
+    @classmethod
+    def of(cls, name: str, rows: list[dict[str, Any]]) -> PhaseScores:
+        scored = [r for r in rows if r.get("S_l") is not None]
+        return cls(name, rows, summarize_by_bucket(rows),
+                   mean(r["S_l"] for r in scored) if scored else 0.0,
+                   mean(r["words"] for r in rows) if rows else 0.0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"n": len(self.rows), "S_l": round(self.mean_S_l, 2), "words_mean": round(self.mean_words, 1),
+                "by_bucket": self.by_bucket}
 
 
 @dataclass
 class DemoResult:
     out_dir: Path
-    rows: list[dict[str, Any]]
-    by_bucket: dict[str, dict[str, float]]
-    mean_S_l: float
-    plot: Path
+    before: PhaseScores
+    after: PhaseScores | None
+    report: Path | None
     seconds: float
+    phase_seconds: dict[str, float]
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return (self.after or self.before).rows
+
+    @property
+    def mean_S_l(self) -> float:
+        return (self.after or self.before).mean_S_l
+
+
+def _measure(out: Path, name: str, records, model: str | None, settings: DemoSettings, progress: bool) -> PhaseScores:
+    from lengthwise.backends.transformers_backend import TransformersGenerator
+    from lengthwise.jobs.generate import GenerateSettings, generate_responses
+
+    path = out / f"{name}.jsonl"
+    todo = [r for r in records if r.id not in {row.get("id") for row in _rows_if_any(path)}]
+    if todo:
+        generator = TransformersGenerator.from_pretrained(model, device=settings.device,
+                                                          batch_size=settings.eval_batch_size)
+        gen_settings = GenerateSettings(max_tokens_cap=settings.eval_max_tokens, temperature=0.7, top_p=0.95,
+                                        seed=settings.seed, chunk=settings.eval_batch_size)
+        # every record is passed so each keeps its seed (seed + position) across phases and resumes
+        report = generate_responses(records, path, generator, gen_settings, progress=progress)
+        if report.failed:
+            raise ConfigError(f"{name}: {report.failed} generations failed ({report.failed_by_reason}); rerun to retry")
+    return PhaseScores.of(name, _rows_if_any(path))
+
+
+def _rows_if_any(path: Path) -> list[dict[str, Any]]:
+    return read_jsonl(path).rows if path.exists() else []
 
 
 def run_demo(
     out_dir: str | os.PathLike = "runs/demo",
-    model: str | None = None,
-    n_prompts: int = 24,
-    batch_size: int = 8,
-    max_tokens_cap: int = 1024,
-    seed: int = 0,
-    device: str | None = None,
+    settings: DemoSettings | None = None,
     progress: bool = True,
+    on_phase: Callable[[str], None] | None = None,
+    train: bool = True,
 ) -> DemoResult:
+    """Run (or resume) the demo in ``out_dir``; see the module docstring for the phases."""
+    from lengthwise.training.trainer import train as run_training
+
+    settings = settings or DemoSettings()
+    settings.check()
     started = time.monotonic()
+    say = on_phase or (lambda _msg: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    phase_seconds: dict[str, float] = {}
     prompts_path = out / "prompts.jsonl"
     if not prompts_path.exists():
-        write_jsonl(prompts_path, demo_prompts(n_prompts, seed=seed))
+        write_jsonl(prompts_path, heldout_prompts(settings.n_prompts, seed=settings.seed))
     records, _ = load_prompts(prompts_path)
 
-    generator = TransformersGenerator.from_pretrained(model, device=device, batch_size=batch_size)
-    settings = GenerateSettings(max_tokens_cap=max_tokens_cap, temperature=0.7, top_p=0.95, seed=seed, chunk=batch_size)
-    responses_path = out / "before.jsonl"
-    generate_responses(records, responses_path, generator, settings, progress=progress)
+    t = time.monotonic()
+    say(f"1/4 measuring the untrained model on {len(records)} held-out prompts")
+    before = _measure(out, "before", records, settings.model, settings, progress)
+    phase_seconds["before"] = round(time.monotonic() - t, 1)
 
-    rows = read_jsonl(responses_path).rows
-    by_bucket = summarize_by_bucket(rows)
-    scored = [r for r in rows if r.get("S_l") is not None]
-    mean_sl = mean(r["S_l"] for r in scored) if scored else 0.0
-    plot = plot_required_vs_produced(
-        {"before training": ([r["required"] for r in scored], [r["words"] for r in scored])},
-        out / "required_vs_produced.png",
-        title=f"{generator.model_name}: required vs produced (mean S_l {mean_sl:.1f})",
-    )
+    after = None
+    train_dir = out / "train"
+    if train and settings.steps > 0:
+        t = time.monotonic()
+        config = demo_train_config(settings, train_dir)
+        final = train_dir / "final"
+        if not (final / "adapter_config.json").exists():
+            say(f"2/4 training {settings.steps} steps of {settings.preset} + LoRA (r={settings.lora_r}) "
+                f"on {config.data.builtin_n} training prompts")
+            run_training(config)
+        else:
+            say("2/4 training already finished; reusing train/final")
+        phase_seconds["train"] = round(time.monotonic() - t, 1)
+
+        t = time.monotonic()
+        say("3/4 measuring the trained model on the same held-out prompts")
+        after = _measure(out, "after", records, str(final), settings, progress)
+        phase_seconds["after"] = round(time.monotonic() - t, 1)
+
+    t = time.monotonic()
+    say("4/4 writing the report")
+    from lengthwise.evaluation.report import build_demo_report
+
+    summary = {
+        "model": settings.model or "SmolLM2-135M-Instruct (embedded)",
+        "counter": "longbench",
+        "settings": {k: v for k, v in settings.__dict__.items() if k != "rewards"},
+        "rewards": settings.rewards,
+        "before": before.as_dict(),
+        "after": after.as_dict() if after else None,
+        "delta_S_l": round(after.mean_S_l - before.mean_S_l, 2) if after else None,
+    }
+    report = build_demo_report(out, before.rows, after.rows if after else None, summary,
+                               metrics_path=train_dir / "metrics.jsonl")
+    phase_seconds["report"] = round(time.monotonic() - t, 1)
     seconds = time.monotonic() - started
-    atomic_write_json(out / "summary.json", {
-        "model": generator.model_name, "counter": settings.counter, "n": len(rows), "S_l": mean_sl,
-        "by_bucket": by_bucket, "plot": plot.name, "seconds": round(seconds, 1),
-    })
-    return DemoResult(out, rows, by_bucket, mean_sl, plot, seconds)
+    summary.update(phase_seconds=phase_seconds, seconds=round(seconds, 1), report=report.name)
+    atomic_write_json(out / "summary.json", summary)
+    return DemoResult(out, before, after, report, seconds, phase_seconds)
 
 
 def demo_table_rows(result: DemoResult) -> list[list[str]]:
-    """Rows of the per-bucket table the CLI prints."""
-    table = []
-    for bucket, s in result.by_bucket.items():
-        table.append([bucket, str(s["n"]), f"{s['required_mean']:.0f}", f"{s['produced_mean']:.0f}",
-                      f"{s['produced_median']:.0f}", f"{s['S_l']:.1f}"])
-    return table
+    """Rows of the per-target before/after table the CLI prints: required, n, words, S_l."""
+    from lengthwise.evaluation.report import by_target_table
+
+    systems = {"before": result.before.rows}
+    if result.after:
+        systems["after"] = result.after.rows
+    table = by_target_table("", systems)
+    rows = []
+    for line in table.rows:
+        required, n, *cells = (str(c) for c in line)
+        before_words, before_sl = cells[0], cells[1]
+        after_words, after_sl = (cells[2], cells[3]) if result.after else ("-", "-")
+        rows.append([required, n, before_words, after_words, before_sl, after_sl])
+    return rows

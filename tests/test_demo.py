@@ -1,0 +1,90 @@
+"""``lengthwise demo`` end to end on a tiny offline model: measure, train, re-measure, report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from browser import check_report
+
+from lengthwise.cli import main
+from lengthwise.jobs.demo import DEMO_LENGTHS, DemoSettings, demo_train_config, heldout_prompts, run_demo
+from lengthwise.prompts import writing_tasks
+from lengthwise.training.config import load_config
+
+from conftest import REPO
+
+
+def _settings(model_dir, **kw) -> DemoSettings:
+    return DemoSettings.quick(model=str(model_dir), n_prompts=4, steps=1, max_completion_length=24,
+                              eval_max_tokens=24, train_prompts=8, **kw)
+
+
+def test_heldout_prompts_never_appear_in_training():
+    held = {r["prompt"] for r in heldout_prompts(37)}
+    train = {r["prompt"].split(" in about")[0] for r in writing_tasks("train", lengths=DEMO_LENGTHS, languages=("en",))}
+    assert held and not {p.split(" in about")[0] for p in held} & train
+    assert {r["length"] for r in heldout_prompts(24)} == set(DEMO_LENGTHS)
+
+
+def test_demo_recipe_matches_the_cpu_demo_example(tmp_path):
+    """examples/cpu-demo.yaml is the documented form of what `lengthwise demo` trains."""
+    ours = demo_train_config(DemoSettings(), tmp_path).as_dict()
+    example = load_config(REPO / "examples" / "cpu-demo.yaml", [f"output_dir={tmp_path}"]).as_dict()
+    for key in ("preset", "rewards", "advantage", "num_generations", "per_device_batch_size", "max_steps",
+                "learning_rate", "max_completion_length", "temperature", "seed"):
+        assert ours[key] == example[key], key
+    assert ours["model"] == example["model"]
+    for key in ("lengths", "languages", "think", "builtin_n"):
+        assert ours["data"][key] == example["data"][key], key
+
+
+def test_demo_measures_trains_remeasures_and_reports(tiny_model_dir, tmp_path):
+    phases = []
+    result = run_demo(tmp_path / "demo", _settings(tiny_model_dir), progress=False, on_phase=phases.append)
+    out = tmp_path / "demo"
+    assert [p[:3] for p in phases] == ["1/4", "2/4", "3/4", "4/4"]
+    for name in ("prompts.jsonl", "before.jsonl", "after.jsonl", "summary.json", "report.html",
+                 "required_vs_produced.png", "training_curves.png", "train/final/adapter_config.json",
+                 "train/metrics.jsonl"):
+        assert (out / name).exists(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["before"]["n"] == summary["after"]["n"] == 4
+    assert summary["delta_S_l"] == pytest.approx(summary["after"]["S_l"] - summary["before"]["S_l"], abs=0.02)
+    assert set(summary["phase_seconds"]) == {"before", "train", "after", "report"}
+    assert result.after is not None and len(result.after.rows) == 4
+    page = (out / "report.html").read_text()
+    for part in ("mean S_l before", "mean S_l after", "S_l by requested length", "required_vs_produced.png",
+                 "training_curves.png", "Samples (8)"):
+        assert part in page, part
+    seen = check_report(out / "report.html", tmp_path / "shot.png")
+    assert len(seen["images"]) == 2 and all(w > 0 for _, w in seen["images"])
+    assert seen["sample_opened"]
+
+    # rerun: every phase is already done, nothing is regenerated or retrained
+    before_mtime = (out / "after.jsonl").stat().st_mtime_ns
+    phases.clear()
+    again = run_demo(out, _settings(tiny_model_dir), progress=False, on_phase=phases.append)
+    assert "already finished" in phases[1]
+    assert (out / "after.jsonl").stat().st_mtime_ns == before_mtime
+    assert again.after.mean_S_l == result.after.mean_S_l
+
+
+def test_demo_cli_measure_only(tiny_model_dir, tmp_path, capsys):
+    code = main(["demo", "--quick", "--steps", "0", "--prompts", "3", "--model", str(tiny_model_dir),
+                 "--out", str(tmp_path / "d"), "--quiet"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "mean S_l" in out and "report:" in out
+    summary = json.loads((tmp_path / "d" / "summary.json").read_text())
+    assert summary["after"] is None and summary["before"]["n"] == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--preset", "ppo"], "--preset must be one of"),
+    (["--prompts", "1"], "prompts must be >= 2"),
+    (["--steps", "-1"], "steps must be >= 0"),
+])
+def test_demo_cli_rejects_bad_options(args, message, tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d"), *args]) == 2
+    assert message in capsys.readouterr().err

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser import check_report
 
+from browser import check_report
+from conftest import REPO
 from lengthwise.cli import main
 from lengthwise.jobs.demo import DEMO_LENGTHS, DemoSettings, demo_train_config, heldout_prompts, run_demo
 from lengthwise.prompts import writing_tasks
 from lengthwise.training.config import load_config
-
-from conftest import REPO
 
 
 def _settings(model_dir, **kw) -> DemoSettings:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser import check_report, image_widths, open_page
 
+from browser import check_report, image_widths, open_page
 from lengthwise.evaluation.plots import plot_required_vs_produced
 from lengthwise.evaluation.report import Figure, Report, Sample, Table, by_target_table, highlight
 

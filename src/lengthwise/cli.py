@@ -313,6 +313,186 @@ def demo(
     console.print(f"{line}; report: {result.report}; took {result.seconds:.0f}s")
 
 
+JudgeOpt = Annotated[str | None, typer.Option(
+    "--judge", help="Judge: an OpenAI-compatible server URL (http://…/v1, with --judge-model), or 'local' / a model "
+                    "folder for the local probability judge (default model: the embedded SmolLM2).")]
+JudgeModelOpt = Annotated[str | None, typer.Option("--judge-model", help="Model name on the judge server, or the local judge's model folder.")]
+JudgeKeyEnvOpt = Annotated[str, typer.Option("--judge-api-key-env", help="Environment variable holding the judge server's API key.")]
+JudgeAttemptsOpt = Annotated[int, typer.Option("--judge-attempts", help="Judge attempts per item (parse failures and HTTP errors) before it counts as a failure.")]
+JudgeConcurrencyOpt = Annotated[int, typer.Option("--judge-concurrency", help="Judge requests in flight (server judges).")]
+
+
+def _make_judge(spec: str | None, model: str | None, api_key_env: str, attempts: int, concurrency: int,
+                pairwise: bool = False, device: str | None = None):
+    """A rubric judge (or a pairwise judge for arena) from the --judge options."""
+    if spec is None:
+        return None
+    if attempts < 1:
+        raise LengthwiseError(f"--judge-attempts must be >= 1, got {attempts}")
+    if spec.startswith(("http://", "https://")):
+        from lengthwise.backends.openai_backend import OpenAIGenerator, RetryPolicy
+
+        if not model:
+            raise LengthwiseError("--judge-model is required with a judge server URL")
+        generator = OpenAIGenerator(model=model, base_url=spec, api_key_env=api_key_env, concurrency=concurrency,
+                                    retry=RetryPolicy(max_attempts=3))
+        if pairwise:
+            from lengthwise.evaluation.arena import GeneratorPairJudge
+
+            return GeneratorPairJudge(generator, max_attempts=attempts, name=f"pairwise:{model}")
+        from lengthwise.evaluation.judge import GeneratorJudge
+
+        return GeneratorJudge(generator, max_attempts=attempts, name=f"rubric:{model}")
+    local_model = model if spec == "local" else spec
+    if pairwise:
+        from lengthwise.evaluation.arena import ProbabilityPairJudge
+
+        return ProbabilityPairJudge(model_spec=local_model, device=device)
+    from lengthwise.evaluation.judge import ProbabilityJudge
+
+    return ProbabilityJudge(model_spec=local_model, device=device)
+
+
+def _fmt(value, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+@app.command("eval")
+def eval_command(
+    responses: Annotated[Path, typer.Argument(help="Responses JSONL: {id?, prompt, response, length?, type?, model?}.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: items.jsonl, summary.json, report.html (rerun to resume).")],
+    counter: Annotated[str, typer.Option(help="Word counter: longbench, whitespace, unicode.")] = "longbench",
+    paraphrase: Annotated[bool, typer.Option("--paraphrase", help="Also run the embedding paraphrase detector (slower).")] = False,
+    judge: JudgeOpt = None,
+    judge_model: JudgeModelOpt = None,
+    judge_api_key_env: JudgeKeyEnvOpt = "OPENAI_API_KEY",
+    judge_attempts: JudgeAttemptsOpt = 3,
+    judge_concurrency: JudgeConcurrencyOpt = 8,
+    device: Annotated[str | None, typer.Option(help="Local judge device: cpu or cuda.")] = None,
+    skip_bad: SkipBadOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """LongBench-Write scoring: S_l per item and bucket, the hacking audit, and with --judge the
+    six-dimension quality score S_q and S̄ = (S_l + S_q)/2. Writes OUT/report.html."""
+    from lengthwise.jobs.evaluate import EvalSettings, evaluate_responses
+
+    try:
+        settings = EvalSettings(counter=counter, paraphrase=paraphrase, skip_bad=skip_bad)
+    except ValueError as exc:
+        raise LengthwiseError(str(exc)) from None
+    judge_obj = _make_judge(judge, judge_model, judge_api_key_env, judge_attempts, judge_concurrency, device=device)
+    summary = evaluate_responses(responses, out, settings, judge=judge_obj, progress=not quiet)
+    if summary["skipped_rows"]:
+        err_console.print(f"skipped {len(summary['skipped_rows'])} bad rows; first: {summary['skipped_rows'][0]}")
+    rows = [[b, str(g["n"]), _fmt(g["S_l"]), _fmt(g["S_q"]), _fmt(g["S"])] for b, g in summary["by_bucket"].items()]
+    rows.append(["all", str(summary["n_scored"]), _fmt(summary["S_l"]), _fmt(summary["S_q"]), _fmt(summary["S"])])
+    _print_table(f"LongBench-Write scores ({summary['counter']} counter)", ["bucket", "n", "S_l", "S_q", "S"], rows)
+    if summary["by_type"]:
+        _print_table("by type", ["name", "n", "S_l", "S_q"],
+                     [[t, str(g["n"]), _fmt(g["S_l"]), _fmt(g["S_q"])] for t, g in summary["by_type"].items()])
+    flagged = {k: v for k, v in summary["flagged"].items() if v}
+    console.print(f"{summary['n_unscored']} item(s) without a stated length (not scored for length); "
+                  f"flagged: {flagged or 'none'}")
+    if summary["judge_failures"] is not None:
+        console.print(f"judge failures: {summary['judge_failures']['count']} {summary['judge_failures']['by_reason'] or ''}")
+    console.print(f"wrote {out / 'items.jsonl'}, {out / 'summary.json'}, {summary['report']}")
+
+
+@app.command()
+def audit(
+    responses: Annotated[Path, typer.Argument(help="Responses JSONL: {id?, prompt, response}.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the audit rows (JSONL) here as well.")] = None,
+    paraphrase: Annotated[bool, typer.Option("--paraphrase/--no-paraphrase", help="Embedding paraphrase detector (on by default).")] = True,
+    show_spans: Annotated[int, typer.Option(help="Evidence spans printed per flagged detector.")] = 2,
+    skip_bad: SkipBadOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """The reward-hacking audit on its own: which responses are padded by repetition, paraphrased,
+    keyword-stuffed or malformed, with the evidence spans."""
+    from lengthwise.io import keyed_rows, read_jsonl, write_jsonl
+    from lengthwise.jobs.evaluate import EvalSettings, item_row
+    from lengthwise.jobs.score import check_response_row
+    from lengthwise.rewards.components import HackAudit
+    from lengthwise.text import extract_answer
+
+    data = read_jsonl(responses, check=check_response_row, skip_bad=skip_bad)
+    rows = keyed_rows(data, skip_bad)
+    hacks = HackAudit(paraphrase=paraphrase)
+    settings = EvalSettings()
+    items = []
+    for item_id, row in (rows if quiet else _progress(rows, "audit")):
+        item = item_row(item_id, row, hacks, settings)
+        items.append({k: item[k] for k in ("id", "words", "flags", "format", "audit")})
+    if out is not None:
+        write_jsonl(out, items)
+    flagged = [i for i in items if i["flags"]]
+    table = []
+    for i in flagged:
+        answer = extract_answer(dict(rows)[i["id"]].get("response") or "")
+        evidence = []
+        for name, det in i["audit"].items():
+            if det["flagged"]:
+                snippets = [answer[s["start"]:s["end"]][:60].replace("\n", " ") for s in det.get("spans", [])[:show_spans]]
+                evidence.append(f"{name} {det['score']:.2f}: " + " | ".join(repr(x) for x in snippets))
+        if not i["format"]["ok"]:
+            evidence.append("malformed: " + ", ".join(i["format"]["problems"]))
+        table.append([i["id"], ", ".join(i["flags"]), "\n".join(evidence)])
+    _print_table(f"reward-hacking audit: {len(flagged)} of {len(items)} responses flagged", ["name", "flags", "evidence"], table)
+    if data.skipped:
+        err_console.print(f"skipped {len(data.skipped)} bad rows; first: {data.skipped[0]}")
+
+
+def _progress(items, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="item", dynamic_ncols=True)
+
+
+@app.command()
+def arena(
+    responses: Annotated[list[Path], typer.Argument(help="Two or more responses JSONL files, one per system; Arena-Write rows load as 'baseline'.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: comparisons.jsonl, leaderboard.json/png, report.html (rerun to resume).")],
+    judge: JudgeOpt = "local",
+    judge_model: JudgeModelOpt = None,
+    judge_api_key_env: JudgeKeyEnvOpt = "OPENAI_API_KEY",
+    judge_attempts: JudgeAttemptsOpt = 3,
+    judge_concurrency: JudgeConcurrencyOpt = 8,
+    anchor: Annotated[str | None, typer.Option(help="System rated 1000 (default: baseline if present, else the first).")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over prompts for the intervals.")] = 200,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    device: Annotated[str | None, typer.Option(help="Local judge device: cpu or cuda.")] = None,
+    skip_bad: SkipBadOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Pairwise comparison of systems on the same prompts, each pair judged in both orders;
+    Bradley–Terry ratings with bootstrap intervals, printed, saved as JSON and plotted."""
+    from lengthwise.jobs.arena import run_arena
+
+    if bootstrap < 0:
+        raise LengthwiseError(f"--bootstrap must be >= 0, got {bootstrap}")
+    judge_obj = _make_judge(judge, judge_model, judge_api_key_env, judge_attempts, judge_concurrency, pairwise=True,
+                            device=device)
+    summary = run_arena(responses, out, judge_obj, anchor=anchor, n_bootstrap=bootstrap, seed=seed, skip_bad=skip_bad,
+                        progress=not quiet)
+    _print_table(f"arena: {len(summary['systems'])} systems, {summary['prompts']} prompts",
+                 ["rank", "name", "rating", "95% interval", "win rate", "comparisons"],
+                 [[str(k + 1), r["system"], f"{r['rating']:.0f}", f"{r['low']:.0f}-{r['high']:.0f}",
+                   _fmt(r["win_rate"], 3), str(r["comparisons"])] for k, r in enumerate(summary["leaderboard"])])
+    failures = summary["judge_failures"]
+    console.print(f"judge failures: {failures['count']} of {summary['requested']}; report: {summary['report']}")
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by eval, arena or demo.")],
+) -> None:
+    """Rebuild RUN_DIR/report.html from the files the run left (items.jsonl, leaderboard.json, summary.json)."""
+    from lengthwise.jobs.rebuild import rebuild_report
+
+    path = rebuild_report(run_dir)
+    console.print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     try:

@@ -7,11 +7,15 @@ else is a ``JudgeParseError`` with the reason: callers retry, then count the fai
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["DIMENSIONS", "JudgeParseError", "judge_messages", "parse_judge_reply", "quality_score"]
+__all__ = ["DIMENSIONS", "JudgeParseError", "judge_messages", "parse_judge_reply", "quality_score", "Verdict",
+           "GeneratorJudge", "ProbabilityJudge", "judge_key", "judge_with_cache"]
 
 DIMENSIONS = ("Relevance", "Accuracy", "Coherence", "Clarity", "Breadth and Depth", "Reading Experience")
 
@@ -113,3 +117,179 @@ def quality_score(scores: Mapping[str, float]) -> float:
     if missing:
         raise ValueError(f"missing dimension(s): {', '.join(missing)}")
     return sum((scores[d] - 1) * 25 for d in DIMENSIONS) / len(DIMENSIONS)
+
+
+# --- judges -------------------------------------------------------------------------------------
+
+@dataclass
+class Verdict:
+    """A judge's answer for one item: ``scores`` (dimension → 1–5, possibly fractional for the
+    probability judge), or ``None`` with ``error`` after ``attempts`` tries."""
+
+    scores: dict[str, float] | None
+    error: str | None = None
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.scores is not None
+
+    @property
+    def S_q(self) -> float | None:
+        return None if self.scores is None else quality_score(self.scores)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"scores": self.scores, "error": self.error, "attempts": self.attempts}
+
+
+class GeneratorJudge:
+    """The rubric through any ``Generator`` (an OpenAI-compatible server, or a local model). A reply
+    that does not parse (``parse_judge_reply``) or a backend failure is asked again, up to
+    ``max_attempts`` in all (later attempts sample at temperature ≥ 0.7 to leave a stuck answer);
+    then the item's verdict is a failure with the last reason. Never a guessed score."""
+
+    def __init__(self, generator, max_attempts: int = 3, max_new_tokens: int = 512, temperature: float = 0.0,
+                 name: str | None = None):
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        self.generator = generator
+        self.max_attempts = max_attempts
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.name = name or f"rubric:{getattr(generator, 'model_name', type(generator).__name__)}"
+
+    def judge(self, items: Sequence[tuple[str, str]]) -> list[Verdict]:
+        from lengthwise.backends.base import GenerationRequest
+
+        verdicts: list[Verdict | None] = [None] * len(items)
+        last_error: dict[int, str] = {}
+        pending = list(range(len(items)))
+        for attempt in range(self.max_attempts):
+            if not pending:
+                break
+            temperature = self.temperature if attempt == 0 else max(self.temperature, 0.7)
+            requests = [GenerationRequest(messages=judge_messages(*items[i]), max_new_tokens=self.max_new_tokens,
+                                          temperature=temperature, seed=attempt) for i in pending]
+            still = []
+            for i, reply in zip(pending, self.generator.generate(requests), strict=True):
+                if not reply.ok:
+                    last_error[i] = f"backend: {reply.error}"
+                    still.append(i)
+                    continue
+                try:
+                    verdicts[i] = Verdict(dict(parse_judge_reply(reply.text)), attempts=attempt + 1)
+                except JudgeParseError as exc:
+                    last_error[i] = f"parse: {exc}"
+                    still.append(i)
+            pending = still
+        for i in pending:
+            verdicts[i] = Verdict(None, error=last_error.get(i, "unknown"), attempts=self.max_attempts)
+        return [v for v in verdicts if v is not None]
+
+
+_DIMENSION_QUESTIONS = {
+    "Relevance": "how well the response addresses the request",
+    "Accuracy": "how correct its facts and reasoning are",
+    "Coherence": "how logically organised it is",
+    "Clarity": "how clear and precise its language is",
+    "Breadth and Depth": "how widely and deeply it covers the topic",
+    "Reading Experience": "how engaging and pleasant it is to read",
+}
+
+
+def _truncate_middle(tokenizer, text: str, budget: int) -> str:
+    """``text`` within ``budget`` tokens: its head and tail, joined by a marker (long responses are
+    judged on their opening and ending when they exceed the judge's window)."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) <= budget:
+        return text
+    half = max(1, budget // 2 - 4)
+    return tokenizer.decode(ids[:half]) + "\n[…]\n" + tokenizer.decode(ids[-half:])
+
+
+class ProbabilityJudge:
+    """A local judge for small models that never fails to answer: for each dimension it asks for a
+    1–5 score and reads the next-token probabilities of "1"…"5"; the score is their expected value
+    (probabilities renormalised over the five tokens). Deterministic, one forward pass per item."""
+
+    def __init__(self, model=None, tokenizer=None, model_spec: str | None = None, device: str | None = None,
+                 max_context: int | None = None, name: str | None = None):
+        if model is None:
+            from lengthwise.models import load_causal_lm
+
+            model, tokenizer = load_causal_lm(model_spec, device=device)
+        self.model, self.tokenizer = model, tokenizer
+        window = getattr(model.config, "max_position_embeddings", 2048) or 2048
+        self.max_context = int(max_context or min(window, 8192))
+        self.score_ids = []
+        for k in "12345":
+            ids = tokenizer(k, add_special_tokens=False)["input_ids"]
+            if len(ids) != 1:
+                raise ValueError(f"the judge's tokenizer splits the score {k!r} into {len(ids)} tokens")
+            self.score_ids.append(ids[0])
+        self.name = name or f"prob:{getattr(model, 'name_or_path', 'local')}"
+
+    def _prompt(self, prompt: str, response: str, dimension: str) -> str:
+        question = (f"Rate the {dimension} of the response ({_DIMENSION_QUESTIONS[dimension]}) "
+                    "as one digit from 1 (very poor) to 5 (excellent).")
+        messages = [{"role": "user", "content": f"[Writing request]\n{prompt}\n\n[Response]\n{response}\n\n{question}"}]
+        rendered = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return rendered + f"{dimension} score: "
+
+    def judge(self, items: Sequence[tuple[str, str]]) -> list[Verdict]:
+        import torch
+
+        verdicts = []
+        device = next(self.model.parameters()).device
+        for prompt, response in items:
+            overhead = len(self.tokenizer(self._prompt(prompt, "", DIMENSIONS[-1]))["input_ids"])
+            body = _truncate_middle(self.tokenizer, response, max(16, self.max_context - overhead - 8))
+            texts = [self._prompt(prompt, body, d) for d in DIMENSIONS]
+            self.tokenizer.padding_side = "left"
+            batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            with torch.inference_mode():
+                logits = self.model(**batch).logits[:, -1, :].float()
+            probs = torch.softmax(logits[:, self.score_ids], dim=-1)
+            expected = (probs * torch.arange(1, 6, device=probs.device, dtype=probs.dtype)).sum(-1)
+            verdicts.append(Verdict({d: round(float(v), 4) for d, v in zip(DIMENSIONS, expected.tolist(), strict=True)}))
+        return verdicts
+
+
+def judge_key(judge_name: str, prompt: str, response: str) -> str:
+    return hashlib.sha256(f"{judge_name}\x00{prompt}\x00{response}".encode()).hexdigest()[:32]
+
+
+def judge_with_cache(judge, items: Sequence[tuple[str, str]], cache_path, batch: int = 8,
+                     progress: bool = False, desc: str = "judge") -> list[Verdict]:
+    """Verdicts for ``items``; successful ones are appended to ``cache_path`` (JSONL keyed by judge,
+    prompt and response) as they arrive, so a rerun asks only what is missing. Failures are not
+    cached: the next run asks again."""
+    from tqdm.auto import tqdm
+
+    from lengthwise.io import ResumableJsonl
+
+    cache = ResumableJsonl(cache_path, key="key")
+    keys = [judge_key(judge.name, p, r) for p, r in items]
+    out: dict[int, Verdict] = {}
+    todo = []
+    for i, key in enumerate(keys):
+        row = cache.done.get(key)
+        if row is not None:
+            out[i] = Verdict(row["scores"], None, row.get("attempts", 1))
+        else:
+            todo.append(i)
+    bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=desc, unit="item", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        for start in range(0, len(todo), batch):
+            chunk = todo[start:start + batch]
+            for i, verdict in zip(chunk, judge.judge([items[i] for i in chunk]), strict=True):
+                out[i] = verdict
+                if verdict.ok:
+                    cache.append({"key": keys[i], "judge": judge.name, "scores": verdict.scores,
+                                  "attempts": verdict.attempts})
+                bar.update(1)
+    finally:
+        bar.close()
+        cache.close()
+    return [out[i] for i in range(len(items))]

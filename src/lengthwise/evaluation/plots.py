@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["plot_required_vs_produced", "plot_training_curves"]
+__all__ = ["plot_required_vs_produced", "plot_training_curves", "plot_bars", "plot_leaderboard"]
 
 # S_l >= 80 holds for produced y in [x/1.4, 1.6x]: 1 - (x/y - 1)/2 = 0.8 and 1 - (y/x - 1)/3 = 0.8.
 _SL80_LOW, _SL80_HIGH = 1 / 1.4, 1.6
@@ -82,6 +82,55 @@ def plot_training_curves(rows, path: str | os.PathLike, title: str = "Length dyn
            ["truncated completions", "clipped, negative advantage", "clipped, positive advantage"])
     axes[1, 1].set_title("truncation and clipping")
     fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_bars(values: Mapping[str, float | None], path: str | os.PathLike, title: str, ylabel: str,
+              ymax: float | None = 100.0, reference: float | None = None) -> Path:
+    """One bar per key (``None`` values are drawn empty and labelled n/a), with an optional
+    horizontal reference line (e.g. S_l = 80)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    labels = list(values) or ["(none)"]
+    heights = [values.get(k) or 0.0 for k in labels] if values else [0.0]
+    fig, ax = plt.subplots(figsize=(max(4.8, 0.9 * len(labels) + 2), 3.8), dpi=110)
+    bars = ax.bar(range(len(labels)), heights, color="#2f6fd6", alpha=0.85)
+    for bar, key in zip(bars, labels, strict=True):
+        v = values.get(key) if values else None
+        ax.annotate("n/a" if v is None else f"{v:.1f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    if reference is not None:
+        ax.axhline(reference, color="#2ca02c", ls="--", lw=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=20 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center")
+    if ymax is not None:
+        ax.set_ylim(0, ymax * 1.08)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_leaderboard(rows: Sequence[Mapping[str, float]], path: str | os.PathLike, title: str = "Arena ratings") -> Path:
+    """Horizontal rating bars with their bootstrap intervals; ``rows``: ``{system, rating, low, high}``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = sorted(rows, key=lambda r: r["rating"])
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rows) + 1.6), dpi=110)
+    ys = range(len(rows))
+    ratings = [r["rating"] for r in rows]
+    err = [[r["rating"] - r["low"] for r in rows], [r["high"] - r["rating"] for r in rows]]
+    ax.errorbar(ratings, list(ys), xerr=err, fmt="o", color="#2f6fd6", ecolor="#667085", capsize=4)
+    ax.set_yticks(list(ys), [str(r["system"]) for r in rows])
+    ax.axvline(1000, color="#999", lw=0.8, ls=":")
+    ax.set_xlabel("rating (Bradley–Terry, 95% bootstrap interval)")
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

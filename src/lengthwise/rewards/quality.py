@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from lengthwise.evaluation.judge import DIMENSIONS, JudgeParseError, judge_messages, parse_judge_reply
+from lengthwise.evaluation.judge import DIMENSIONS, GeneratorJudge
 from lengthwise.rewards.embeddings import Embedder
 from lengthwise.rewards.redundancy import units
 from lengthwise.text import split_paragraphs, split_sentences
@@ -165,33 +165,12 @@ class LLMJudgeScorer:
         self.failures: Counter[str] = Counter()
 
     def judge(self, prompts: Sequence[str], responses: Sequence[str]) -> list[dict[str, int] | None]:
-        from lengthwise.backends.base import GenerationRequest
-
-        results: list[dict[str, int] | None] = [None] * len(prompts)
-        pending = list(range(len(prompts)))
-        last_error: dict[int, str] = {}
-        for attempt in range(self.max_attempts):
-            if not pending:
-                break
-            requests = [GenerationRequest(messages=judge_messages(prompts[i], responses[i]), max_new_tokens=self.max_new_tokens,
-                                          temperature=self.temperature if attempt == 0 else max(self.temperature, 0.7),
-                                          seed=attempt) for i in pending]
-            replies = self.generator.generate(requests)
-            still = []
-            for i, reply in zip(pending, replies, strict=True):
-                if not reply.ok:
-                    last_error[i] = f"backend:{reply.error}"
-                    still.append(i)
-                    continue
-                try:
-                    results[i] = parse_judge_reply(reply.text)
-                except JudgeParseError as exc:
-                    last_error[i] = f"parse:{exc}"
-                    still.append(i)
-            pending = still
-        for i in pending:
-            self.failures[last_error.get(i, "unknown")[:80]] += 1
-        return results
+        verdicts = GeneratorJudge(self.generator, self.max_attempts, self.max_new_tokens, self.temperature).judge(
+            list(zip(prompts, responses, strict=True)))
+        for v in verdicts:
+            if not v.ok:
+                self.failures[(v.error or "unknown")[:80]] += 1
+        return [v.scores for v in verdicts]
 
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float | None]:
         out: list[float | None] = []

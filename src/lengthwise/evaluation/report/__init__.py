@@ -11,11 +11,12 @@ import html
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Report", "Sample", "Table", "Figure", "highlight", "build_demo_report", "by_target_table"]
+__all__ = ["Report", "Sample", "Table", "Figure", "highlight", "build_demo_report", "build_eval_report", "by_target_table",
+           "audit_spans", "group_table", "build_arena_report"]
 
 TEMPLATE = "report.html.j2"
 
@@ -87,7 +88,7 @@ class Report:
         page = env.get_template(TEMPLATE).render(
             report=self,
             samples=[{"sample": s, "body": highlight(s.response, s.spans)} for s in self.samples],
-            generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         )
         path = out / name
         atomic_write_text(path, page)
@@ -180,4 +181,134 @@ def build_demo_report(out_dir: str | os.PathLike, before: Sequence[Mapping[str, 
         notes=["S_l is LongBench-Write's length score (100 = exact; 0 at 3× over or 1/3 under).",
                "Held-out prompts pair topics and genres that the training prompts never use."],
     )
+    return report.write(out)
+
+
+_SPAN_KIND = {"exact_repetition": "repetition", "near_duplicate_paragraphs": "repetition",
+              "paraphrase_repetition": "paraphrase", "keyword_stuffing": "keyword"}
+
+
+def audit_spans(item: Mapping[str, Any]) -> list[tuple[int, int, str]]:
+    """Highlight ranges of an ``items.jsonl`` row, from the flagged detectors' evidence spans."""
+    spans = []
+    for name, det in (item.get("audit") or {}).items():
+        if det.get("flagged"):
+            spans += [(s["start"], s["end"], _SPAN_KIND.get(name, "repetition")) for s in det.get("spans", [])]
+    return spans
+
+
+def _fmt_or_dash(summary: Mapping[str, Any], key: str) -> str:
+    return _fmt(summary.get(key))
+
+
+def group_table(title: str, groups: Mapping[str, Mapping[str, Any]], judged: bool) -> Table:
+    headers = ["group", "n", "scored", "words (mean)", "S_l"] + (["S_q", "S̄"] if judged else [])
+    rows = []
+    for name, g in groups.items():
+        line = [name, g["n"], g["n_scored"], _fmt(g.get("words_mean"), 0), _fmt(g.get("S_l"))]
+        if judged:
+            line += [_fmt(g.get("S_q")), _fmt(g.get("S"))]
+        rows.append(line)
+    return Table(title, headers, rows)
+
+
+def build_eval_report(out_dir: str | os.PathLike, items: Sequence[Mapping[str, Any]], summary: Mapping[str, Any],
+                      rows: Mapping[str, Mapping[str, Any]] | None = None, leaderboard: Sequence[Mapping[str, Any]] | None = None,
+                      title: str = "lengthwise eval") -> Path:
+    """``report.html`` of ``lengthwise eval``: headline scores, tables by bucket and type, the
+    required-vs-produced plot, S_l by bucket, S_q by dimension, the audit flags and every sample
+    (``rows``: the responses by id, for prompts and texts)."""
+    from lengthwise.evaluation.plots import plot_bars, plot_leaderboard, plot_required_vs_produced
+    from lengthwise.text import extract_answer
+
+    out = Path(out_dir)
+    judged = summary.get("judge_failures") is not None
+    scored = [i for i in items if i.get("S_l") is not None]
+    by_model: dict[str, tuple[list[float], list[float]]] = {}
+    for i in scored:
+        xs, ys = by_model.setdefault(str(i.get("model") or "responses"), ([], []))
+        xs.append(i["required"])
+        ys.append(i["words"])
+    figures = []
+    if scored:
+        figures.append(Figure("Required vs produced length", plot_required_vs_produced(
+            by_model, out / "required_vs_produced.png").name,
+            "Log-log; the dashed line is a perfect match, the green band is S_l ≥ 80."))
+        figures.append(Figure("S_l by length bucket", plot_bars(
+            {b: g["S_l"] for b, g in summary["by_bucket"].items()}, out / "sl_by_bucket.png",
+            "S_l by required-length bucket", "S_l", reference=80).name,
+            "LongBench-Write buckets: [0,500), [500,2000), [2000,4000), [4000,∞) words."))
+    if judged and summary.get("S_q_by_dimension"):
+        figures.append(Figure("S_q by dimension", plot_bars(
+            summary["S_q_by_dimension"], out / "sq_by_dimension.png", "S_q by dimension", "S_q").name,
+            "Per dimension (mean score − 1) × 25; judge failures excluded."))
+    tables = [group_table("By length bucket", summary["by_bucket"], judged),
+              group_table("By type", summary["by_type"], judged)]
+    if leaderboard:
+        figures.insert(0, Figure("Arena leaderboard", plot_leaderboard(leaderboard, out / "leaderboard.png").name,
+                                 "Bradley–Terry ratings (baseline anchored at 1000) with 95% bootstrap intervals."))
+        tables.insert(0, Table("Arena leaderboard", ["rank", "system", "rating", "95% interval", "win rate", "comparisons"],
+                               [[k + 1, r["system"], _fmt(r["rating"], 0), f"{r['low']:.0f} – {r['high']:.0f}",
+                                 _fmt(r.get("win_rate"), 3), r.get("comparisons")] for k, r in enumerate(leaderboard)]))
+    flagged_rows = [[i["id"], i.get("model") or "", ", ".join(i["flags"]),
+                     "; ".join(f"{n} {d['score']:.2f}" for n, d in (i.get("audit") or {}).items() if d.get("flagged"))
+                     + ("; " + ", ".join(i["format"]["problems"]) if not i["format"]["ok"] else "")]
+                    for i in items if i.get("flags")]
+    tables.append(Table("Audit: flagged responses", ["id", "model", "flags", "evidence"], flagged_rows,
+                        note="" if flagged_rows else "No response was flagged."))
+    if judged:
+        failures = summary["judge_failures"]
+        tables.append(Table("Judge failures (excluded from S_q)", ["reason", "count"],
+                            [[k, v] for k, v in failures["by_reason"].items()],
+                            note=f"{failures['count']} of {summary['n']} items had no valid verdict after retries."))
+    headline = [("responses", str(summary["n"])), ("scored for length", str(summary["n_scored"])),
+                ("mean S_l", _fmt_or_dash(summary, "S_l"))]
+    if judged:
+        headline += [("mean S_q", _fmt_or_dash(summary, "S_q")), ("S̄", _fmt_or_dash(summary, "S")),
+                     ("judge failures", str(summary["judge_failures"]["count"]))]
+    headline += [("flagged", str(sum(1 for i in items if i.get("flags")))), ("counter", str(summary.get("counter")))]
+    samples = []
+    for i in items:
+        row = (rows or {}).get(i["id"], {})
+        scores = {"required": i.get("required"), "words": i["words"],
+                  "S_l": None if i.get("S_l") is None else round(i["S_l"], 1)}
+        if judged:
+            scores["S_q"] = None if i.get("S_q") is None else round(i["S_q"], 1)
+        samples.append(Sample(id=str(i["id"]), system=str(i.get("model") or ""),
+                              prompt=str(row.get("prompt", row.get("question", ""))),
+                              response=extract_answer(row.get("response") or ""), scores=scores,
+                              flags=list(i.get("flags", [])), spans=audit_spans(i)))
+    notes = [f"Words counted with the {summary.get('counter')} counter.",
+             f"{summary.get('n_unscored', 0)} item(s) state no required length and are not scored for length."]
+    report = Report(title=title, subtitle=str(summary.get("responses", "")), headline=headline, tables=tables,
+                    figures=figures, samples=samples, notes=notes)
+    return report.write(out)
+
+
+def build_arena_report(out_dir: str | os.PathLike, summary: Mapping[str, Any],
+                       systems: Mapping[str, Mapping[str, Mapping[str, str]]], prompt_ids: Sequence[str]) -> Path:
+    """``report.html`` of ``lengthwise arena``: the leaderboard (table + interval plot), judge
+    failures, and every system's response to every shared prompt."""
+    from lengthwise.evaluation.plots import plot_leaderboard
+    from lengthwise.text import count_words
+
+    out = Path(out_dir)
+    board = summary["leaderboard"]
+    figures = [Figure("Leaderboard", plot_leaderboard(board, out / "leaderboard.png").name,
+                      f"Bradley–Terry ratings, {summary['anchor']} anchored at 1000; 95% bootstrap intervals over prompts.")]
+    tables = [Table("Leaderboard", ["rank", "system", "rating", "95% interval", "win rate", "comparisons"],
+                    [[k + 1, r["system"], _fmt(r["rating"], 0), f"{r['low']:.0f} – {r['high']:.0f}",
+                      _fmt(r.get("win_rate"), 3), r["comparisons"]] for k, r in enumerate(board)])]
+    failures = summary["judge_failures"]
+    tables.append(Table("Judge failures (excluded)", ["reason", "count"], [[k, v] for k, v in failures["by_reason"].items()],
+                        note=f"{failures['count']} of {summary['requested']} comparisons had no valid verdict."))
+    samples = [Sample(id=str(pid), system=name, prompt=str(items[pid]["prompt"]), response=items[pid]["response"],
+                      scores={"words": count_words(items[pid]["response"])})
+               for pid in prompt_ids for name, items in systems.items()]
+    report = Report(title="lengthwise arena", subtitle=f"{len(systems)} systems, {summary['prompts']} prompts, judge {summary['judge']}",
+                    headline=[("systems", str(len(systems))), ("prompts", str(summary["prompts"])),
+                              ("comparisons judged", f"{summary['judged']} / {summary['requested']}"),
+                              ("leader", str(board[0]["system"]) if board else "–")],
+                    tables=tables, figures=figures, samples=samples,
+                    notes=["Each pair is judged in both orders; a split verdict counts 0.5 each."])
     return report.write(out)

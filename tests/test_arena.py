@@ -9,11 +9,10 @@ import random
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
+
 from browser import check_report
 from conftest import write_jsonl
-from scipy.stats import spearmanr
-from scripted import ScriptedGenerator
-
 from lengthwise.cli import main
 from lengthwise.evaluation.arena import (
     ELO_SCALE,
@@ -22,10 +21,10 @@ from lengthwise.evaluation.arena import (
     GeneratorPairJudge,
     ProbabilityPairJudge,
     fit_bradley_terry,
-    leaderboard,
     parse_pairwise_reply,
 )
 from lengthwise.jobs.arena import run_arena
+from scripted import ScriptedGenerator
 
 STRENGTH = {f"s{k}": 0.45 * k for k in range(6)}  # log-strengths, spaced enough to be told apart
 

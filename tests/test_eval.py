@@ -5,14 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from browser import check_report
 from conftest import write_jsonl
-from scripted import ScriptedGenerator, rubric_reply
-
 from lengthwise.cli import main
-from lengthwise.evaluation.judge import DIMENSIONS, GeneratorJudge, ProbabilityJudge, judge_with_cache, quality_score
+from lengthwise.evaluation.judge import (
+    DIMENSIONS,
+    GeneratorJudge,
+    ProbabilityJudge,
+    judge_with_cache,
+    quality_score,
+)
 from lengthwise.jobs.evaluate import EvalSettings, evaluate_responses
 from lengthwise.synthetic import honest_text as _honest
+from scripted import ScriptedGenerator, rubric_reply
 
 
 def honest_text(words: int, seed: int = 0) -> str:

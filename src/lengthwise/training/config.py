@@ -17,6 +17,7 @@ from lengthwise.errors import ConfigError
 
 __all__ = ["ModelConfig", "DataConfig", "TrainConfig", "load_config", "apply_overrides"]
 
+TRL_DEFAULTS = "trl"  # the preset name that leaves TRL's loss settings at their defaults
 Advantage = Literal["normalize_then_sum", "sum_then_normalize", "lwz_average"]
 
 
@@ -54,7 +55,8 @@ class TrainConfig:
     output_dir: str = "runs/train"
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    preset: str = "luspo"  # grpo, dapo, dr_grpo, gspo, luspo
+    # grpo, dapo, dr_grpo, gspo, luspo; "trl" = no preset, TRL's own GRPOConfig loss defaults
+    preset: str = "luspo"
     rewards: str | dict[str, Any] | None = None  # a stack YAML path or inline stack; None: the default stack
     # how several rewards become one advantage: TRL's normalize_then_sum / sum_then_normalize, or
     # LongWriter-Zero's exact per-group averaging (lwz_average; forces scale_rewards="none")
@@ -73,6 +75,8 @@ class TrainConfig:
     vllm_mode: Literal["server", "colocate"] = "server"
     vllm_server_base_url: str | None = None  # e.g. http://10.0.0.8:8000; default host/port of trl vllm-serve
     seed: int = 0
+    # recompute activations in backward: saves memory at ~30% more compute; None = on with CUDA, off on CPU
+    gradient_checkpointing: bool | None = None
     save_steps: int = 10
     logging_steps: int = 1
     report_to: list[str] = field(default_factory=list)
@@ -82,8 +86,8 @@ class TrainConfig:
         from lengthwise.losses import PRESETS
 
         out = []
-        if self.preset not in PRESETS:
-            out.append(f"preset: unknown {self.preset!r}; choose one of: {', '.join(PRESETS)}")
+        if self.preset not in PRESETS and self.preset != TRL_DEFAULTS:
+            out.append(f"preset: unknown {self.preset!r}; choose one of: {', '.join(PRESETS)}, {TRL_DEFAULTS}")
         if self.advantage not in typing.get_args(Advantage):
             out.append(f"advantage: unknown {self.advantage!r}; choose one of: {', '.join(typing.get_args(Advantage))}")
         if self.num_generations < 2:

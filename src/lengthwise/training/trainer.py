@@ -15,7 +15,7 @@ from lengthwise.evaluation.plots import plot_training_curves
 from lengthwise.losses import get_preset
 from lengthwise.rewards.stack import RewardStack
 from lengthwise.training.callbacks import LengthDynamicsCallback, read_metrics
-from lengthwise.training.config import TrainConfig
+from lengthwise.training.config import TRL_DEFAULTS, TrainConfig
 from lengthwise.training.dataset import build_dataset
 from lengthwise.training.lwz_advantage import LWZ_TRL_SETTINGS, make_lwz_trainer_class
 
@@ -28,6 +28,12 @@ def build_reward_stack(config: TrainConfig) -> RewardStack:
     if isinstance(config.rewards, dict):
         return RewardStack.from_dict(config.rewards)
     return RewardStack.from_yaml(config.rewards)
+
+
+def _preset_kwargs(config: TrainConfig) -> dict[str, Any]:
+    if config.preset == TRL_DEFAULTS:
+        return {"max_completion_length": config.max_completion_length}
+    return get_preset(config.preset).trl_kwargs(max_completion_length=config.max_completion_length)
 
 
 def build_grpo_config(config: TrainConfig, stack: RewardStack):
@@ -54,8 +60,9 @@ def build_grpo_config(config: TrainConfig, stack: RewardStack):
         reward_weights=stack.reward_weights,
         multi_objective_aggregation=config.advantage,
         use_cpu=not cuda,
+        gradient_checkpointing=cuda if config.gradient_checkpointing is None else config.gradient_checkpointing,
         bf16=bool(cuda and torch.cuda.is_bf16_supported()),
-        **get_preset(config.preset).trl_kwargs(max_completion_length=config.max_completion_length),
+        **_preset_kwargs(config),
     )
     if config.advantage == "lwz_average":  # the adapter computes the advantage; TRL passes it through
         kwargs.update(LWZ_TRL_SETTINGS, reward_weights=[1.0] * len(stack.reward_weights))

@@ -1,0 +1,87 @@
+"""Benchmark (P2): does the default `lengthwise demo` training teach the embedded SmolLM2-135M to
+follow requested lengths, and better than plain TRL defaults?
+
+One run, one machine, same held-out prompts, seeds, steps, LoRA and learning rate for everyone:
+- before: the untrained model (shared by both arms: same model, prompts and sampling seeds);
+- ours: the demo recipe (LUSPO preset, length + quality rewards z-scored per group then summed);
+- peer: plain TRL defaults: one summed reward (TRL's sum_then_normalize is exactly that) and
+  TRL's default loss settings (loss_type="dapo", ε = 0.2, no clip-higher);
+- also the demo task under the GSPO preset, for the mean-length curves of GSPO vs LUSPO.
+Goal: ours improves held-out mean S_l by >= 15 points and beats the peer. Figures in
+benchmarks/results/demo.json. Set DEMO_BENCH_STEPS to shorten (default: the demo's steps).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(__file__))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from _common import goal, write_results  # noqa: E402
+
+from lengthwise.jobs.demo import DemoSettings, _measure, demo_train_config, heldout_prompts  # noqa: E402
+from lengthwise.io import write_jsonl  # noqa: E402
+from lengthwise.records import load_prompts  # noqa: E402
+from lengthwise.training.callbacks import read_metrics  # noqa: E402
+from lengthwise.training.trainer import train  # noqa: E402
+
+WORK = Path(os.environ.get("DEMO_BENCH_DIR", Path(__file__).resolve().parent / ".work" / "demo"))
+
+
+def arm(name: str, settings: DemoSettings, records, **config_changes) -> dict:
+    out = WORK / name
+    started = time.perf_counter()
+    config = replace(demo_train_config(settings, out / "train"), **config_changes).validate()
+    train(config)
+    train_seconds = time.perf_counter() - started
+    after = _measure(out, "after", records, str(out / "train" / "final"), settings, progress=False)
+    rows = [r for r in read_metrics(out / "train" / "metrics.jsonl") if r.get("length/words_mean") is not None]
+    return {
+        "preset": config.preset, "advantage": config.advantage,
+        "S_l_after": round(after.mean_S_l, 2), "words_after": round(after.mean_words, 1),
+        "train_seconds": round(train_seconds, 1),
+        "curve": {"steps": [r["step"] for r in rows],
+                  "mean_words": [round(r["length/words_mean"], 1) for r in rows],
+                  "mean_tokens": [round(r["completions/mean_length"], 1) for r in rows],
+                  "S_l": [round(r.get("length/S_l_mean", 0.0), 1) for r in rows]},
+    }
+
+
+def main() -> None:
+    settings = DemoSettings()
+    if os.environ.get("DEMO_BENCH_STEPS"):
+        settings = replace(settings, steps=int(os.environ["DEMO_BENCH_STEPS"]))
+    WORK.mkdir(parents=True, exist_ok=True)
+    prompts = WORK / "prompts.jsonl"
+    if not prompts.exists():
+        write_jsonl(prompts, heldout_prompts(settings.n_prompts, seed=settings.seed))
+    records, _ = load_prompts(prompts)
+    before = _measure(WORK, "before", records, settings.model, settings, progress=False)
+    ours = arm("ours", settings, records)
+    peer = arm("peer", settings, records, preset="trl", advantage="sum_then_normalize")
+    gspo = arm("gspo", settings, records, preset="gspo")
+    gain, peer_gain = ours["S_l_after"] - before.mean_S_l, peer["S_l_after"] - before.mean_S_l
+    write_results(
+        "demo",
+        goals={"heldout_S_l_gain": goal(gain, ">= 15"),
+               "ours_minus_peer_S_l": goal(ours["S_l_after"] - peer["S_l_after"], ">= 0.01")},
+        figures={
+            "steps": settings.steps, "heldout_prompts": len(records), "lengths": [40, 60, 80, 120, 160, 200],
+            "recipe": {k: v for k, v in settings.__dict__.items() if k not in ("model", "device")},
+            "S_l_before": round(before.mean_S_l, 2), "words_before": round(before.mean_words, 1),
+            "ours": ours, "peer_trl_defaults": peer, "gspo_same_task": gspo,
+            "gain": {"ours": round(gain, 2), "peer": round(peer_gain, 2)},
+            "mean_words_curve_luspo_vs_gspo": {"luspo": ours["curve"]["mean_words"], "gspo": gspo["curve"]["mean_words"]},
+        },
+        summary=(f"held-out S_l {before.mean_S_l:.1f} -> ours {ours['S_l_after']:.1f} ({gain:+.1f}), "
+                 f"peer {peer['S_l_after']:.1f} ({peer_gain:+.1f}); gspo {gspo['S_l_after']:.1f}"),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -24,8 +24,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from _common import goal, write_results  # noqa: E402
 
-from lengthwise.jobs.demo import DemoSettings, _measure, demo_train_config, heldout_prompts  # noqa: E402
 from lengthwise.io import write_jsonl  # noqa: E402
+from lengthwise.jobs.demo import DEMO_LENGTHS, DemoSettings, _measure, demo_train_config, heldout_prompts  # noqa: E402
 from lengthwise.records import load_prompts  # noqa: E402
 from lengthwise.training.callbacks import read_metrics  # noqa: E402
 from lengthwise.training.trainer import train  # noqa: E402
@@ -71,7 +71,7 @@ def main() -> None:
         goals={"heldout_S_l_gain": goal(gain, ">= 15"),
                "ours_minus_peer_S_l": goal(ours["S_l_after"] - peer["S_l_after"], ">= 0.01")},
         figures={
-            "steps": settings.steps, "heldout_prompts": len(records), "lengths": [40, 60, 80, 120, 160, 200],
+            "steps": settings.steps, "heldout_prompts": len(records), "lengths": list(DEMO_LENGTHS),
             "recipe": {k: v for k, v in settings.__dict__.items() if k not in ("model", "device")},
             "S_l_before": round(before.mean_S_l, 2), "words_before": round(before.mean_words, 1),
             "ours": ours, "peer_trl_defaults": peer, "gspo_same_task": gspo,

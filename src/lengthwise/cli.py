@@ -313,6 +313,123 @@ def demo(
     console.print(f"{line}; report: {result.report}; took {result.seconds:.0f}s")
 
 
+BackendOpt = Annotated[str, typer.Option(help="transformers (local) or openai (any OpenAI-compatible server).")]
+BaseUrlOpt = Annotated[str | None, typer.Option(help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1.")]
+ApiKeyOpt = Annotated[str | None, typer.Option(help="openai backend: API key (prefer --api-key-env).")]
+ApiKeyEnvOpt = Annotated[str, typer.Option(help="openai backend: environment variable holding the API key.")]
+
+
+@app.command()
+def write(
+    prompts: Annotated[Path, typer.Argument(help="Prompts JSONL: {id?, prompt, length?}; the total comes from length or the prompt.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Documents JSONL (append-only; rerun to resume mid-document).")],
+    model: ModelOpt = None,
+    backend: BackendOpt = "transformers",
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
+    concurrency: Annotated[int, typer.Option(help="openai backend: requests in flight.")] = 8,
+    timeout: Annotated[float, typer.Option(help="openai backend: seconds per HTTP request.")] = 300.0,
+    max_attempts: Annotated[int, typer.Option(help="openai backend: attempts per request, first one included.")] = 5,
+    tokenizer: Annotated[str | None, typer.Option(help="openai backend: tokenizer folder to measure the context budget (default: the embedded SmolLM2's).")] = None,
+    window: Annotated[int | None, typer.Option(help="Context window in tokens (default: the model's; 8192 for servers).")] = None,
+    batch_size: Annotated[int, typer.Option(help="transformers backend: documents per forward pass.")] = 8,
+    device: Annotated[str | None, typer.Option(help="transformers backend: cpu or cuda.")] = None,
+    dtype: Annotated[str | None, typer.Option(help="transformers backend: float32, bfloat16, float16.")] = None,
+    words: Annotated[int, typer.Option(help="Total for prompts that state no length.")] = 2000,
+    min_section_words: Annotated[int, typer.Option(help="Plan contract: shortest section.")] = 200,
+    max_section_words: Annotated[int, typer.Option(help="Plan contract: longest section.")] = 1000,
+    max_sections: Annotated[int, typer.Option(help="Plan contract: most sections.")] = 50,
+    digest: Annotated[str, typer.Option(help="Earlier sections once the text outgrows the window: first_sentences or summary.")] = "first_sentences",
+    max_continuations: Annotated[int, typer.Option(help="Times a too-short section is continued.")] = 2,
+    plan_attempts: Annotated[int, typer.Option(help="Plans asked for before falling back to an even split.")] = 3,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
+    seed: Annotated[int, typer.Option(help="Base seed.")] = 0,
+    counter: Annotated[str, typer.Option(help="Word counter for plans, sections and S_l.")] = "longbench",
+    skip_bad: SkipBadOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """AgentWrite: plan sections with word counts, then write them in order with the earlier text in
+    context, so a model whose single answer stops at a few hundred words writes thousands."""
+    from lengthwise.agentwrite.writer import WriteSettings
+    from lengthwise.backends import make_generator
+    from lengthwise.backends.openai_backend import RetryPolicy
+    from lengthwise.jobs.write import write_documents
+    from lengthwise.records import load_prompts
+    from lengthwise.text import get_counter
+
+    try:
+        get_counter(counter)
+    except ValueError as exc:
+        raise LengthwiseError(str(exc)) from None
+    if words < 1:
+        raise LengthwiseError(f"--words must be >= 1, got {words}")
+    settings = WriteSettings(min_section_words=min_section_words, max_section_words=max_section_words,
+                             max_sections=max_sections, digest=digest, max_continuations=max_continuations,
+                             plan_attempts=plan_attempts,
+                             window=window, temperature=temperature, seed=seed, counter=counter)
+    records, skipped = load_prompts(prompts, skip_bad=skip_bad)
+    if skipped:
+        err_console.print(f"skipped {len(skipped)} bad rows; first: {skipped[0]}")
+    measure_tokenizer = None
+    if backend == "openai":
+        from lengthwise.models import load_tokenizer, resolve_model
+
+        generator = make_generator(backend, model=model, base_url=base_url, api_key=api_key, api_key_env=api_key_env,
+                                   concurrency=concurrency, timeout=timeout, retry=RetryPolicy(max_attempts=max_attempts))
+        measure_tokenizer = load_tokenizer(resolve_model(tokenizer))
+        settings.window = settings.window or 8192
+    else:
+        generator = make_generator(backend, model=model, device=device, dtype=dtype, batch_size=batch_size)
+    report = write_documents(records, out, generator, settings, default_words=words, tokenizer=measure_tokenizer,
+                             progress=not quiet)
+    console.print(f"{report.completed + report.already_done}/{report.total} documents in {out} "
+                  f"({report.already_done} already done, {report.completed} new, {report.failed} failed; "
+                  f"{report.words} words, {report.completion_tokens} tokens in {report.seconds:.0f}s, "
+                  f"{report.tokens_per_second:.1f} tok/s)")
+    if report.defaulted_length:
+        console.print(f"{report.defaulted_length} prompt(s) stated no length: written to --words {words}")
+    if report.failed:
+        err_console.print(f"{report.failed} documents failed ({'; '.join(sorted(set(report.failures.values())))}); "
+                          "rerun the same command to resume them")
+        raise typer.Exit(1)
+
+
+@app.command("export-sft")
+def export_sft(
+    documents: Annotated[Path, typer.Argument(help="Output of `lengthwise write` (or any {prompt, response} JSONL).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Chat-format JSONL: {\"messages\": [user, assistant]}.")],
+    min_sl: Annotated[float, typer.Option("--min-sl", help="Keep documents with S_l at least this.")] = 0.0,
+    max_redundancy: Annotated[float, typer.Option(help="Keep documents whose redundancy score (worst repetition detector) is at most this.")] = 1.0,
+    system: Annotated[str | None, typer.Option(help="Optional system message for every example.")] = None,
+    skip_bad: SkipBadOpt = False,
+) -> None:
+    """SFT data (LongWriter-6k style) from AgentWrite outputs, filtered by S_l and redundancy."""
+    from lengthwise.jobs.export import export_sft as run
+
+    stats = run(documents, out, min_sl=min_sl, max_redundancy=max_redundancy, system=system, skip_bad=skip_bad)
+    console.print(f"wrote {stats['written']} of {stats['total']} examples to {out} "
+                  f"(dropped: {stats['dropped_sl']} for S_l, {stats['dropped_redundancy']} for redundancy)")
+
+
+@app.command("export-dpo")
+def export_dpo(
+    responses: Annotated[Path, typer.Argument(help="Responses JSONL with several responses per prompt: {id, prompt, response}.")],
+    scores: Annotated[Path, typer.Option("--scores", help="Output of `lengthwise score` on those responses (joined by id).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Preference JSONL: {prompt, chosen, rejected, chosen_score, rejected_score}.")],
+    min_margin: Annotated[float, typer.Option(help="Smallest total-reward gap between chosen and rejected.")] = 0.1,
+    skip_bad: SkipBadOpt = False,
+) -> None:
+    """Preference pairs: per prompt, the highest-reward response against the lowest, when their
+    total rewards differ by at least --min-margin."""
+    from lengthwise.jobs.export import export_dpo as run
+
+    stats = run(responses, scores, out, min_margin=min_margin, skip_bad=skip_bad)
+    console.print(f"wrote {stats['pairs']} pairs from {stats['prompts']} prompts to {out} "
+                  f"({stats['below_margin']} below the margin, {stats['single']} with one response, "
+                  f"{stats['unscored']} responses without a score)")
+
+
 JudgeOpt = Annotated[str | None, typer.Option(
     "--judge", help="Judge: an OpenAI-compatible server URL (http://…/v1, with --judge-model), or 'local' / a model "
                     "folder for the local probability judge (default model: the embedded SmolLM2).")]

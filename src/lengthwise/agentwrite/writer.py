@@ -1,0 +1,317 @@
+"""AgentWrite over any ``Generator``: plan, then write the sections in order with the earlier text
+in context, many documents at once.
+
+Documents advance in rounds: each round sends every unfinished document's next request (its plan,
+a section, a continuation or a summary) to the backend as one batch (batched locally, concurrent
+over HTTP). Each finished plan and section is appended to a cache keyed by (prompt id, step), so a
+rerun resumes every document at its first unwritten section; nothing finished is written twice.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lengthwise.agentwrite.context import DoneSection, fit_section_prompt
+from lengthwise.agentwrite.plan import (
+    PlanContract,
+    PlanParseError,
+    PlanSection,
+    even_plan,
+    parse_plan,
+    plan_text,
+    repair_plan,
+)
+from lengthwise.agentwrite.prompts import continuation_note, plan_messages, step_name, summary_messages
+from lengthwise.backends.base import GenerationRequest, GenerationResult
+from lengthwise.io import ResumableJsonl
+from lengthwise.rewards.length import length_score
+from lengthwise.text import count_words, detect_language, split_sentences
+
+__all__ = ["WriteSettings", "Document", "AgentWriter", "cut_at_sentence"]
+
+TOKENS_PER_WORD = {"en": 1.35, "zh": 1.1}
+
+
+@dataclass
+class WriteSettings:
+    """How AgentWrite plans and writes. Section bounds and the plan contract: ``min_section_words``,
+    ``max_section_words``, ``max_sections``. A section under ``short_ratio`` × its target is
+    continued (at most ``max_continuations`` times); one over ``long_ratio`` × is cut at a sentence
+    boundary. ``digest``: how earlier sections are kept when the text outgrows the window
+    (``first_sentences`` or ``summary``, one model call per section). ``window``: the context
+    window in tokens (default: the model's)."""
+
+    min_section_words: int = 200
+    max_section_words: int = 1000
+    max_sections: int = 50
+    plan_attempts: int = 3
+    step_attempts: int = 3
+    short_ratio: float = 0.6
+    long_ratio: float = 1.5
+    max_continuations: int = 2
+    digest: str = "first_sentences"
+    window: int | None = None
+    safety_tokens: int = 32
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int = 0
+    counter: str = "longbench"
+
+    def contract(self) -> PlanContract:
+        return PlanContract(self.min_section_words, self.max_section_words, self.max_sections)
+
+    def __post_init__(self) -> None:
+        from lengthwise.errors import ConfigError
+
+        problems = []
+        try:
+            self.contract()
+        except ValueError as exc:
+            problems.append(str(exc))
+        if self.digest not in ("first_sentences", "summary"):
+            problems.append(f"digest must be first_sentences or summary, got {self.digest!r}")
+        if not 0 < self.short_ratio < 1 < self.long_ratio:
+            problems.append("need 0 < short_ratio < 1 < long_ratio")
+        if self.plan_attempts < 1 or self.step_attempts < 1 or self.max_continuations < 0:
+            problems.append("attempt counts must be >= 1 and max_continuations >= 0")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+def cut_at_sentence(text: str, target: int, counter: str = "longbench") -> str:
+    """``text`` cut at the sentence boundary closest to ``target`` words (never empty)."""
+    sentences = split_sentences(text)
+    kept, best, best_gap = [], text, math.inf
+    for s in sentences:
+        kept.append(s)
+        candidate = " ".join(kept) if not any("\u4e00" <= ch <= "\u9fff" for ch in s) else "".join(kept)
+        gap = abs(count_words(candidate, counter) - target)
+        if gap < best_gap:
+            best, best_gap = candidate, gap
+        elif count_words(candidate, counter) > target:
+            break
+    return best
+
+
+@dataclass
+class Document:
+    id: str
+    prompt: str
+    total: int
+    language: str
+    plan: list[PlanSection] | None = None
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    fallbacks: list[str] = field(default_factory=list)
+    plan_notes: list[str] = field(default_factory=list)
+    # the section in progress
+    current: str = ""
+    continuations: int = 0
+    pending_summary: bool = False
+    failures: int = 0
+    failed: str | None = None
+    completion_tokens: int = 0  # all steps, including those restored from the cache
+    step_tokens: int = 0  # the step in progress (a section with its continuations and summary)
+    seconds: float = 0.0  # wall time of the finished steps, across runs
+    step_started: float = field(default_factory=time.monotonic)
+    plan_attempts: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.failed is not None or (self.plan is not None and len(self.sections) == len(self.plan)
+                                           and not self.pending_summary)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(s["text"] for s in self.sections)
+
+
+class AgentWriter:
+    """Runs documents to completion over ``generator``; ``cache``: a ``ResumableJsonl`` keyed by
+    ``key`` = ``"<id>:plan"`` / ``"<id>:s<k>"``."""
+
+    def __init__(self, generator, settings: WriteSettings, cache: ResumableJsonl,
+                 measure: Callable[[list[dict[str, str]]], int], window: int,
+                 on_event: Callable[[str, Document], None] | None = None):
+        self.generator = generator
+        self.settings = settings
+        self.cache = cache
+        self.measure = measure
+        self.window = window
+        self.on_event = on_event or (lambda _e, _d: None)
+
+    # --- state from the cache ---------------------------------------------------------------
+    def restore(self, doc: Document) -> Document:
+        plan_row = self.cache.done.get(f"{doc.id}:plan")
+        if plan_row is None:
+            return doc
+        doc.plan = [PlanSection(p["main_point"], p["words"]) for p in plan_row["plan"]]
+        doc.fallbacks = list(plan_row.get("fallbacks", []))
+        doc.plan_notes = list(plan_row.get("notes", []))
+        doc.completion_tokens = plan_row.get("completion_tokens", 0)
+        doc.seconds = plan_row.get("seconds", 0.0)
+        k = 0
+        while (row := self.cache.done.get(f"{doc.id}:s{k}")) is not None:
+            doc.sections.append(row["section"])
+            doc.fallbacks += row.get("fallbacks", [])
+            doc.completion_tokens += row.get("completion_tokens", 0)
+            doc.seconds += row.get("seconds", 0.0)
+            k += 1
+        return doc
+
+    # --- requests -------------------------------------------------------------------------------
+    def _request(self, messages, max_new_tokens: int, salt: int) -> GenerationRequest:
+        return GenerationRequest(messages=messages, max_new_tokens=max(16, max_new_tokens),
+                                 temperature=self.settings.temperature, top_p=self.settings.top_p,
+                                 seed=self.settings.seed + salt)
+
+    def next_request(self, doc: Document) -> tuple[str, GenerationRequest]:
+        s = self.settings
+        if doc.plan is None:
+            messages = plan_messages(doc.prompt, doc.total, s.min_section_words, s.max_section_words, doc.language)
+            # about 40 tokens per plan line, for as many lines as the contract could need
+            lines = min(s.max_sections, math.ceil(doc.total / s.min_section_words))
+            budget = min(40 * lines + 64, self.window - self.measure(messages) - s.safety_tokens)
+            return "plan", self._request(messages, budget, salt=1000 * doc.plan_attempts)
+        k = len(doc.sections)
+        if doc.pending_summary:
+            return "summary", self._request(summary_messages(doc.sections[-1]["text"], doc.language), 96, salt=k)
+        section = doc.plan[k]
+        done_words = count_words(doc.current, s.counter)
+        target = max(1, section.words - done_words)
+        max_new = math.ceil(target * TOKENS_PER_WORD[doc.language] * 1.5) + 32
+        plan_str = plan_text(doc.plan, doc.language)
+        step = (continuation_note(k, section.main_point, done_words, section.words, doc.language) if doc.current
+                else step_name(k, section.main_point, doc.language))
+        done = [DoneSection(x["main_point"], x["text"], x.get("summary")) for x in doc.sections]
+        # the answer's room first: at most half the window, the rest for the prompt
+        max_new = min(max_new, self.window // 2)
+        fitted = fit_section_prompt(doc.prompt, plan_str, done, doc.current, step, target, k == len(doc.plan) - 1,
+                                    self.window - max_new - s.safety_tokens, self.measure, doc.language)
+        if fitted.mode == "digest" and not any(f.startswith("context: digest") for f in doc.fallbacks):
+            doc.fallbacks.append(f"context: digest from section {k + 1}")
+        return "section", self._request(fitted.messages, max_new, salt=10 * k + doc.continuations)
+
+    # --- results --------------------------------------------------------------------------------
+    def apply(self, doc: Document, kind: str, result: GenerationResult) -> None:
+        s = self.settings
+        if not result.ok:
+            doc.failures += 1
+            if doc.failures >= s.step_attempts:
+                doc.failed = f"{kind}: {result.error}"
+            return
+        doc.failures = 0
+        doc.completion_tokens += result.completion_tokens
+        doc.step_tokens += result.completion_tokens
+        if kind == "plan":
+            self._apply_plan(doc, result)
+        elif kind == "summary":
+            doc.sections[-1]["summary"] = result.text.strip()
+            doc.pending_summary = False
+            self._save_section(doc, len(doc.sections) - 1)
+        else:
+            self._apply_section(doc, result)
+
+    def _apply_plan(self, doc: Document, result: GenerationResult) -> None:
+        s = self.settings
+        doc.plan_attempts += 1
+        try:
+            parsed = parse_plan(result.text)
+        except PlanParseError as exc:
+            if doc.plan_attempts < s.plan_attempts:
+                return
+            parsed = None
+            doc.fallbacks.append(f"plan: even split after {doc.plan_attempts} unparseable plans ({exc})")
+        if parsed is None:
+            doc.plan = even_plan(doc.total, s.contract(), topic="the task")
+        else:
+            repaired = repair_plan(parsed, doc.total, s.contract())
+            doc.plan, doc.plan_notes = repaired.sections, repaired.notes
+        self.cache.append({"key": f"{doc.id}:plan", "id": doc.id, "step": "plan",
+                           "plan": [p.as_dict() for p in doc.plan], "raw": result.text, "notes": doc.plan_notes,
+                           "fallbacks": list(doc.fallbacks), **self._step_cost(doc)})
+        self.on_event("plan", doc)
+
+    @staticmethod
+    def _step_cost(doc: Document) -> dict[str, Any]:
+        """Tokens and seconds of the step just finished (saved with it, so totals survive a resume)."""
+        now = time.monotonic()
+        cost = {"completion_tokens": doc.step_tokens, "seconds": round(now - doc.step_started, 3)}
+        doc.seconds += cost["seconds"]
+        doc.step_tokens, doc.step_started = 0, now
+        return cost
+
+    def _apply_section(self, doc: Document, result: GenerationResult) -> None:
+        s = self.settings
+        k = len(doc.sections)
+        section = doc.plan[k]
+        piece = result.text.strip()
+        joiner = "" if doc.language == "zh" else " "
+        doc.current = (doc.current + joiner + piece).strip() if doc.current else piece
+        words = count_words(doc.current, s.counter)
+        if words < s.short_ratio * section.words and doc.continuations < s.max_continuations and piece:
+            doc.continuations += 1
+            return
+        notes = []
+        if doc.continuations:
+            notes.append(f"section {k + 1}: continued {doc.continuations}x")
+        if words > s.long_ratio * section.words:
+            doc.current = cut_at_sentence(doc.current, section.words, s.counter)
+            notes.append(f"section {k + 1}: cut at a sentence boundary ({words} words)")
+        elif words < s.short_ratio * section.words:
+            notes.append(f"section {k + 1}: short ({words} of {section.words} words)")
+        doc.sections.append({"index": k, "main_point": section.main_point, "target_words": section.words,
+                             "text": doc.current, "words": count_words(doc.current, s.counter),
+                             "continuations": doc.continuations, "notes": notes})
+        doc.fallbacks += notes
+        doc.current, doc.continuations = "", 0
+        if s.digest == "summary" and k < len(doc.plan) - 1:
+            doc.pending_summary = True
+            return
+        self._save_section(doc, k)
+
+    def _save_section(self, doc: Document, k: int) -> None:
+        row = doc.sections[k]
+        self.cache.append({"key": f"{doc.id}:s{k}", "id": doc.id, "step": f"s{k}", "section": row,
+                           "fallbacks": row.get("notes", []), **self._step_cost(doc)})
+        self.on_event("section", doc)
+
+    # --- the loop -------------------------------------------------------------------------------
+    def run(self, docs: list[Document], on_done: Callable[[Document], None]) -> None:
+        active = [d for d in docs if not d.done]
+        for d in docs:
+            if d.done:
+                on_done(d)
+        while active:
+            batch = [(d, *self.next_request(d)) for d in active]
+            results = self.generator.generate([req for _, _, req in batch])
+            for (doc, kind, _), result in zip(batch, results, strict=True):
+                self.apply(doc, kind, result)
+            still = []
+            for d in active:
+                if d.done:
+                    on_done(d)
+                else:
+                    still.append(d)
+            active = still
+
+
+def new_document(item_id: str, prompt: str, total: int) -> Document:
+    return Document(id=item_id, prompt=prompt, total=int(total), language=detect_language(prompt))
+
+
+def document_row(doc: Document, counter: str, model: str) -> dict[str, Any]:
+    """The output row of one finished document."""
+    text = doc.text
+    words = count_words(text, counter)
+    return {
+        "id": doc.id, "prompt": doc.prompt, "required": doc.total, "language": doc.language,
+        "plan": [p.as_dict() for p in (doc.plan or [])], "plan_notes": doc.plan_notes,
+        "sections": [{k: v for k, v in s.items() if k != "text"} for s in doc.sections],
+        "response": text, "words": words, "counter": counter,
+        "S_l": length_score(required=doc.total, produced=words), "seconds": round(doc.seconds, 2),
+        "completion_tokens": doc.completion_tokens, "fallbacks": doc.fallbacks, "model": model,
+    }

@@ -1,0 +1,104 @@
+"""``lengthwise write``: AgentWrite over a prompts JSONL, resumable mid-document.
+
+Build → run → report: load prompts and their required totals, restore each document from
+``<out>.cache.jsonl``, run the writer until every document is finished or failed, append each
+finished document to ``<out>`` (keyed by id), and write ``<out>.summary.json``. Documents that
+failed are recorded in ``<out>.failures.jsonl``; a rerun retries them from their last section.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from lengthwise.agentwrite.context import make_measure
+from lengthwise.agentwrite.writer import AgentWriter, Document, WriteSettings, document_row, new_document
+from lengthwise.io import ResumableJsonl, atomic_write_json
+from lengthwise.records import PromptRecord, required_length
+
+__all__ = ["WriteReport", "write_documents"]
+
+
+@dataclass
+class WriteReport:
+    total: int
+    already_done: int
+    completed: int
+    failed: int
+    failures: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    completion_tokens: int = 0
+    words: int = 0
+    defaulted_length: int = 0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.completion_tokens / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "tokens_per_second": round(self.tokens_per_second, 2)}
+
+
+def write_documents(records: list[PromptRecord], out_path: str | os.PathLike, generator, settings: WriteSettings,
+                    default_words: int = 2000, tokenizer=None, progress: bool = True) -> WriteReport:
+    out_path = Path(out_path)
+    started = time.monotonic()
+    writer_out = ResumableJsonl(out_path)
+    cache = ResumableJsonl(out_path.with_name(out_path.name + ".cache.jsonl"), key="key")
+    window = settings.window or getattr(generator, "context_window", None) or 8192
+    measure = make_measure(generator, tokenizer)
+    docs: list[Document] = []
+    defaulted = 0
+    for r in records:
+        if r.id in writer_out:
+            continue
+        total = required_length(r.length, r.constraint)
+        if not total:
+            total, defaulted = default_words, defaulted + 1
+        docs.append(new_document(r.id, r.prompt, int(round(total))))
+    already = len(records) - len(docs)
+    bar = tqdm(total=sum(d.total for d in docs), desc="write", unit="word", disable=not progress, dynamic_ncols=True)
+    tokens = 0
+
+    def on_event(kind: str, doc: Document) -> None:
+        if kind == "section":
+            bar.update(doc.sections[-1]["words"])
+
+    agent = AgentWriter(generator, settings, cache, measure, window, on_event=on_event)
+    failures_path = out_path.with_name(out_path.name + ".failures.jsonl")
+    failures: dict[str, str] = {}
+    completed = 0
+
+    def on_done(doc: Document) -> None:
+        nonlocal completed, tokens
+        tokens += doc.completion_tokens
+        if doc.failed:
+            failures[doc.id] = doc.failed
+            with open(failures_path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"id": doc.id, "error": doc.failed, "sections_done": len(doc.sections)}) + "\n")
+            return
+        writer_out.append(document_row(doc, settings.counter, getattr(generator, "model_name", "model")))
+        completed += 1
+
+    for d in docs:
+        agent.restore(d)
+        bar.update(sum(s["words"] for s in d.sections))
+    try:
+        agent.run(docs, on_done)
+    finally:
+        bar.close()
+        writer_out.close()
+        cache.close()
+    done_rows = [writer_out.done[r.id] for r in records if r.id in writer_out.done]
+    report = WriteReport(
+        total=len(records), already_done=already, completed=completed, failed=len(failures), failures=failures,
+        seconds=round(time.monotonic() - started, 2), completion_tokens=tokens,
+        words=sum(r["words"] for r in done_rows), defaulted_length=defaulted)
+    atomic_write_json(out_path.with_name(out_path.name + ".summary.json"), report.as_dict())
+    return report

@@ -1,0 +1,99 @@
+"""Benchmark (P3): AgentWrite with the embedded SmolLM2-135M on CPU for 10,000-word requests (en and
+zh), against single-pass generation of the same prompts by the same model (the peer), same run.
+
+Goals: >= 8,000 words and S_l >= 80 on every request, >= 20x the single-pass length, and pipeline
+throughput within 20% of raw generation tokens/s (the peer's). Also reported: the redundancy
+score of each AgentWrite text (a small model may fill sections with repetition). Figures in
+benchmarks/results/agentwrite.json. AGENTWRITE_WORDS shortens the requests for a smoke run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(__file__))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from _common import goal, write_results  # noqa: E402
+
+from lengthwise.agentwrite.writer import WriteSettings  # noqa: E402
+from lengthwise.backends.base import GenerationRequest  # noqa: E402
+from lengthwise.backends.transformers_backend import TransformersGenerator  # noqa: E402
+from lengthwise.io import read_jsonl, write_jsonl  # noqa: E402
+from lengthwise.jobs.export import redundancy_score  # noqa: E402
+from lengthwise.jobs.write import write_documents  # noqa: E402
+from lengthwise.prompts import build_messages  # noqa: E402
+from lengthwise.records import load_prompts  # noqa: E402
+from lengthwise.rewards.length import length_score  # noqa: E402
+from lengthwise.text import count_words  # noqa: E402
+
+WORDS = int(os.environ.get("AGENTWRITE_WORDS", "10000"))
+WORK = Path(os.environ.get("AGENTWRITE_DIR", Path(__file__).resolve().parent / ".work" / "agentwrite"))
+PROMPTS = [
+    {"id": "en-city", "prompt": f"Write a {WORDS}-word guide to the history, neighbourhoods, food and future of a "
+                                "great port city."},
+    {"id": "zh-river", "prompt": f"写一篇{WORDS}字的长文，介绍长江的地理、历史、文化和今天面临的挑战。"},
+]
+
+
+def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    write_jsonl(WORK / "prompts.jsonl", PROMPTS)
+    records, _ = load_prompts(WORK / "prompts.jsonl")
+    generator = TransformersGenerator.from_pretrained(None, batch_size=len(records))
+
+    # the peer: one pass each, as long as the window allows
+    started = time.perf_counter()
+    requests = [GenerationRequest(messages=build_messages(r.prompt), max_new_tokens=4096, temperature=0.7, top_p=0.95,
+                                  seed=k) for k, r in enumerate(records)]
+    single = generator.generate(requests)
+    single_seconds = time.perf_counter() - started
+    single_tokens = sum(r.completion_tokens for r in single)
+    raw_tps = single_tokens / single_seconds
+    single_words = {r.id: count_words(s.text) for r, s in zip(records, single, strict=True)}
+
+    settings = WriteSettings(min_section_words=200, max_section_words=500)
+    out = WORK / "documents.jsonl"
+    for stale in WORK.glob("documents.jsonl*"):  # timings are only meaningful for a run from scratch
+        stale.unlink()
+    report = write_documents(records, out, generator, settings, progress=True)
+    docs = {d["id"]: d for d in read_jsonl(out).rows}
+    per_prompt = {}
+    for r in records:
+        d = docs[r.id]
+        per_prompt[r.id] = {
+            "required": d["required"], "words": d["words"], "S_l": round(d["S_l"], 2), "sections": len(d["sections"]),
+            "seconds": d["seconds"], "completion_tokens": d["completion_tokens"],
+            "tokens_per_second": round(d["completion_tokens"] / d["seconds"], 2) if d["seconds"] else None,
+            "redundancy": round(redundancy_score(d["response"]), 4), "fallbacks": len(d["fallbacks"]),
+            "single_pass_words": single_words[r.id], "single_pass_S_l": round(length_score(required=d["required"],
+                                                                                       produced=single_words[r.id]), 2),
+            "ratio_to_single_pass": round(d["words"] / max(1, single_words[r.id]), 1),
+        }
+    # documents are written concurrently: the pipeline's rate is all tokens over the run's wall time
+    pipeline_tps = report.completion_tokens / max(report.seconds, 1e-9)
+    goals = {
+        "min_words": goal(min(p["words"] for p in per_prompt.values()), f">= {int(WORDS * 0.8)}"),
+        "min_S_l": goal(min(p["S_l"] for p in per_prompt.values()), ">= 80"),
+        "min_ratio_to_single_pass": goal(min(p["ratio_to_single_pass"] for p in per_prompt.values()), ">= 20"),
+        "throughput_vs_raw_generation": goal(pipeline_tps / raw_tps, ">= 0.8"),
+    }
+    write_results(
+        "agentwrite",
+        goals=goals,
+        figures={"requested_words": WORDS, "per_prompt": per_prompt, "pipeline_tokens_per_second": round(pipeline_tps, 2),
+                 "raw_generation_tokens_per_second": round(raw_tps, 2), "single_pass_seconds": round(single_seconds, 1),
+                 "write_report": report.as_dict(),
+                 "settings": {"min_section_words": 200, "max_section_words": 500, "digest": settings.digest,
+                              "max_continuations": settings.max_continuations, "window": generator.context_window}},
+        summary=", ".join(f"{k}: {p['words']} words S_l {p['S_l']:.0f} ({p['ratio_to_single_pass']}x single pass, "
+                          f"redundancy {p['redundancy']:.2f})" for k, p in per_prompt.items())
+        + f"; {pipeline_tps:.1f} vs raw {raw_tps:.1f} tok/s",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from conftest import write_jsonl
+from lengthwise.evaluation.judge import DIMENSIONS
 from openai_server import FakeOpenAIServer
 from reliability.harness import check_same_items, cli, complete_lines, jsonl_rows, kill_when, tear_last_line
 from scripted import ScriptedGenerator, rubric_reply
-
-from lengthwise.evaluation.judge import DIMENSIONS
 
 pytestmark = pytest.mark.reliability
 

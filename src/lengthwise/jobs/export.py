@@ -22,8 +22,10 @@ def redundancy_score(text: str) -> float:
 
 def _check_document(row: dict[str, Any]) -> str | None:
     for key in ("prompt", "response"):
-        if not isinstance(row.get(key), str):
-            return f"field '{key}' must be a string"
+        if key not in row:
+            return f"missing field '{key}'"
+        if not isinstance(row[key], str):
+            return f"field '{key}' must be a string, got {type(row[key]).__name__}"
     return None
 
 

@@ -103,8 +103,10 @@ class TrainConfig:
             out.append(f"vllm_mode: unknown {self.vllm_mode!r}; choose server or colocate")
         if self.learning_rate <= 0:
             out.append(f"learning_rate must be > 0, got {self.learning_rate}")
-        if self.data.prompts is not None and not Path(self.data.prompts).is_file():
-            out.append(f"data.prompts: file not found: {self.data.prompts}")
+        if self.data.prompts is not None and Path(self.data.prompts).is_dir():
+            out.append(f"data.prompts: {self.data.prompts}: is a directory, expected a JSONL file")
+        elif self.data.prompts is not None and not Path(self.data.prompts).is_file():
+            out.append(f"data.prompts: {self.data.prompts}: file not found")
         if self.data.prompts is None and self.data.builtin_n < 1:
             out.append(f"data.builtin_n must be >= 1, got {self.data.builtin_n}")
         if isinstance(self.rewards, str) and not Path(self.rewards).is_file():

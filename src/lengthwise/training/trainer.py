@@ -90,6 +90,7 @@ def build_trainer(config: TrainConfig):
 
     from lengthwise.models import load_tokenizer, pick_device, pick_dtype, resolve_model
 
+    dataset = build_dataset(config.data)  # a bad prompts file fails here, before any model loads
     stack = build_reward_stack(config)
     ref = resolve_model(config.model.name)
     tokenizer = load_tokenizer(ref)
@@ -99,7 +100,7 @@ def build_trainer(config: TrainConfig):
         model=model,
         reward_funcs=stack.reward_funcs,
         args=build_grpo_config(config, stack),
-        train_dataset=build_dataset(config.data),
+        train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=_peft_config(config),
         callbacks=[LengthDynamicsCallback(config.output_dir)],

@@ -32,6 +32,16 @@ ModelOpt = Annotated[
 ]
 SkipBadOpt = Annotated[bool, typer.Option("--skip-bad", help="Skip unusable input rows (and report how many) instead of stopping.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+BackoffOpt = Annotated[float, typer.Option(help="openai backend: first retry wait in seconds, doubled per attempt (±25% jitter, capped at 30 s; a server's Retry-After wins).")]
+DeadlineOpt = Annotated[float, typer.Option(help="openai backend: total seconds one request may take across its attempts.")]
+
+
+def _retry_policy(max_attempts: int, backoff: float, deadline: float):
+    from lengthwise.backends.openai_backend import RetryPolicy
+
+    if deadline <= 0:
+        raise LengthwiseError(f"--deadline must be > 0, got {deadline}")
+    return RetryPolicy(max_attempts=max_attempts, backoff_base=backoff, deadline=deadline)
 
 
 def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -95,6 +105,8 @@ def generate(
     concurrency: Annotated[int, typer.Option(help="openai backend: requests in flight.")] = 8,
     timeout: Annotated[float, typer.Option(help="openai backend: seconds per HTTP request.")] = 120.0,
     max_attempts: Annotated[int, typer.Option(help="openai backend: attempts per request, first one included.")] = 5,
+    backoff: BackoffOpt = 0.5,
+    deadline: DeadlineOpt = 600.0,
     batch_size: Annotated[int, typer.Option(help="transformers backend: prompts per forward pass.")] = 8,
     device: Annotated[str | None, typer.Option(help="transformers backend: cpu, cuda, cuda:1 (default: cuda if present).")] = None,
     dtype: Annotated[str | None, typer.Option(help="transformers backend: float32, bfloat16, float16 (default: bf16 on GPU, fp32 on CPU).")] = None,
@@ -110,7 +122,6 @@ def generate(
 ) -> None:
     """Single-pass generation: one response per prompt, written as each finishes; rerun to resume."""
     from lengthwise.backends import make_generator
-    from lengthwise.backends.openai_backend import RetryPolicy
     from lengthwise.jobs.generate import GenerateSettings, generate_responses
     from lengthwise.records import load_prompts
     from lengthwise.text import get_counter
@@ -127,7 +138,7 @@ def generate(
         err_console.print(f"skipped {len(skipped)} bad rows; first: {skipped[0]}")
     if backend == "openai":
         kwargs = dict(model=model, base_url=base_url, api_key=api_key, api_key_env=api_key_env, concurrency=concurrency,
-                      timeout=timeout, retry=RetryPolicy(max_attempts=max_attempts))
+                      timeout=timeout, retry=_retry_policy(max_attempts, backoff, deadline))
     else:
         kwargs = dict(model=model, device=device, dtype=dtype, batch_size=batch_size)
     generator = make_generator(backend, **kwargs)
@@ -331,6 +342,8 @@ def write(
     concurrency: Annotated[int, typer.Option(help="openai backend: requests in flight.")] = 8,
     timeout: Annotated[float, typer.Option(help="openai backend: seconds per HTTP request.")] = 300.0,
     max_attempts: Annotated[int, typer.Option(help="openai backend: attempts per request, first one included.")] = 5,
+    backoff: BackoffOpt = 0.5,
+    deadline: DeadlineOpt = 600.0,
     tokenizer: Annotated[str | None, typer.Option(help="openai backend: tokenizer folder to measure the context budget (default: the embedded SmolLM2's).")] = None,
     window: Annotated[int | None, typer.Option(help="Context window in tokens (default: the model's; 8192 for servers).")] = None,
     batch_size: Annotated[int, typer.Option(help="transformers backend: documents per forward pass.")] = 8,
@@ -353,7 +366,6 @@ def write(
     context, so a model whose single answer stops at a few hundred words writes thousands."""
     from lengthwise.agentwrite.writer import WriteSettings
     from lengthwise.backends import make_generator
-    from lengthwise.backends.openai_backend import RetryPolicy
     from lengthwise.jobs.write import write_documents
     from lengthwise.records import load_prompts
     from lengthwise.text import get_counter
@@ -376,7 +388,8 @@ def write(
         from lengthwise.models import load_tokenizer, resolve_model
 
         generator = make_generator(backend, model=model, base_url=base_url, api_key=api_key, api_key_env=api_key_env,
-                                   concurrency=concurrency, timeout=timeout, retry=RetryPolicy(max_attempts=max_attempts))
+                                   concurrency=concurrency, timeout=timeout,
+                                   retry=_retry_policy(max_attempts, backoff, deadline))
         measure_tokenizer = load_tokenizer(resolve_model(tokenizer))
         settings.window = settings.window or 8192
     else:
@@ -437,10 +450,11 @@ JudgeModelOpt = Annotated[str | None, typer.Option("--judge-model", help="Model 
 JudgeKeyEnvOpt = Annotated[str, typer.Option("--judge-api-key-env", help="Environment variable holding the judge server's API key.")]
 JudgeAttemptsOpt = Annotated[int, typer.Option("--judge-attempts", help="Judge attempts per item (parse failures and HTTP errors) before it counts as a failure.")]
 JudgeConcurrencyOpt = Annotated[int, typer.Option("--judge-concurrency", help="Judge requests in flight (server judges).")]
+JudgeTimeoutOpt = Annotated[float, typer.Option("--judge-timeout", help="Seconds per judge HTTP request (3 HTTP attempts each, within 3x this).")]
 
 
 def _make_judge(spec: str | None, model: str | None, api_key_env: str, attempts: int, concurrency: int,
-                pairwise: bool = False, device: str | None = None):
+                pairwise: bool = False, device: str | None = None, timeout: float = 120.0):
     """A rubric judge (or a pairwise judge for arena) from the --judge options."""
     if spec is None:
         return None
@@ -452,7 +466,7 @@ def _make_judge(spec: str | None, model: str | None, api_key_env: str, attempts:
         if not model:
             raise LengthwiseError("--judge-model is required with a judge server URL")
         generator = OpenAIGenerator(model=model, base_url=spec, api_key_env=api_key_env, concurrency=concurrency,
-                                    retry=RetryPolicy(max_attempts=3))
+                                    timeout=timeout, retry=RetryPolicy(max_attempts=3, deadline=max(timeout * 3, 60.0)))
         if pairwise:
             from lengthwise.evaluation.arena import GeneratorPairJudge
 
@@ -485,6 +499,7 @@ def eval_command(
     judge_api_key_env: JudgeKeyEnvOpt = "OPENAI_API_KEY",
     judge_attempts: JudgeAttemptsOpt = 3,
     judge_concurrency: JudgeConcurrencyOpt = 8,
+    judge_timeout: JudgeTimeoutOpt = 120.0,
     device: Annotated[str | None, typer.Option(help="Local judge device: cpu or cuda.")] = None,
     skip_bad: SkipBadOpt = False,
     quiet: QuietOpt = False,
@@ -497,7 +512,8 @@ def eval_command(
         settings = EvalSettings(counter=counter, paraphrase=paraphrase, skip_bad=skip_bad)
     except ValueError as exc:
         raise LengthwiseError(str(exc)) from None
-    judge_obj = _make_judge(judge, judge_model, judge_api_key_env, judge_attempts, judge_concurrency, device=device)
+    judge_obj = _make_judge(judge, judge_model, judge_api_key_env, judge_attempts, judge_concurrency, device=device,
+                            timeout=judge_timeout)
     summary = evaluate_responses(responses, out, settings, judge=judge_obj, progress=not quiet)
     if summary["skipped_rows"]:
         err_console.print(f"skipped {len(summary['skipped_rows'])} bad rows; first: {summary['skipped_rows'][0]}")
@@ -513,6 +529,10 @@ def eval_command(
     if summary["judge_failures"] is not None:
         console.print(f"judge failures: {summary['judge_failures']['count']} {summary['judge_failures']['by_reason'] or ''}")
     console.print(f"wrote {out / 'items.jsonl'}, {out / 'summary.json'}, {summary['report']}")
+    if summary["judge_failures"] and summary["judge_failures"]["count"]:
+        err_console.print(f"{summary['judge_failures']['count']} of {summary['n']} items have no judge verdict "
+                          "(excluded from S_q); rerun the same command to retry them")
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -574,6 +594,7 @@ def arena(
     judge_api_key_env: JudgeKeyEnvOpt = "OPENAI_API_KEY",
     judge_attempts: JudgeAttemptsOpt = 3,
     judge_concurrency: JudgeConcurrencyOpt = 8,
+    judge_timeout: JudgeTimeoutOpt = 120.0,
     anchor: Annotated[str | None, typer.Option(help="System rated 1000 (default: baseline if present, else the first).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over prompts for the intervals.")] = 200,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
@@ -588,7 +609,7 @@ def arena(
     if bootstrap < 0:
         raise LengthwiseError(f"--bootstrap must be >= 0, got {bootstrap}")
     judge_obj = _make_judge(judge, judge_model, judge_api_key_env, judge_attempts, judge_concurrency, pairwise=True,
-                            device=device)
+                            device=device, timeout=judge_timeout)
     summary = run_arena(responses, out, judge_obj, anchor=anchor, n_bootstrap=bootstrap, seed=seed, skip_bad=skip_bad,
                         progress=not quiet)
     _print_table(f"arena: {len(summary['systems'])} systems, {summary['prompts']} prompts",
@@ -597,6 +618,9 @@ def arena(
                    _fmt(r["win_rate"], 3), str(r["comparisons"])] for k, r in enumerate(summary["leaderboard"])])
     failures = summary["judge_failures"]
     console.print(f"judge failures: {failures['count']} of {summary['requested']}; report: {summary['report']}")
+    if failures["count"]:
+        err_console.print(f"{failures['count']} comparisons failed (excluded); rerun the same command to retry them")
+        raise typer.Exit(1)
 
 
 @app.command()

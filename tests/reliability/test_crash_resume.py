@@ -55,8 +55,7 @@ def test_generate_survives_kill_9(point, tiny_model_dir, tmp_path, tmp_path_fact
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_write_survives_kill_9(point, tiny_model_dir, tmp_path, tmp_path_factory):
-    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"id": f"d{k}", "prompt": "Write about rivers.", "length": 200}
-                                                       for k in range(2)])
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"id": "d0", "prompt": "Write about rivers.", "length": 240}])
     common = ["--model", str(tiny_model_dir), "--batch-size", "1", "--temperature", "0", "--plan-attempts", "1",
               "--min-section-words", "50", "--max-section-words", "80", "--max-continuations", "0", "--quiet"]
     clean = clean_run("write", tmp_path_factory,

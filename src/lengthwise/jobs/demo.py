@@ -53,7 +53,7 @@ class DemoSettings:
 
     model: str | None = None
     n_prompts: int = 36
-    steps: int = 16
+    steps: int = 12
     preset: str = "luspo"
     learning_rate: float = 5e-4
     lora_r: int = 16

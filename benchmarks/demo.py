@@ -75,7 +75,8 @@ def main() -> None:
     before = _measure(WORK, "before", records, settings.model, settings, progress=False)
     ours = arm("ours", settings, records)
     peer = arm("peer", settings, records, preset="trl", advantage="sum_then_normalize")
-    gspo = arm("gspo", settings, records, preset="gspo")
+    # DEMO_BENCH_GSPO=0 skips the GSPO arm (its curves then come from benchmarks/results/length_drift.json)
+    gspo = arm("gspo", settings, records, preset="gspo") if os.environ.get("DEMO_BENCH_GSPO", "1") != "0" else None
     gain, peer_gain = ours["S_l_after"] - before.mean_S_l, peer["S_l_after"] - before.mean_S_l
     write_results(
         "demo",
@@ -85,13 +86,16 @@ def main() -> None:
             "steps": settings.steps, "heldout_prompts": len(records), "lengths": list(DEMO_LENGTHS),
             "recipe": {k: v for k, v in settings.__dict__.items() if k not in ("model", "device")},
             "S_l_before": round(before.mean_S_l, 2), "words_before": round(before.mean_words, 1),
-            "ours": ours, "peer_trl_defaults": peer, "gspo_same_task": gspo,
+            "ours": ours, "peer_trl_defaults": peer,
+            "gspo_same_task": gspo or "not run in this benchmark run (DEMO_BENCH_GSPO=0); see length_drift.json",
             "gain": {"ours": round(gain, 2), "peer": round(peer_gain, 2)},
             "earlier_attempts": EARLIER_ATTEMPTS,
-            "mean_words_curve_luspo_vs_gspo": {"luspo": ours["curve"]["mean_words"], "gspo": gspo["curve"]["mean_words"]},
+            "mean_words_curve_luspo_vs_gspo": {"luspo": ours["curve"]["mean_words"],
+                                               "gspo": gspo["curve"]["mean_words"] if gspo else None},
+            "threads": os.environ.get("OMP_NUM_THREADS", "all"),
         },
         summary=(f"held-out S_l {before.mean_S_l:.1f} -> ours {ours['S_l_after']:.1f} ({gain:+.1f}), "
-                 f"peer {peer['S_l_after']:.1f} ({peer_gain:+.1f}); gspo {gspo['S_l_after']:.1f}"),
+                 f"peer {peer['S_l_after']:.1f} ({peer_gain:+.1f})" + (f"; gspo {gspo['S_l_after']:.1f}" if gspo else "")),
     )
 
 

@@ -71,5 +71,5 @@ def test_export_verl_writes_parquet_stack_and_overrides(prompts, tmp_path):
     row = table[0]
     answer = "<answer>" + "word " * int(row["extra_info"]["length"]) + "</answer>"
     result = compute_score(row["data_source"], answer, row["reward_model"]["ground_truth"], row["extra_info"], stack=stack_path)
-    assert result["length"] == pytest.approx(1.0) and set(result) >= {"score", "length", "quality", "format"}
+    assert result["length"] == pytest.approx(1.0) and set(result) == {"score", "length", "quality"}  # the recipe's stack
     assert Path(stack_path).exists()

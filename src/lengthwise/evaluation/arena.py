@@ -84,32 +84,11 @@ class GeneratorPairJudge:
         self.name = name or f"pairwise:{getattr(generator, 'model_name', type(generator).__name__)}"
 
     def compare(self, items: Sequence[tuple[str, str, str]]) -> list[PairVerdict]:
-        from lengthwise.backends.base import GenerationRequest
+        from lengthwise.evaluation.judge import ask_until_parsed
 
-        out: list[PairVerdict | None] = [None] * len(items)
-        errors: dict[int, str] = {}
-        pending = list(range(len(items)))
-        for attempt in range(self.max_attempts):
-            if not pending:
-                break
-            requests = [GenerationRequest(messages=pairwise_messages(*items[i]), max_new_tokens=self.max_new_tokens,
-                                          temperature=self.temperature if attempt == 0 else max(self.temperature, 0.7),
-                                          seed=attempt) for i in pending]
-            still = []
-            for i, reply in zip(pending, self.generator.generate(requests), strict=True):
-                if not reply.ok:
-                    errors[i] = f"backend: {reply.error}"
-                    still.append(i)
-                    continue
-                try:
-                    out[i] = PairVerdict(parse_pairwise_reply(reply.text), attempts=attempt + 1)
-                except PairParseError as exc:
-                    errors[i] = f"parse: {exc}"
-                    still.append(i)
-            pending = still
-        for i in pending:
-            out[i] = PairVerdict(None, errors.get(i, "unknown"), self.max_attempts)
-        return [v for v in out if v is not None]
+        answers = ask_until_parsed(self.generator, [pairwise_messages(*item) for item in items], parse_pairwise_reply,
+                                   self.max_attempts, self.max_new_tokens, self.temperature)
+        return [PairVerdict(outcome, error, attempts) for outcome, error, attempts in answers]
 
 
 class ProbabilityPairJudge:

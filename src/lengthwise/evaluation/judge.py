@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["DIMENSIONS", "JudgeParseError", "judge_messages", "parse_judge_reply", "quality_score", "Verdict",
-           "GeneratorJudge", "ProbabilityJudge", "judge_key", "judge_with_cache"]
+           "GeneratorJudge", "ProbabilityJudge", "judge_key", "judge_with_cache", "ask_until_parsed"]
 
 DIMENSIONS = ("Relevance", "Accuracy", "Coherence", "Clarity", "Breadth and Depth", "Reading Experience")
 
@@ -142,6 +142,39 @@ class Verdict:
         return {"scores": self.scores, "error": self.error, "attempts": self.attempts}
 
 
+def ask_until_parsed(generator, messages: Sequence[list[dict[str, str]]], parse, max_attempts: int,
+                     max_new_tokens: int, temperature: float) -> list[tuple[Any, str | None, int]]:
+    """Ask ``generator`` each message list until ``parse(reply_text)`` succeeds (it raises
+    ``ValueError`` when it cannot read a reply) or ``max_attempts`` asks are spent; later asks sample
+    at temperature >= 0.7 to leave a stuck answer. Returns ``(value or None, last error, attempts)``."""
+    from lengthwise.backends.base import GenerationRequest
+
+    out: list[tuple[Any, str | None, int] | None] = [None] * len(messages)
+    errors: dict[int, str] = {}
+    pending = list(range(len(messages)))
+    for attempt in range(max_attempts):
+        if not pending:
+            break
+        requests = [GenerationRequest(messages=messages[i], max_new_tokens=max_new_tokens,
+                                      temperature=temperature if attempt == 0 else max(temperature, 0.7), seed=attempt)
+                    for i in pending]
+        still = []
+        for i, reply in zip(pending, generator.generate(requests), strict=True):
+            if not reply.ok:
+                errors[i] = f"backend: {reply.error}"
+                still.append(i)
+                continue
+            try:
+                out[i] = (parse(reply.text), None, attempt + 1)
+            except ValueError as exc:
+                errors[i] = f"parse: {exc}"
+                still.append(i)
+        pending = still
+    for i in pending:
+        out[i] = (None, errors.get(i, "unknown"), max_attempts)
+    return [o for o in out if o is not None]
+
+
 class GeneratorJudge:
     """The rubric through any ``Generator`` (an OpenAI-compatible server, or a local model). A reply
     that does not parse (``parse_judge_reply``) or a backend failure is asked again, up to
@@ -159,32 +192,10 @@ class GeneratorJudge:
         self.name = name or f"rubric:{getattr(generator, 'model_name', type(generator).__name__)}"
 
     def judge(self, items: Sequence[tuple[str, str]]) -> list[Verdict]:
-        from lengthwise.backends.base import GenerationRequest
-
-        verdicts: list[Verdict | None] = [None] * len(items)
-        last_error: dict[int, str] = {}
-        pending = list(range(len(items)))
-        for attempt in range(self.max_attempts):
-            if not pending:
-                break
-            temperature = self.temperature if attempt == 0 else max(self.temperature, 0.7)
-            requests = [GenerationRequest(messages=judge_messages(*items[i]), max_new_tokens=self.max_new_tokens,
-                                          temperature=temperature, seed=attempt) for i in pending]
-            still = []
-            for i, reply in zip(pending, self.generator.generate(requests), strict=True):
-                if not reply.ok:
-                    last_error[i] = f"backend: {reply.error}"
-                    still.append(i)
-                    continue
-                try:
-                    verdicts[i] = Verdict(dict(parse_judge_reply(reply.text)), attempts=attempt + 1)
-                except JudgeParseError as exc:
-                    last_error[i] = f"parse: {exc}"
-                    still.append(i)
-            pending = still
-        for i in pending:
-            verdicts[i] = Verdict(None, error=last_error.get(i, "unknown"), attempts=self.max_attempts)
-        return [v for v in verdicts if v is not None]
+        answers = ask_until_parsed(self.generator, [judge_messages(*item) for item in items], parse_judge_reply,
+                                   self.max_attempts, self.max_new_tokens, self.temperature)
+        return [Verdict(dict(scores) if scores is not None else None, error, attempts)
+                for scores, error, attempts in answers]
 
 
 _DIMENSION_QUESTIONS = {

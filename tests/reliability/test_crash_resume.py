@@ -129,3 +129,32 @@ def test_arena_survives_kill_9(point, tmp_path):
     board = json.loads((tmp_path / "out" / "leaderboard.json").read_text())["leaderboard"]
     clean_board = json.loads((tmp_path / "clean" / "leaderboard.json").read_text())["leaderboard"]
     assert [(r["system"], r["rating"]) for r in board] == [(r["system"], r["rating"]) for r in clean_board]
+
+
+@pytest.mark.parametrize("point", ["before_any_checkpoint", "during_a_checkpoint_write"])
+def test_train_survives_kill_9(point, tiny_model_dir, tmp_path):
+    """(The kill after a complete checkpoint is tests/test_training.py.) Before any checkpoint the
+    rerun starts over; a checkpoint torn by the kill (no trainer state yet) is ignored and the run
+    resumes from the last complete one; metrics rows are never duplicated."""
+    from test_training import tiny_overrides
+
+    from lengthwise.training.callbacks import read_metrics
+
+    out = tmp_path / "run"
+    args = ["train"]
+    for o in tiny_overrides(tiny_model_dir, out, steps=4, save_steps=2) + ["max_completion_length=24"]:
+        args += ["--set", o]
+    if point == "before_any_checkpoint":
+        kill_when(args, lambda: (out / "metrics.jsonl").exists())
+        assert not list(out.glob("checkpoint-*/trainer_state.json"))
+    else:
+        kill_when(args, lambda: (out / "checkpoint-2" / "trainer_state.json").exists())
+        torn = out / "checkpoint-4"
+        torn.mkdir(exist_ok=True)
+        (torn / "adapter_model.safetensors").write_bytes(b"\x00" * 100)  # a half-written checkpoint
+        tear_last_line(out / "metrics.jsonl", b'{"step": 3, "loss')
+    done = cli(args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    steps = [r["step"] for r in read_metrics(out / "metrics.jsonl")]
+    assert steps == [1, 2, 3, 4]
+    assert (out / "final" / "adapter_config.json").exists()

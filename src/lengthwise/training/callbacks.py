@@ -9,7 +9,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from lengthwise.io import atomic_write_text
+from lengthwise.io import atomic_write_text, repair_truncated_tail
 
 __all__ = ["LengthDynamicsCallback", "METRIC_PREFIXES", "read_metrics"]
 
@@ -24,7 +24,14 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = path.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and not text.endswith("\n"):  # a run still writing, or killed mid-append: its last line is partial
+        try:
+            json.loads(lines[-1])
+        except json.JSONDecodeError:
+            lines.pop()
+    return [json.loads(line) for line in lines]
 
 
 class LengthDynamicsCallback(TrainerCallback):
@@ -35,6 +42,8 @@ class LengthDynamicsCallback(TrainerCallback):
         self.path = Path(output_dir) / "metrics.jsonl"
 
     def on_train_begin(self, args, state, control, **kwargs):
+        if self.path.exists():
+            repair_truncated_tail(self.path)  # a kill -9 during the last append leaves half a line
         rows = read_metrics(self.path)
         kept = [r for r in rows if r.get("step", 0) <= state.global_step]
         if len(kept) != len(rows):

@@ -159,7 +159,8 @@ def _measure(out: Path, name: str, records, model: str | None, settings: DemoSet
     from lengthwise.jobs.generate import GenerateSettings, generate_responses
 
     path = out / f"{name}.jsonl"
-    todo = [r for r in records if r.id not in {row.get("id") for row in _rows_if_any(path)}]
+    done = {row.get("id") for row in _rows_if_any(path)}
+    todo = [r for r in records if r.id not in done]
     if todo:
         generator = TransformersGenerator.from_pretrained(model, device=settings.device,
                                                           batch_size=settings.eval_batch_size)

@@ -9,6 +9,7 @@ benchmarks/results/agentwrite.json. AGENTWRITE_WORDS shortens the requests for a
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -22,7 +23,7 @@ from _common import goal, write_results  # noqa: E402
 from lengthwise.agentwrite.writer import WriteSettings  # noqa: E402
 from lengthwise.backends.base import GenerationRequest  # noqa: E402
 from lengthwise.backends.transformers_backend import TransformersGenerator  # noqa: E402
-from lengthwise.io import read_jsonl, write_jsonl  # noqa: E402
+from lengthwise.io import atomic_write_text, read_jsonl, write_jsonl  # noqa: E402
 from lengthwise.jobs.export import redundancy_score  # noqa: E402
 from lengthwise.jobs.write import write_documents  # noqa: E402
 from lengthwise.prompts import build_messages  # noqa: E402
@@ -45,23 +46,29 @@ def main() -> None:
     records, _ = load_prompts(WORK / "prompts.jsonl")
     generator = TransformersGenerator.from_pretrained(None, batch_size=len(records))
 
-    # the peer: one pass each, as long as the window allows
-    started = time.perf_counter()
-    requests = [GenerationRequest(messages=build_messages(r.prompt), max_new_tokens=4096, temperature=0.7, top_p=0.95,
-                                  seed=k) for k, r in enumerate(records)]
-    single = generator.generate(requests)
-    single_seconds = time.perf_counter() - started
-    print(f"single pass: {[r.completion_tokens for r in single]} tokens in {single_seconds:.0f}s", flush=True)
-    single_tokens = sum(r.completion_tokens for r in single)
-    raw_tps = single_tokens / single_seconds
-    single_words = {r.id: count_words(s.text) for r, s in zip(records, single, strict=True)}
+    # the peer: one pass each, as long as the window allows (kept, so a resumed run does not redo it)
+    single_file = WORK / "single_pass.json"
+    if single_file.exists():
+        single = json.loads(single_file.read_text())
+    else:
+        started = time.perf_counter()
+        requests = [GenerationRequest(messages=build_messages(r.prompt), max_new_tokens=4096, temperature=0.7,
+                                      top_p=0.95, seed=k) for k, r in enumerate(records)]
+        results = generator.generate(requests)
+        single = {"seconds": time.perf_counter() - started, "max_new_tokens": 4096,
+                  "texts": [x.text for x in results], "tokens": [x.completion_tokens for x in results]}
+        atomic_write_text(single_file, json.dumps(single, ensure_ascii=False))
+    single_seconds = single["seconds"]
+    print(f"single pass: {single['tokens']} tokens in {single_seconds:.0f}s", flush=True)
+    raw_tps = sum(single["tokens"]) / single_seconds
+    single_words = {r.id: count_words(t) for r, t in zip(records, single["texts"], strict=True)}
 
     settings = WriteSettings(min_section_words=200, max_section_words=500)
     out = WORK / "documents.jsonl"
     report = write_documents(records, out, generator, settings, progress=True)
     docs = {d["id"]: d for d in read_jsonl(out).rows}
     per_prompt = {}
-    for r in records:
+    for i, r in enumerate(records):
         d = docs[r.id]
         per_prompt[r.id] = {
             "required": d["required"], "words": d["words"], "S_l": round(d["S_l"], 2), "sections": len(d["sections"]),
@@ -71,6 +78,10 @@ def main() -> None:
             "single_pass_words": single_words[r.id], "single_pass_S_l": round(length_score(required=d["required"],
                                                                                        produced=single_words[r.id]), 2),
             "ratio_to_single_pass": round(d["words"] / max(1, single_words[r.id]), 1),
+            "single_pass_tokens": single["tokens"][i],
+            "single_pass_redundancy": round(redundancy_score(single["texts"][i]), 4),
+            "excerpt": d["response"][:600], "single_pass_excerpt": single["texts"][i][:600],
+            "plan": [p["main_point"] for p in d["plan"]], "plan_notes": d["plan_notes"], "fallback_notes": d["fallbacks"],
         }
     # documents are written concurrently: the pipeline's rate is all their tokens over the longest
     # document's time (per-step times are kept in the cache, so this survives a resumed run)

@@ -210,3 +210,52 @@ def test_export_dpo_pairs_best_against_worst_above_the_margin(tmp_path):
                  "--min-margin", "0.1"]) == 0
     pairs = [json.loads(x) for x in (tmp_path / "dpo.jsonl").read_text().splitlines()]
     assert pairs == [{"prompt": "A", "chosen": "a two", "rejected": "a one", "chosen_score": 0.9, "rejected_score": 0.2}]
+
+
+def test_a_local_backend_continues_the_plan_from_its_first_line(tmp_path, tiny_generator):
+    from lengthwise.agentwrite.prompts import PLAN_PREFIX, plan_messages
+
+    messages = plan_messages("Write about rivers.", 600, 100, 300, prefill=True)
+    rendered = tiny_generator.render(GenerationRequest(messages=messages))
+    assert rendered.endswith(PLAN_PREFIX["en"])  # the assistant turn is left open, not closed
+    assert "Example (a different task" in rendered
+
+    class Prefilling(ScriptedGenerator):
+        supports_prefill = True
+
+    seen = []
+
+    def reply(request):
+        seen.append(request.messages)
+        if request.messages[-1]["role"] == "assistant":  # the rest of line 1, then more lines
+            return (" Where rivers begin - Word Count: 300 words\n"
+                    "Paragraph 2 - Main Point: How a hive is organised - Word Count: 300 words\n"
+                    "Paragraph 3 - Main Point: Rivers and cities - Word Count: 300 words")
+        return honest(150)
+
+    writer = AgentWriter(Prefilling(reply), WriteSettings(min_section_words=100, max_section_words=300),
+                         ResumableJsonl(tmp_path / "c.jsonl", key="key"), lambda m: 10, 4096)
+    doc = new_document("d", "Write about 600 words on rivers.", 600)
+    writer.run([doc], lambda d: None)
+    assert seen[0][-1] == {"role": "assistant", "content": PLAN_PREFIX["en"]}
+    # line 1 is whole again; the copied example line is dropped
+    assert [p.main_point for p in doc.plan] == ["Where rivers begin", "Rivers and cities"]
+    assert all(m[-1]["role"] == "user" for m in seen[1:])  # sections are not prefilled
+
+
+def test_a_plan_cut_by_its_token_budget_loses_only_the_cut_line(tmp_path):
+    from lengthwise.backends.base import GenerationResult
+
+    class CutPlan(ScriptedGenerator):
+        def generate(self, requests, on_result=None):
+            if "Break the writing task" in requests[0].messages[-1]["content"]:
+                return [GenerationResult("Paragraph 1 - Main Point: Sources - Word Count: 300 words\n"
+                                         "Paragraph 2 - Main Point: Deltas - Word Count: 300 words\n"
+                                         "Paragraph 3 - Main", "length")]
+            return super().generate(requests, on_result)
+
+    writer = AgentWriter(CutPlan(lambda r: honest(300)), WriteSettings(min_section_words=100, max_section_words=300),
+                         ResumableJsonl(tmp_path / "c.jsonl", key="key"), lambda m: 10, 4096)
+    doc = new_document("d", "Write about 600 words on rivers.", 600)
+    writer.run([doc], lambda d: None)
+    assert [p.main_point for p in doc.plan] == ["Sources", "Deltas"]

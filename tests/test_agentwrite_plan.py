@@ -45,6 +45,15 @@ MALFORMED = [
     ("好的，以下是写作计划：\n段落 1 - 主要内容：背景（约200字）\n以上是计划。", [("背景", 200)]),  # zh chatter, parenthesised count
     ("Main Point: A single unnumbered section - Word Count: 900 words", [("A single unnumbered section", 900)]),
     ("1) Intro, 300 words\n2) Body, 700 words", [("Intro", 300), ("Body", 700)]),
+    # a small model's copy of the template: placeholder lines are dropped, bracketed counts read
+    ("Paragraph 1 - Main Point: [what this section covers, in one or two sentences] - Word Count: [number] words\n"
+     "Paragraph 2 - Main Point: The harbour - Word Count: [400] words", [("The harbour", 400)]),
+    ("段落 1 - 主要内容：长江的源头 - 字数：[数字]字\n段落 2 - 主要内容：[这一段写什么！] - 字数：[200] 字",
+     [("长江的源头", None)]),
+    # a looping model repeats its lines: the repeats are not new sections
+    ("Paragraph 1 - Main Point: Tides - Word Count: 300 words\nParagraph 2 - Main Point: Moon - Word Count: 300 words\n"
+     "Paragraph 3 - Main Point: Tides - Word Count: 300 words\nParagraph 4 - Main Point: tides. - Word Count: 300 words",
+     [("Tides", 300), ("Moon", 300)]),
 ]
 
 
@@ -57,6 +66,12 @@ def test_malformed_plans_parse(text, expected):
 def test_unparseable_plans_raise(text):
     with pytest.raises(PlanParseError):
         parse_plan(text)
+
+
+def test_a_plan_of_only_template_placeholders_is_unparseable():
+    copied = "段落 1 - 主要内容：[这一段写什么！] - 字数:[200] 字\n" * 5
+    with pytest.raises(PlanParseError, match="placeholders"):
+        parse_plan(copied)
 
 
 def _check(result, total, contract):
@@ -112,6 +127,10 @@ def test_even_plan_fallback_obeys_the_contract():
     sections = even_plan(10_000)
     assert sum(s.words for s in sections) == 10_000 and len(sections) == 10
     assert all(s.words == 1000 for s in sections)
+    assert sections[0].main_point.startswith("Part 1 of 10: the opening")
+    assert sections[-1].main_point.startswith("Part 10 of 10: the close")
+    zh = even_plan(10_000, PlanContract(200, 500), language="zh")
+    assert len(zh) == 20 and zh[0].main_point.startswith("全文第1部分（共20部分）")
 
 
 def test_plan_text_round_trips_through_the_parser():
@@ -131,3 +150,17 @@ def test_repair_always_sums_to_total_and_respects_feasible_bounds(counts, total,
     feasible = any(n * lo <= total <= n * (lo + span) for n in range(1, 51))
     if feasible:
         assert all(lo <= c <= lo + span for c in got), (got, result.notes)
+
+
+def test_lines_copied_from_the_prompts_example_are_not_sections():
+    from lengthwise.agentwrite.prompts import EXAMPLE_POINTS
+
+    text = ("Paragraph 1 - Main Point: The history of the Port City - Word Count: 400 words\n"
+            "Paragraph 2 - Main Point: How a hive is organized: the queen, workers and drones - Word Count: 1000 words\n"
+            "Paragraph 3 - Main Point: The threats bees face today - Word Count: 100 words\n")
+    assert [s.main_point for s in parse_plan(text, ignore=EXAMPLE_POINTS["en"])] == ["The history of the Port City"]
+    zh = "段落 1 - 主要内容：长江的源头 - 字数：300字\n段落 2 - 主要内容：蜂巢的分工：蜂王、工蜂和雄蜂 - 字数：400字"
+    assert [s.main_point for s in parse_plan(zh, ignore=EXAMPLE_POINTS["zh"])] == ["长江的源头"]
+    with pytest.raises(PlanParseError):
+        parse_plan("Paragraph 1 - Main Point: Why bees matter to farms and wild plants - Word Count: 300 words",
+                   ignore=EXAMPLE_POINTS["en"])

@@ -6,13 +6,16 @@ The plan format asked of the model (LongWriter's AgentWrite):
 ``Paragraph 1 - Main Point: … - Word Count: 400 words``. Models vary it: other dashes, numbering
 like ``1.`` or ``Section 2:``, counts in parentheses, Chinese labels (段落/主要内容/字数) with
 full-width punctuation, missing counts, chatter before and after. Lines that carry no section are
-ignored; sections without a count get one from the repair.
+ignored; sections without a count get one from the repair. Small models also copy the template's
+placeholders (``[what this section covers…]``) and loop on one line: a placeholder is not a section,
+and a main point seen before is the loop, not a new section.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 __all__ = ["PlanSection", "PlanParseError", "parse_plan", "repair_plan", "even_plan", "plan_text", "PlanContract"]
@@ -56,6 +59,12 @@ _COUNT = re.compile(
     r"(?P<a>\d[\d,]*)\s*(?:words?|字)?"
     r"|(?:about|around|approx\.?|约|大约|~)?\s*(?P<b>\d[\d,]*)\s*(?:words?|字)", re.IGNORECASE)
 _MAIN = re.compile(r"(?:main\s*point|主要内容|要点|内容|主题)\s*:\s*", re.IGNORECASE)
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_BRACKETED_NUMBER = re.compile(r"\[\s*(\d[\d,]*)\s*\]")
+# a main point that is still the template's placeholder: wholly in brackets, or the template's words
+_PLACEHOLDER = re.compile(r"^\[[^\]]*\]$|what this section covers|这一段写什么", re.IGNORECASE)
+# the template's count placeholder left unfilled: the section is real, its count missing
+_COUNT_PLACEHOLDER = re.compile(r"(?:word\s*count|字数)\s*:?\s*\[\s*(?:number|数字)\s*\]\s*(?:words?|字)?", re.IGNORECASE)
 
 
 def _count_of(text: str) -> tuple[int | None, str]:
@@ -77,8 +86,20 @@ def _clean_point(text: str) -> str:
     return re.sub(r"\s+-\s+-\s+", " - ", text).strip()
 
 
-def parse_plan(text: str | None) -> list[PlanSection]:
+def _point_key(point: str) -> str:
+    return re.sub(r"\W+", " ", point.translate(_FULLWIDTH)).strip().lower()
+
+
+def _overlap(a: str, b: str) -> float:
+    """How much of the shorter point key the other contains, by word (by character for CJK text):
+    a copied example line is often shortened, so Jaccard would miss it."""
+    ta, tb = (set(x.replace(" ", "")) if _CJK.search(x) else set(x.split()) for x in (a, b))
+    return len(ta & tb) / min(len(ta), len(tb)) if ta and tb else 0.0
+
+
+def parse_plan(text: str | None, ignore: Iterable[str] = ()) -> list[PlanSection]:
     """Sections of a plan in the order written; raises ``PlanParseError`` when there are none.
+    Lines whose main point is one of ``ignore`` (the prompt's worked example, copied) are skipped.
 
     >>> [(s.main_point, s.words) for s in parse_plan("Paragraph 1 - Main Point: Tides - Word Count: 300 words")]
     [('Tides', 300)]
@@ -86,21 +107,32 @@ def parse_plan(text: str | None) -> list[PlanSection]:
     if not text or not text.strip():
         raise PlanParseError("empty plan")
     sections: list[PlanSection] = []
+    copied = {_point_key(p) for p in ignore}
+    seen: set[str] = set()
+    placeholders = 0
     for raw in text.splitlines():
-        line = raw.translate(_FULLWIDTH).strip()
+        line = raw.translate(_FULLWIDTH).replace("\ufffd", "").strip()  # U+FFFD: a character cut mid-token
         if not line:
             continue
         lead = _LEAD.match(line)
         has_main = _MAIN.search(line) is not None
         if not lead and not has_main:
             continue
-        body = line[lead.end():] if lead else line
+        body = _COUNT_PLACEHOLDER.sub("", line[lead.end():] if lead else line)
+        body = _BRACKETED_NUMBER.sub(r"\1", body)
         words, rest = _count_of(body)
         point = _clean_point(rest)
-        if not point:
+        if not point or _PLACEHOLDER.search(point):
+            placeholders += bool(point)
             continue
+        key = _point_key(point)
+        if key in seen or any(_overlap(key, c) >= 0.75 for c in copied):
+            continue
+        seen.add(key)
         sections.append(PlanSection(point, words))
     if not sections:
+        if placeholders:
+            raise PlanParseError(f"the plan only repeats the template's placeholders ({placeholders} line(s))")
         raise PlanParseError("no line of the form 'Paragraph N - Main Point: … - Word Count: N words'")
     return sections
 
@@ -207,11 +239,22 @@ def repair_plan(sections: list[PlanSection], total: int, contract: PlanContract 
     return RepairResult(secs, notes)
 
 
-def even_plan(total: int, contract: PlanContract = PlanContract(), topic: str = "the request") -> list[PlanSection]:
-    """The fallback when no plan could be parsed: the fewest sections within bounds, counts even."""
+def even_plan(total: int, contract: PlanContract = PlanContract(), language: str = "en") -> list[PlanSection]:
+    """The fallback when no plan could be parsed: the fewest sections within bounds, counts even,
+    each named by its place in the text (the writer still has the task itself in every prompt)."""
     n = max(1, min(contract.max_sections, math.ceil(total / contract.max_words)))
-    sections = [PlanSection(f"Part {k + 1} of {n} of {topic}", total / n) for k in range(n)]
+    sections = [PlanSection(_place(k, n, language), total / n) for k in range(n)]
     return repair_plan(sections, total, contract).sections
+
+
+def _place(k: int, n: int, language: str) -> str:
+    if language == "zh":
+        role = "开篇，引出主题" if k == 0 else ("收尾，总结全文" if k == n - 1 and n > 1 else "展开主题的一个新方面")
+        return f"全文第{k + 1}部分（共{n}部分）：{role}"
+    role = ("the opening, introducing the subject" if k == 0
+            else "the close, drawing the whole text together" if k == n - 1 and n > 1
+            else "a new aspect of the subject, not covered before")
+    return f"Part {k + 1} of {n}: {role}"
 
 
 def plan_text(sections: list[PlanSection], language: str = "en") -> str:

@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
-__all__ = ["plan_messages", "section_messages", "summary_messages", "continuation_note"]
+__all__ = ["plan_messages", "section_messages", "summary_messages", "continuation_note", "PLAN_PREFIX",
+           "EXAMPLE_POINTS"]
+
+# Small models do not follow a format from its description alone; one worked example on an unrelated
+# topic, and (where the backend can) starting the answer with the first line's prefix, make them.
+_EXAMPLE_PLAN = {
+    "en": ("Example (a different task: a 1,500-word essay about bees):\n"
+           "Paragraph 1 - Main Point: Why bees matter to farms and wild plants - Word Count: 300 words\n"
+           "Paragraph 2 - Main Point: How a hive is organised: the queen, workers and drones - Word Count: 400 words\n"
+           "Paragraph 3 - Main Point: A year in the life of a colony, season by season - Word Count: 400 words\n"
+           "Paragraph 4 - Main Point: The threats bees face today and what can be done - Word Count: 400 words\n\n"),
+    "zh": ("示例（另一个任务：一篇1500字的关于蜜蜂的文章）：\n"
+           "段落 1 - 主要内容：蜜蜂对农田和野生植物的重要性 - 字数：300字\n"
+           "段落 2 - 主要内容：蜂巢的分工：蜂王、工蜂和雄蜂 - 字数：400字\n"
+           "段落 3 - 主要内容：蜂群一年四季的生活 - 字数：400字\n"
+           "段落 4 - 主要内容：蜜蜂今天面临的威胁以及应对办法 - 字数：400字\n\n"),
+}
+EXAMPLE_POINTS = {
+    "en": ["Why bees matter to farms and wild plants", "How a hive is organised: the queen, workers and drones",
+           "A year in the life of a colony, season by season", "The threats bees face today and what can be done"],
+    "zh": ["蜜蜂对农田和野生植物的重要性", "蜂巢的分工：蜂王、工蜂和雄蜂", "蜂群一年四季的生活", "蜜蜂今天面临的威胁以及应对办法"],
+}
+PLAN_PREFIX = {"en": "Paragraph 1 - Main Point:", "zh": "段落 1 - 主要内容："}
 
 _PLAN = {
     "en": ("Break the writing task below into sections for a long piece of writing. Give one line per section, "
            "exactly in this form, and nothing else:\n"
            "Paragraph 1 - Main Point: [what this section covers, in one or two sentences] - Word Count: [number] words\n"
            "Each section should be between {lo} and {hi} words, and the word counts must add up to {total} words.\n\n"
-           "Writing task:\n{instruction}"),
+           "{example}Writing task:\n{instruction}"),
     "zh": ("请把下面的写作任务拆分成若干段落来完成一篇长文。每段一行，严格按下面的格式输出，不要输出其他内容：\n"
            "段落 1 - 主要内容：[这一段写什么，一两句话] - 字数：[数字]字\n"
            "每段字数在{lo}到{hi}字之间，所有段落的字数加起来必须等于{total}字。\n\n"
-           "写作任务：\n{instruction}"),
+           "{example}写作任务：\n{instruction}"),
 }
 
 _SECTION = {
@@ -43,8 +65,16 @@ _LABELS = {
 }
 
 
-def plan_messages(instruction: str, total: int, lo: int, hi: int, language: str = "en") -> list[dict[str, str]]:
-    return [{"role": "user", "content": _PLAN[language].format(instruction=instruction, total=total, lo=lo, hi=hi)}]
+def plan_messages(instruction: str, total: int, lo: int, hi: int, language: str = "en", example: bool = True,
+                  prefill: bool = False) -> list[dict[str, str]]:
+    """The plan request; ``example`` adds a worked plan for another task, ``prefill`` starts the
+    answer with the first line's prefix (only for backends that continue an assistant turn)."""
+    content = _PLAN[language].format(instruction=instruction, total=total, lo=lo, hi=hi,
+                                     example=_EXAMPLE_PLAN[language] if example else "")
+    messages = [{"role": "user", "content": content}]
+    if prefill:
+        messages.append({"role": "assistant", "content": PLAN_PREFIX[language]})
+    return messages
 
 
 def section_messages(instruction: str, plan: str, context: str, step: str, words: int, last: bool,

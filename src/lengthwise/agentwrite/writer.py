@@ -25,7 +25,14 @@ from lengthwise.agentwrite.plan import (
     plan_text,
     repair_plan,
 )
-from lengthwise.agentwrite.prompts import continuation_note, plan_messages, step_name, summary_messages
+from lengthwise.agentwrite.prompts import (
+    EXAMPLE_POINTS,
+    PLAN_PREFIX,
+    continuation_note,
+    plan_messages,
+    step_name,
+    summary_messages,
+)
 from lengthwise.backends.base import GenerationRequest, GenerationResult
 from lengthwise.io import ResumableJsonl
 from lengthwise.rewards.length import length_score
@@ -41,7 +48,9 @@ class WriteSettings:
     """How AgentWrite plans and writes. Section bounds and the plan contract: ``min_section_words``,
     ``max_section_words``, ``max_sections``. A section under ``short_ratio`` × its target is
     continued (at most ``max_continuations`` times); one over ``long_ratio`` × is cut at a sentence
-    boundary. ``digest``: how earlier sections are kept when the text outgrows the window
+    boundary. ``plan_example``: show a worked plan for another task; ``plan_prefill``: start the
+    plan answer with ``Paragraph 1 - Main Point:`` when the backend can continue an assistant turn
+    (local models; small ones follow the format only then). ``digest``: how earlier sections are kept when the text outgrows the window
     (``first_sentences`` or ``summary``, one model call per section). ``window``: the context
     window in tokens (default: the model's)."""
 
@@ -49,6 +58,8 @@ class WriteSettings:
     max_section_words: int = 1000
     max_sections: int = 50
     plan_attempts: int = 3
+    plan_example: bool = True
+    plan_prefill: bool = True
     step_attempts: int = 3
     short_ratio: float = 0.6
     long_ratio: float = 1.5
@@ -142,6 +153,7 @@ class AgentWriter:
         self.measure = measure
         self.window = window
         self.on_event = on_event or (lambda _e, _d: None)
+        self.prefills = settings.plan_prefill and getattr(generator, "supports_prefill", False)
 
     # --- state from the cache ---------------------------------------------------------------
     def restore(self, doc: Document) -> Document:
@@ -171,7 +183,8 @@ class AgentWriter:
     def next_request(self, doc: Document) -> tuple[str, GenerationRequest]:
         s = self.settings
         if doc.plan is None:
-            messages = plan_messages(doc.prompt, doc.total, s.min_section_words, s.max_section_words, doc.language)
+            messages = plan_messages(doc.prompt, doc.total, s.min_section_words, s.max_section_words, doc.language,
+                                     example=s.plan_example, prefill=self.prefills)
             # about 40 tokens per plan line, for as many lines as the contract could need
             lines = min(s.max_sections, math.ceil(doc.total / s.min_section_words))
             budget = min(40 * lines + 64, self.window - self.measure(messages) - s.safety_tokens)
@@ -218,20 +231,23 @@ class AgentWriter:
     def _apply_plan(self, doc: Document, result: GenerationResult) -> None:
         s = self.settings
         doc.plan_attempts += 1
+        text = (PLAN_PREFIX[doc.language] + result.text) if self.prefills else result.text
+        if result.finish_reason == "length" and "\n" in text.strip():
+            text = text.rstrip().rsplit("\n", 1)[0]  # the budget ran out mid-line: that line is not a section
         try:
-            parsed = parse_plan(result.text)
+            parsed = parse_plan(text, ignore=EXAMPLE_POINTS[doc.language] if s.plan_example else ())
         except PlanParseError as exc:
             if doc.plan_attempts < s.plan_attempts:
                 return
             parsed = None
             doc.fallbacks.append(f"plan: even split after {doc.plan_attempts} unparseable plans ({exc})")
         if parsed is None:
-            doc.plan = even_plan(doc.total, s.contract(), topic="the task")
+            doc.plan = even_plan(doc.total, s.contract(), doc.language)
         else:
             repaired = repair_plan(parsed, doc.total, s.contract())
             doc.plan, doc.plan_notes = repaired.sections, repaired.notes
         self.cache.append({"key": f"{doc.id}:plan", "id": doc.id, "step": "plan",
-                           "plan": [p.as_dict() for p in doc.plan], "raw": result.text, "notes": doc.plan_notes,
+                           "plan": [p.as_dict() for p in doc.plan], "raw": text, "notes": doc.plan_notes,
                            "fallbacks": list(doc.fallbacks), **self._step_cost(doc)})
         self.on_event("plan", doc)
 

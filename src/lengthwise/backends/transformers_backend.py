@@ -24,6 +24,8 @@ class TransformersGenerator:
     """
 
     name = "transformers"
+    # a request may end with an assistant turn that the model continues (see ``render``)
+    supports_prefill = True
 
     def __init__(self, model: Any, tokenizer: Any, batch_size: int = 8, model_name: str | None = None):
         if batch_size < 1:
@@ -60,9 +62,13 @@ class TransformersGenerator:
         """The exact text the model sees for a request."""
         if request.prompt is not None:
             return request.prompt
+        prefilled = request.messages[-1]["role"] == "assistant"
         if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
-        return "\n\n".join(m["content"] for m in request.messages) + "\n\n"
+            # a trailing assistant turn is the start of the answer: the model continues it
+            return self.tokenizer.apply_chat_template(request.messages, tokenize=False,
+                                                      add_generation_prompt=not prefilled,
+                                                      continue_final_message=prefilled)
+        return "\n\n".join(m["content"] for m in request.messages) + ("" if prefilled else "\n\n")
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])

@@ -32,6 +32,14 @@ ModelOpt = Annotated[
 ]
 SkipBadOpt = Annotated[bool, typer.Option("--skip-bad", help="Skip unusable input rows (and report how many) instead of stopping.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+BackendOpt = Annotated[str, typer.Option(help="transformers (local) or openai (any OpenAI-compatible server).")]
+BaseUrlOpt = Annotated[str | None, typer.Option(help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1.")]
+ApiKeyOpt = Annotated[str | None, typer.Option(help="openai backend: API key (prefer --api-key-env).")]
+ApiKeyEnvOpt = Annotated[str, typer.Option(help="openai backend: environment variable holding the API key.")]
+ConcurrencyOpt = Annotated[int, typer.Option(help="openai backend: requests in flight.")]
+MaxAttemptsOpt = Annotated[int, typer.Option(help="openai backend: attempts per request, first one included.")]
+DeviceOpt = Annotated[str | None, typer.Option(help="transformers backend: cpu, cuda, cuda:1 (default: cuda if present).")]
+DtypeOpt = Annotated[str | None, typer.Option(help="transformers backend: float32, bfloat16, float16 (default: bf16 on GPU, fp32 on CPU).")]
 BackoffOpt = Annotated[float, typer.Option(help="openai backend: first retry wait in seconds, doubled per attempt (±25% jitter, capped at 30 s; a server's Retry-After wins).")]
 DeadlineOpt = Annotated[float, typer.Option(help="openai backend: total seconds one request may take across its attempts.")]
 
@@ -93,23 +101,43 @@ def count(
                               "constraint": None if constraint is None else constraint.__dict__}, ensure_ascii=False))
 
 
+def _check_counter(counter: str) -> None:
+    from lengthwise.text import get_counter
+
+    try:
+        get_counter(counter)
+    except ValueError as exc:
+        raise LengthwiseError(str(exc)) from None
+
+
+def _generator_from_options(backend: str, model, base_url, api_key, api_key_env, concurrency, timeout, retry,
+                            device, dtype, batch_size):
+    """The generator the shared backend options describe (``generate`` and ``write``)."""
+    from lengthwise.backends import make_generator
+
+    if backend == "openai":
+        return make_generator(backend, model=model, base_url=base_url, api_key=api_key, api_key_env=api_key_env,
+                              concurrency=concurrency, timeout=timeout, retry=retry)
+    return make_generator(backend, model=model, device=device, dtype=dtype, batch_size=batch_size)
+
+
 @app.command()
 def generate(
     prompts: Annotated[Path, typer.Argument(help="Prompts JSONL: {id?, prompt, length?}; LongBench-Write and Arena-Write rows load as they are.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Responses JSONL (append-only; rerun to resume).")],
     model: ModelOpt = None,
-    backend: Annotated[str, typer.Option(help="transformers (local) or openai (any OpenAI-compatible server).")] = "transformers",
-    base_url: Annotated[str | None, typer.Option(help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1.")] = None,
-    api_key: Annotated[str | None, typer.Option(help="openai backend: API key (prefer --api-key-env).")] = None,
-    api_key_env: Annotated[str, typer.Option(help="openai backend: environment variable holding the API key.")] = "OPENAI_API_KEY",
-    concurrency: Annotated[int, typer.Option(help="openai backend: requests in flight.")] = 8,
+    backend: BackendOpt = "transformers",
+    base_url: BaseUrlOpt = None,
+    api_key: ApiKeyOpt = None,
+    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
+    concurrency: ConcurrencyOpt = 8,
     timeout: Annotated[float, typer.Option(help="openai backend: seconds per HTTP request.")] = 120.0,
-    max_attempts: Annotated[int, typer.Option(help="openai backend: attempts per request, first one included.")] = 5,
+    max_attempts: MaxAttemptsOpt = 5,
     backoff: BackoffOpt = 0.5,
     deadline: DeadlineOpt = 600.0,
     batch_size: Annotated[int, typer.Option(help="transformers backend: prompts per forward pass.")] = 8,
-    device: Annotated[str | None, typer.Option(help="transformers backend: cpu, cuda, cuda:1 (default: cuda if present).")] = None,
-    dtype: Annotated[str | None, typer.Option(help="transformers backend: float32, bfloat16, float16 (default: bf16 on GPU, fp32 on CPU).")] = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
     max_new_tokens: Annotated[int | None, typer.Option(help="Token budget per response (default: from the required length).")] = None,
     max_tokens_cap: Annotated[int, typer.Option(help="Upper bound on the automatic token budget.")] = 4096,
     temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 0.7,
@@ -121,27 +149,18 @@ def generate(
     quiet: QuietOpt = False,
 ) -> None:
     """Single-pass generation: one response per prompt, written as each finishes; rerun to resume."""
-    from lengthwise.backends import make_generator
     from lengthwise.jobs.generate import GenerateSettings, generate_responses
     from lengthwise.records import load_prompts
-    from lengthwise.text import get_counter
 
-    try:
-        get_counter(counter)
-    except ValueError as exc:
-        raise LengthwiseError(str(exc)) from None
+    _check_counter(counter)
     settings = GenerateSettings(max_new_tokens=max_new_tokens, max_tokens_cap=max_tokens_cap, temperature=temperature,
                                 top_p=top_p, seed=seed, counter=counter, think=think,
                                 chunk=max(batch_size, concurrency * 4) if backend == "openai" else batch_size)
     records, skipped = load_prompts(prompts, skip_bad=skip_bad)
     if skipped:
         err_console.print(f"skipped {len(skipped)} bad rows; first: {skipped[0]}")
-    if backend == "openai":
-        kwargs = dict(model=model, base_url=base_url, api_key=api_key, api_key_env=api_key_env, concurrency=concurrency,
-                      timeout=timeout, retry=_retry_policy(max_attempts, backoff, deadline))
-    else:
-        kwargs = dict(model=model, device=device, dtype=dtype, batch_size=batch_size)
-    generator = make_generator(backend, **kwargs)
+    generator = _generator_from_options(backend, model, base_url, api_key, api_key_env, concurrency, timeout,
+                                        _retry_policy(max_attempts, backoff, deadline), device, dtype, batch_size)
     report = generate_responses(records, out, generator, settings, progress=not quiet)
     console.print(f"{report.completed + report.already_done}/{report.total} responses in {out} "
                   f"({report.already_done} already done, {report.completed} new, {report.failed} failed, "
@@ -324,10 +343,6 @@ def demo(
     console.print(f"{line}; report: {result.report}; took {result.seconds:.0f}s")
 
 
-BackendOpt = Annotated[str, typer.Option(help="transformers (local) or openai (any OpenAI-compatible server).")]
-BaseUrlOpt = Annotated[str | None, typer.Option(help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1.")]
-ApiKeyOpt = Annotated[str | None, typer.Option(help="openai backend: API key (prefer --api-key-env).")]
-ApiKeyEnvOpt = Annotated[str, typer.Option(help="openai backend: environment variable holding the API key.")]
 
 
 @app.command()
@@ -339,16 +354,16 @@ def write(
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
     api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
-    concurrency: Annotated[int, typer.Option(help="openai backend: requests in flight.")] = 8,
+    concurrency: ConcurrencyOpt = 8,
     timeout: Annotated[float, typer.Option(help="openai backend: seconds per HTTP request.")] = 300.0,
-    max_attempts: Annotated[int, typer.Option(help="openai backend: attempts per request, first one included.")] = 5,
+    max_attempts: MaxAttemptsOpt = 5,
     backoff: BackoffOpt = 0.5,
     deadline: DeadlineOpt = 600.0,
     tokenizer: Annotated[str | None, typer.Option(help="openai backend: tokenizer folder to measure the context budget (default: the embedded SmolLM2's).")] = None,
     window: Annotated[int | None, typer.Option(help="Context window in tokens (default: the model's; 8192 for servers).")] = None,
     batch_size: Annotated[int, typer.Option(help="transformers backend: documents per forward pass.")] = 8,
-    device: Annotated[str | None, typer.Option(help="transformers backend: cpu or cuda.")] = None,
-    dtype: Annotated[str | None, typer.Option(help="transformers backend: float32, bfloat16, float16.")] = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
     words: Annotated[int, typer.Option(help="Total for prompts that state no length.")] = 2000,
     min_section_words: Annotated[int, typer.Option(help="Plan contract: shortest section.")] = 200,
     max_section_words: Annotated[int, typer.Option(help="Plan contract: longest section.")] = 1000,
@@ -356,6 +371,8 @@ def write(
     digest: Annotated[str, typer.Option(help="Earlier sections once the text outgrows the window: first_sentences or summary.")] = "first_sentences",
     max_continuations: Annotated[int, typer.Option(help="Times a too-short section is continued.")] = 2,
     plan_attempts: Annotated[int, typer.Option(help="Plans asked for before falling back to an even split.")] = 3,
+    plan_example: Annotated[bool, typer.Option(help="Show a worked plan for another task in the plan request.")] = True,
+    plan_prefill: Annotated[bool, typer.Option(help="Local backend: start the plan answer with 'Paragraph 1 - Main Point:' (small models follow the format only then).")] = True,
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
     seed: Annotated[int, typer.Option(help="Base seed.")] = 0,
     counter: Annotated[str, typer.Option(help="Word counter for plans, sections and S_l.")] = "longbench",
@@ -365,20 +382,15 @@ def write(
     """AgentWrite: plan sections with word counts, then write them in order with the earlier text in
     context, so a model whose single answer stops at a few hundred words writes thousands."""
     from lengthwise.agentwrite.writer import WriteSettings
-    from lengthwise.backends import make_generator
     from lengthwise.jobs.write import write_documents
     from lengthwise.records import load_prompts
-    from lengthwise.text import get_counter
 
-    try:
-        get_counter(counter)
-    except ValueError as exc:
-        raise LengthwiseError(str(exc)) from None
+    _check_counter(counter)
     if words < 1:
         raise LengthwiseError(f"--words must be >= 1, got {words}")
     settings = WriteSettings(min_section_words=min_section_words, max_section_words=max_section_words,
                              max_sections=max_sections, digest=digest, max_continuations=max_continuations,
-                             plan_attempts=plan_attempts,
+                             plan_attempts=plan_attempts, plan_example=plan_example, plan_prefill=plan_prefill,
                              window=window, temperature=temperature, seed=seed, counter=counter)
     records, skipped = load_prompts(prompts, skip_bad=skip_bad)
     if skipped:
@@ -387,13 +399,10 @@ def write(
     if backend == "openai":
         from lengthwise.models import load_tokenizer, resolve_model
 
-        generator = make_generator(backend, model=model, base_url=base_url, api_key=api_key, api_key_env=api_key_env,
-                                   concurrency=concurrency, timeout=timeout,
-                                   retry=_retry_policy(max_attempts, backoff, deadline))
         measure_tokenizer = load_tokenizer(resolve_model(tokenizer))
         settings.window = settings.window or 8192
-    else:
-        generator = make_generator(backend, model=model, device=device, dtype=dtype, batch_size=batch_size)
+    generator = _generator_from_options(backend, model, base_url, api_key, api_key_env, concurrency, timeout,
+                                        _retry_policy(max_attempts, backoff, deadline), device, dtype, batch_size)
     report = write_documents(records, out, generator, settings, default_words=words, tokenizer=measure_tokenizer,
                              progress=not quiet)
     console.print(f"{report.completed + report.already_done}/{report.total} documents in {out} "

@@ -4,7 +4,9 @@ zh), against single-pass generation of the same prompts by the same model (the p
 Goals: >= 8,000 words and S_l >= 80 on every request, >= 20x the single-pass length, and pipeline
 throughput within 20% of raw generation tokens/s (the peer's). Also reported: the redundancy
 score of each AgentWrite text (a small model may fill sections with repetition). Figures in
-benchmarks/results/agentwrite.json. AGENTWRITE_WORDS shortens the requests for a smoke run.
+benchmarks/results/agentwrite.json. AGENTWRITE_WORDS shortens the requests for a smoke run. The run
+resumes from its cache (benchmarks/.work/agentwrite); AGENTWRITE_REPORT_ONLY=1 writes the figures of
+what the cache holds without generating (a run stopped for time: "complete": false).
 """
 
 from __future__ import annotations
@@ -40,11 +42,42 @@ PROMPTS = [
 ]
 
 
+def _documents_from_cache(records) -> dict[str, dict]:
+    """Each document as far as it got, from the writer's (id, step) cache: the figures do not need
+    the run to have finished, so a run stopped for time reports what it measured."""
+    steps: dict[str, dict] = {}
+    cache = WORK / "documents.jsonl.cache.jsonl"
+    for row in (read_jsonl(cache).rows if cache.exists() else []):
+        steps.setdefault(row["id"], {})[row["step"]] = row
+    docs = {}
+    for r in records:
+        got = steps.get(r.id, {})
+        plan = got.get("plan")
+        sections = []
+        while (row := got.get(f"s{len(sections)}")) is not None:
+            sections.append(row)
+        # joined as the writer joins them
+        text = "\n\n".join(x["section"]["text"] for x in sections)
+        words = count_words(text)
+        rows = ([plan] if plan else []) + sections
+        docs[r.id] = {
+            "required": WORDS, "planned_sections": len(plan["plan"]) if plan else None,
+            "sections_done": len(sections), "complete": bool(plan) and len(sections) == len(plan["plan"]),
+            "words": words, "text": text, "plan": [p["main_point"] for p in plan["plan"]] if plan else [],
+            "plan_notes": plan["notes"] if plan else [], "fallbacks": [f for x in rows for f in x.get("fallbacks", [])],
+            "completion_tokens": sum(x.get("completion_tokens", 0) for x in rows),
+            "seconds": round(sum(x.get("seconds", 0.0) for x in rows), 2),
+            "section_seconds": [x["seconds"] for x in sections],
+        }
+    return docs
+
+
 def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     write_jsonl(WORK / "prompts.jsonl", PROMPTS)
     records, _ = load_prompts(WORK / "prompts.jsonl")
-    generator = TransformersGenerator.from_pretrained(None, batch_size=len(records))
+    report_only = os.environ.get("AGENTWRITE_REPORT_ONLY") == "1"
+    generator = None if report_only else TransformersGenerator.from_pretrained(None, batch_size=len(records))
 
     # the peer: one pass each, as long as the window allows (kept, so a resumed run does not redo it)
     single_file = WORK / "single_pass.json"
@@ -61,31 +94,38 @@ def main() -> None:
     single_seconds = single["seconds"]
     print(f"single pass: {single['tokens']} tokens in {single_seconds:.0f}s", flush=True)
     raw_tps = sum(single["tokens"]) / single_seconds
-    single_words = {r.id: count_words(t) for r, t in zip(records, single["texts"], strict=True)}
 
     settings = WriteSettings(min_section_words=200, max_section_words=500)
-    out = WORK / "documents.jsonl"
-    report = write_documents(records, out, generator, settings, progress=True)
-    docs = {d["id"]: d for d in read_jsonl(out).rows}
+    report = None
+    if not report_only:
+        report = write_documents(records, WORK / "documents.jsonl", generator, settings, progress=True)
+    docs = _documents_from_cache(records)
+    complete = all(d["complete"] for d in docs.values())
     per_prompt = {}
     for i, r in enumerate(records):
         d = docs[r.id]
+        single_words = count_words(single["texts"][i])
         per_prompt[r.id] = {
-            "required": d["required"], "words": d["words"], "S_l": round(d["S_l"], 2), "sections": len(d["sections"]),
+            "required": d["required"], "complete": d["complete"], "words": d["words"],
+            "S_l": round(length_score(required=d["required"], produced=d["words"]), 2),
+            "sections": d["sections_done"], "planned_sections": d["planned_sections"],
             "seconds": d["seconds"], "completion_tokens": d["completion_tokens"],
             "tokens_per_second": round(d["completion_tokens"] / d["seconds"], 2) if d["seconds"] else None,
-            "redundancy": round(redundancy_score(d["response"]), 4), "fallbacks": len(d["fallbacks"]),
-            "single_pass_words": single_words[r.id], "single_pass_S_l": round(length_score(required=d["required"],
-                                                                                       produced=single_words[r.id]), 2),
-            "ratio_to_single_pass": round(d["words"] / max(1, single_words[r.id]), 1),
+            "mean_words_per_section": round(d["words"] / max(1, d["sections_done"]), 1),
+            "redundancy": round(redundancy_score(d["text"]), 4) if d["text"] else None,
+            "single_pass_words": single_words,
+            "single_pass_S_l": round(length_score(required=d["required"], produced=single_words), 2),
+            "ratio_to_single_pass": round(d["words"] / max(1, single_words), 2),
             "single_pass_tokens": single["tokens"][i],
             "single_pass_redundancy": round(redundancy_score(single["texts"][i]), 4),
-            "excerpt": d["response"][:600], "single_pass_excerpt": single["texts"][i][:600],
-            "plan": [p["main_point"] for p in d["plan"]], "plan_notes": d["plan_notes"], "fallback_notes": d["fallbacks"],
+            "excerpt": d["text"][:600], "single_pass_excerpt": single["texts"][i][:600],
+            "plan": d["plan"], "plan_notes": d["plan_notes"], "fallback_notes": d["fallbacks"],
+            "section_seconds": d["section_seconds"],
         }
-    # documents are written concurrently: the pipeline's rate is all their tokens over the longest
-    # document's time (per-step times are kept in the cache, so this survives a resumed run)
-    pipeline_tps = sum(p["completion_tokens"] for p in per_prompt.values()) / max(p["seconds"] for p in per_prompt.values())
+    # documents are written concurrently (one batch per round): the pipeline's rate is all their
+    # tokens over the longest document's time (per-step times live in the cache, so resumes count)
+    pipeline_tps = (sum(p["completion_tokens"] for p in per_prompt.values())
+                    / max(p["seconds"] for p in per_prompt.values()))
     goals = {
         "min_words": goal(min(p["words"] for p in per_prompt.values()), f">= {int(WORDS * 0.8)}"),
         "min_S_l": goal(min(p["S_l"] for p in per_prompt.values()), ">= 80"),
@@ -95,13 +135,19 @@ def main() -> None:
     write_results(
         "agentwrite",
         goals=goals,
-        figures={"requested_words": WORDS, "per_prompt": per_prompt, "pipeline_tokens_per_second": round(pipeline_tps, 2),
+        figures={"requested_words": WORDS, "complete": complete, "per_prompt": per_prompt,
+                 "pipeline_tokens_per_second": round(pipeline_tps, 2),
                  "raw_generation_tokens_per_second": round(raw_tps, 2), "single_pass_seconds": round(single_seconds, 1),
-                 "write_report": report.as_dict(),
-                 "settings": {"min_section_words": 200, "max_section_words": 500, "digest": settings.digest,
-                              "max_continuations": settings.max_continuations, "window": generator.context_window}},
-        summary=", ".join(f"{k}: {p['words']} words S_l {p['S_l']:.0f} ({p['ratio_to_single_pass']}x single pass, "
-                          f"redundancy {p['redundancy']:.2f})" for k, p in per_prompt.items())
+                 "write_report": report.as_dict() if report else None,
+                 "settings": {"min_section_words": settings.min_section_words,
+                              "max_section_words": settings.max_section_words, "digest": settings.digest,
+                              "max_continuations": settings.max_continuations, "plan_example": settings.plan_example,
+                              "plan_prefill": settings.plan_prefill, "window": settings.window or 8192,
+                              "batch_size": len(records), "temperature": settings.temperature}},
+        summary=("" if complete else "INCOMPLETE RUN: ")
+        + ", ".join(f"{k}: {p['words']} words in {p['sections']}/{p['planned_sections']} sections, S_l {p['S_l']:.0f} "
+                    f"({p['ratio_to_single_pass']}x single pass, redundancy {p['redundancy']})"
+                    for k, p in per_prompt.items())
         + f"; {pipeline_tps:.1f} vs raw {raw_tps:.1f} tok/s",
     )
 

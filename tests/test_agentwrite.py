@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -259,3 +260,35 @@ def test_a_plan_cut_by_its_token_budget_loses_only_the_cut_line(tmp_path):
     doc = new_document("d", "Write about 600 words on rivers.", 600)
     writer.run([doc], lambda d: None)
     assert [p.main_point for p in doc.plan] == ["Sources", "Deltas"]
+
+
+def test_section_budgets_follow_the_documents_measured_tokens_per_word(tmp_path):
+    from lengthwise.agentwrite.writer import TOKENS_PER_WORD
+    from lengthwise.backends.base import GenerationResult
+
+    budgets = []
+
+    class TwoTokensPerWord(ScriptedGenerator):
+        def generate(self, requests, on_result=None):
+            out = []
+            for r in requests:
+                if "Break the writing task" in r.messages[-1]["content"]:
+                    out.append(GenerationResult(PLAN, "stop"))
+                    continue
+                budgets.append(r.max_new_tokens)
+                text = honest(300)
+                out.append(GenerationResult(text, "stop", completion_tokens=2 * count_words(text)))
+            return out
+
+    cache = ResumableJsonl(tmp_path / "c.jsonl", key="key")
+    settings = WriteSettings(min_section_words=100, max_section_words=300)
+    writer = AgentWriter(TwoTokensPerWord(lambda r: None), settings, cache, lambda m: 10, 8192)
+    doc = new_document("d", "Write about 900 words on rivers.", 900)
+    writer.run([doc], lambda d: None)
+    target = doc.plan[0].words
+    assert budgets[0] == math.ceil(target * TOKENS_PER_WORD["en"] * 1.5) + 32  # the starting guess
+    assert budgets[-1] == math.ceil(doc.plan[-1].words * 2.0 * 1.5) + 32  # the measured rate
+    # a resumed document keeps its measured rate
+    again = AgentWriter(TwoTokensPerWord(lambda r: None), settings, ResumableJsonl(tmp_path / "c.jsonl", key="key"),
+                        lambda m: 10, 8192).restore(new_document("d", "Write about 900 words on rivers.", 900))
+    assert AgentWriter.tokens_per_word(again) == 2.0

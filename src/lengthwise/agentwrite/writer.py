@@ -40,7 +40,10 @@ from lengthwise.text import count_words, detect_language, split_sentences
 
 __all__ = ["WriteSettings", "Document", "AgentWriter", "cut_at_sentence"]
 
-TOKENS_PER_WORD = {"en": 1.35, "zh": 1.1}
+# Starting guesses of tokens per counted word; after a few sections each document uses its own
+# measured rate, since tokenizers differ several-fold on Chinese (SmolLM2: ~2 per character).
+TOKENS_PER_WORD = {"en": 1.35, "zh": 1.5}
+MEASURED_AFTER_WORDS = 200
 
 
 @dataclass
@@ -125,6 +128,8 @@ class Document:
     failures: int = 0
     failed: str | None = None
     completion_tokens: int = 0  # all steps, including those restored from the cache
+    section_tokens: int = 0  # tokens generated for section text, and the words they made (before cuts)
+    section_words: int = 0
     step_tokens: int = 0  # the step in progress (a section with its continuations and summary)
     seconds: float = 0.0  # wall time of the finished steps, across runs
     step_started: float = field(default_factory=time.monotonic)
@@ -170,6 +175,7 @@ class AgentWriter:
             doc.sections.append(row["section"])
             doc.fallbacks += row.get("fallbacks", [])
             doc.completion_tokens += row.get("completion_tokens", 0)
+            doc.section_tokens, doc.section_words = row.get("section_rate", (doc.section_tokens, doc.section_words))
             doc.seconds += row.get("seconds", 0.0)
             k += 1
         return doc
@@ -179,6 +185,12 @@ class AgentWriter:
         return GenerationRequest(messages=messages, max_new_tokens=max(16, max_new_tokens),
                                  temperature=self.settings.temperature, top_p=self.settings.top_p,
                                  seed=self.settings.seed + salt)
+
+    @staticmethod
+    def tokens_per_word(doc: Document) -> float:
+        if doc.section_words >= MEASURED_AFTER_WORDS and doc.section_tokens > 0:  # some backends report no usage
+            return min(4.0, max(0.5, doc.section_tokens / doc.section_words))
+        return TOKENS_PER_WORD[doc.language]
 
     def next_request(self, doc: Document) -> tuple[str, GenerationRequest]:
         s = self.settings
@@ -195,7 +207,7 @@ class AgentWriter:
         section = doc.plan[k]
         done_words = count_words(doc.current, s.counter)
         target = max(1, section.words - done_words)
-        max_new = math.ceil(target * TOKENS_PER_WORD[doc.language] * 1.5) + 32
+        max_new = math.ceil(target * self.tokens_per_word(doc) * 1.5) + 32
         plan_str = plan_text(doc.plan, doc.language)
         step = (continuation_note(k, section.main_point, done_words, section.words, doc.language) if doc.current
                 else step_name(k, section.main_point, doc.language))
@@ -265,6 +277,8 @@ class AgentWriter:
         k = len(doc.sections)
         section = doc.plan[k]
         piece = result.text.strip()
+        doc.section_tokens += result.completion_tokens
+        doc.section_words += count_words(piece, s.counter)
         joiner = "" if doc.language == "zh" else " "
         doc.current = (doc.current + joiner + piece).strip() if doc.current else piece
         words = count_words(doc.current, s.counter)
@@ -292,7 +306,8 @@ class AgentWriter:
     def _save_section(self, doc: Document, k: int) -> None:
         row = doc.sections[k]
         self.cache.append({"key": f"{doc.id}:s{k}", "id": doc.id, "step": f"s{k}", "section": row,
-                           "fallbacks": row.get("notes", []), **self._step_cost(doc)})
+                           "fallbacks": row.get("notes", []), "section_rate": [doc.section_tokens, doc.section_words],
+                           **self._step_cost(doc)})
         self.on_event("section", doc)
 
     # --- the loop -------------------------------------------------------------------------------

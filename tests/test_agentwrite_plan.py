@@ -164,3 +164,6 @@ def test_lines_copied_from_the_prompts_example_are_not_sections():
     with pytest.raises(PlanParseError):
         parse_plan("Paragraph 1 - Main Point: Why bees matter to farms and wild plants - Word Count: 300 words",
                    ignore=EXAMPLE_POINTS["en"])
+    # a short real point that happens to share the example's words is kept (a task about bees)
+    bees = "Paragraph 1 - Main Point: The queen - Word Count: 300 words\nParagraph 2 - Main Point: Bees - Word Count: 300"
+    assert [s.main_point for s in parse_plan(bees, ignore=EXAMPLE_POINTS["en"])] == ["The queen", "Bees"]

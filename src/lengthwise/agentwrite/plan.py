@@ -92,9 +92,12 @@ def _point_key(point: str) -> str:
 
 def _overlap(a: str, b: str) -> float:
     """How much of the shorter point key the other contains, by word (by character for CJK text):
-    a copied example line is often shortened, so Jaccard would miss it."""
+    a copied example line is often shortened, so Jaccard would miss it. Points of fewer than three
+    units overlap only when equal, so a short real point ("The queen") is not taken for a copy."""
     ta, tb = (set(x.replace(" ", "")) if _CJK.search(x) else set(x.split()) for x in (a, b))
-    return len(ta & tb) / min(len(ta), len(tb)) if ta and tb else 0.0
+    if min(len(ta), len(tb)) < 3:
+        return float(a == b)
+    return len(ta & tb) / min(len(ta), len(tb))
 
 
 def parse_plan(text: str | None, ignore: Iterable[str] = ()) -> list[PlanSection]:

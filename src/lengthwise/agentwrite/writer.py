@@ -53,9 +53,9 @@ class WriteSettings:
     continued (at most ``max_continuations`` times); one over ``long_ratio`` × is cut at a sentence
     boundary. ``plan_example``: show a worked plan for another task; ``plan_prefill``: start the
     plan answer with ``Paragraph 1 - Main Point:`` when the backend can continue an assistant turn
-    (local models; small ones follow the format only then). ``digest``: how earlier sections are kept when the text outgrows the window
-    (``first_sentences`` or ``summary``, one model call per section). ``window``: the context
-    window in tokens (default: the model's)."""
+    (local models; small ones follow the format only then). ``digest``: how earlier sections are
+    kept when the text outgrows the window (``first_sentences`` or ``summary``, one model call per
+    section). ``window``: the context window in tokens (default: the model's)."""
 
     min_section_words: int = 200
     max_section_words: int = 1000

@@ -22,10 +22,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from _common import goal, write_results  # noqa: E402
 
-from lengthwise.agentwrite.writer import WriteSettings  # noqa: E402
+from lengthwise.agentwrite.writer import AgentWriter, WriteSettings, new_document  # noqa: E402
 from lengthwise.backends.base import GenerationRequest  # noqa: E402
 from lengthwise.backends.transformers_backend import TransformersGenerator  # noqa: E402
-from lengthwise.io import atomic_write_text, read_jsonl, write_jsonl  # noqa: E402
+from lengthwise.io import ResumableJsonl, atomic_write_text, write_jsonl  # noqa: E402
 from lengthwise.jobs.export import redundancy_score  # noqa: E402
 from lengthwise.jobs.write import write_documents  # noqa: E402
 from lengthwise.prompts import build_messages  # noqa: E402
@@ -42,32 +42,21 @@ PROMPTS = [
 ]
 
 
-def _documents_from_cache(records) -> dict[str, dict]:
-    """Each document as far as it got, from the writer's (id, step) cache: the figures do not need
-    the run to have finished, so a run stopped for time reports what it measured."""
-    steps: dict[str, dict] = {}
-    cache = WORK / "documents.jsonl.cache.jsonl"
-    for row in (read_jsonl(cache).rows if cache.exists() else []):
-        steps.setdefault(row["id"], {})[row["step"]] = row
+def _documents_from_cache(records, settings: WriteSettings) -> dict[str, dict]:
+    """Each document as far as it got, restored from the writer's (id, step) cache the way a rerun
+    restores it: the figures do not need the run to have finished, so a run stopped for time
+    reports what it measured."""
+    cache = ResumableJsonl(WORK / "documents.jsonl.cache.jsonl", key="key")
+    writer = AgentWriter(None, settings, cache, measure=lambda _m: 0, window=settings.window or 8192)
     docs = {}
     for r in records:
-        got = steps.get(r.id, {})
-        plan = got.get("plan")
-        sections = []
-        while (row := got.get(f"s{len(sections)}")) is not None:
-            sections.append(row)
-        # joined as the writer joins them
-        text = "\n\n".join(x["section"]["text"] for x in sections)
-        words = count_words(text)
-        rows = ([plan] if plan else []) + sections
+        doc = writer.restore(new_document(r.id, r.prompt, WORDS))
         docs[r.id] = {
-            "required": WORDS, "planned_sections": len(plan["plan"]) if plan else None,
-            "sections_done": len(sections), "complete": bool(plan) and len(sections) == len(plan["plan"]),
-            "words": words, "text": text, "plan": [p["main_point"] for p in plan["plan"]] if plan else [],
-            "plan_notes": plan["notes"] if plan else [], "fallbacks": [f for x in rows for f in x.get("fallbacks", [])],
-            "completion_tokens": sum(x.get("completion_tokens", 0) for x in rows),
-            "seconds": round(sum(x.get("seconds", 0.0) for x in rows), 2),
-            "section_seconds": [x["seconds"] for x in sections],
+            "required": WORDS, "planned_sections": len(doc.plan) if doc.plan else None,
+            "sections_done": len(doc.sections), "complete": doc.done, "words": count_words(doc.text),
+            "text": doc.text, "plan": [p.main_point for p in doc.plan or []], "plan_notes": doc.plan_notes,
+            "fallbacks": doc.fallbacks, "completion_tokens": doc.completion_tokens, "seconds": round(doc.seconds, 2),
+            "section_seconds": [cache.done[f"{r.id}:s{k}"]["seconds"] for k in range(len(doc.sections))],
         }
     return docs
 
@@ -99,7 +88,7 @@ def main() -> None:
     report = None
     if not report_only:
         report = write_documents(records, WORK / "documents.jsonl", generator, settings, progress=True)
-    docs = _documents_from_cache(records)
+    docs = _documents_from_cache(records, settings)
     complete = all(d["complete"] for d in docs.values())
     per_prompt = {}
     for i, r in enumerate(records):

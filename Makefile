@@ -7,9 +7,13 @@ STAMP := $(VENV)/.lengthwise-setup
 NAME ?=
 ARGS ?=
 
-.PHONY: setup demo test test-fast bench lint clean
+.PHONY: setup browser demo test test-fast bench lint clean interop
 
 setup: $(STAMP)
+
+# The HTML-report checks open the page in Debian's headless chromium: found, or installed once with apt.
+browser:
+	@bash scripts/ensure-chromium.sh
 
 # Re-run set-up whenever the dependency list changes.
 $(STAMP): pyproject.toml Makefile
@@ -30,10 +34,10 @@ $(STAMP): pyproject.toml Makefile
 demo: setup
 	$(VENV)/bin/lengthwise demo $(ARGS)
 
-test: setup
+test: setup browser
 	$(PY) -m pytest $(ARGS)
 
-test-fast: setup
+test-fast: setup browser
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
 bench: setup
@@ -45,3 +49,20 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+
+# A real OpenAI-compatible server nobody here wrote (llama-cpp-python's), in its own venv, serving the
+# embedded SmolLM2 GGUF on 127.0.0.1; then generate / eval / arena / write against it (not in `make test`).
+# The portable CMake flags avoid a native build that crashes on some CPUs. ~9 minutes the first time.
+INTEROP_VENV := .venv-interop
+INTEROP_STAMP := $(INTEROP_VENV)/.lengthwise-interop
+LLAMA_CPP_PYTHON ?= llama-cpp-python[server]==0.3.36
+INTEROP_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
+$(INTEROP_STAMP):
+	@test -x $(INTEROP_VENV)/bin/python || $(PYTHON) -m venv $(INTEROP_VENV)
+	@echo "interop: building $(LLAMA_CPP_PYTHON) in $(INTEROP_VENV) (several minutes)..."
+	@CMAKE_ARGS="$(INTEROP_CMAKE_ARGS)" $(INTEROP_VENV)/bin/python -m pip install -q "$(LLAMA_CPP_PYTHON)"
+	@touch $(INTEROP_STAMP)
+
+interop: setup $(INTEROP_STAMP)
+	$(PY) benchmarks/interop.py --server-python $(INTEROP_VENV)/bin/python $(ARGS)

@@ -11,7 +11,11 @@ from pathlib import Path
 def chromium_path() -> str:
     path = os.environ.get("LENGTHWISE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
-        raise RuntimeError("chromium is not installed (.ci/run installs it with apt-get install chromium)")
+        import pytest
+
+        # One line, not a stack: `make test` runs scripts/ensure-chromium.sh first, which installs it.
+        pytest.fail("chromium not found: run `make setup` (scripts/ensure-chromium.sh) or set LENGTHWISE_CHROMIUM",
+                    pytrace=False)
     return path
 
 

@@ -4,9 +4,14 @@ It speaks ``/v1/chat/completions`` and ``/v1/completions`` and can be told to mi
 faults with ``server.faults.extend([...])`` (consumed one per request, in arrival order) or set
 ``server.fault_mix`` to draw a fault at random per request. Faults:
 
-``400`` (bad request: not retryable), ``429`` (no Retry-After), ``429-retry`` (Retry-After: 0), ``500``, ``503``, ``hang`` (never answers
-until the client gives up), ``close`` (drops the connection without a reply), ``malformed`` (200 with
-broken JSON), ``empty`` (200 with an empty ``choices``), ``ok``.
+``400`` (bad request: not retryable), ``401`` (refused key), ``429`` (no Retry-After), ``429-retry``
+(Retry-After: 0), ``500``, ``503``, ``hang`` (never answers until the client gives up; a client that
+closes its connection is counted in ``disconnects``), ``close`` (drops the connection without a
+reply), ``malformed`` (200 with broken JSON), ``empty`` (200 with an empty ``choices``), ``ok``.
+
+Structured output: every request's ``response_format`` is recorded in ``response_formats``; the
+types in ``refuse_formats`` are answered 400, the way a server that does not know them does.
+``slots`` set → ``GET /props`` answers ``{"total_slots": slots}`` like llama.cpp's server.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ class FakeOpenAIServer:
         self.fault_mix: dict[str, float] | None = None
         self.served = Counter()
         self.seen_auth: list[str] = []
+        self.response_formats: list[dict | None] = []
+        self.refuse_formats: set[str] = set()
+        self.disconnects = 0
+        self.slots: int | None = None
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._model_lock = threading.Lock()
@@ -106,13 +115,40 @@ class FakeOpenAIServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
+            def do_GET(self):
+                if self.path == "/props" and server.slots is not None:
+                    return self._send(200, json.dumps({"total_slots": server.slots}).encode())
+                return self._send(404, b'{"error": "not found"}')
+
+            def _wait_or_disconnect(self) -> None:
+                """Hang until the client gives up (its connection closes) or the server stops."""
+                self.connection.settimeout(0.05)
+                deadline = time.monotonic() + server.hang_seconds
+                while time.monotonic() < deadline and not server._stop.is_set():
+                    try:
+                        if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                            with server._lock:
+                                server.disconnects += 1
+                            return
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        with server._lock:
+                            server.disconnects += 1
+                        return
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 server.seen_auth.append(self.headers.get("Authorization", ""))
-                chat = self.path.endswith("/chat/completions")
-                if not (chat or self.path.endswith("/completions")):
+                chat = self.path == "/v1/chat/completions"
+                if not (chat or self.path == "/v1/completions"):
                     return self._send(404, b'{"error": "not found"}')
+                response_format = body.get("response_format")
+                with server._lock:
+                    server.response_formats.append(response_format)
+                if response_format and response_format.get("type") in server.refuse_formats:
+                    return self._send(400, b'{"error": {"message": "unsupported response_format"}}')
                 fault = server.next_fault()
                 if fault == "429":
                     return self._send(429, b'{"error": {"message": "rate limited"}}')
@@ -120,8 +156,11 @@ class FakeOpenAIServer:
                     return self._send(429, b'{"error": {"message": "rate limited"}}', {"Retry-After": "0"})
                 if fault in ("400", "500", "503"):
                     return self._send(int(fault), b'{"error": {"message": "server error"}}')
+                if fault == "401":
+                    return self._send(401, b'{"error": {"message": "invalid api key"}}')
                 if fault == "hang":
-                    server._stop.wait(server.hang_seconds)
+                    self._wait_or_disconnect()
+                    self.close_connection = True
                     return None
                 if fault == "close":
                     self.connection.shutdown(socket.SHUT_RDWR)

@@ -263,8 +263,8 @@ def test_a_plan_cut_by_its_token_budget_loses_only_the_cut_line(tmp_path):
 
 
 def test_section_budgets_follow_the_documents_measured_tokens_per_word(tmp_path):
-    from lengthwise.agentwrite.writer import TOKENS_PER_WORD
     from lengthwise.backends.base import GenerationResult
+    from lengthwise.token_budget import DEFAULT_RATE
 
     budgets = []
 
@@ -286,9 +286,11 @@ def test_section_budgets_follow_the_documents_measured_tokens_per_word(tmp_path)
     doc = new_document("d", "Write about 900 words on rivers.", 900)
     writer.run([doc], lambda d: None)
     target = doc.plan[0].words
-    assert budgets[0] == math.ceil(target * TOKENS_PER_WORD["en"] * 1.5) + 32  # the starting guess
+    # the starting guess: a generator without a tokenizer (a server) gets the default rate
+    assert budgets[0] == math.ceil(target * DEFAULT_RATE.en * 1.5) + 32
     assert budgets[-1] == math.ceil(doc.plan[-1].words * 2.0 * 1.5) + 32  # the measured rate
     # a resumed document keeps its measured rate
-    again = AgentWriter(TwoTokensPerWord(lambda r: None), settings, ResumableJsonl(tmp_path / "c.jsonl", key="key"),
-                        lambda m: 10, 8192).restore(new_document("d", "Write about 900 words on rivers.", 900))
-    assert AgentWriter.tokens_per_word(again) == 2.0
+    resumed = AgentWriter(TwoTokensPerWord(lambda r: None), settings, ResumableJsonl(tmp_path / "c.jsonl", key="key"),
+                          lambda m: 10, 8192)
+    again = resumed.restore(new_document("d", "Write about 900 words on rivers.", 900))
+    assert resumed.tokens_per_word(again) == 2.0

@@ -131,8 +131,11 @@ def test_arena_judge_failures_are_counted_and_resume_asks_only_the_missing(tmp_p
     again = run_arena(paths, tmp_path / "out", steady, n_bootstrap=10, progress=False, report=False)
     assert again["judged"] == 8 and again["judge_failures"]["count"] == 0
     assert steady.generator.calls == summary["judge_failures"]["count"]
-    lines = (tmp_path / "out" / "comparisons.jsonl").read_text().splitlines()
-    assert len(lines) == len({json.loads(x)["key"] for x in lines}) == 8
+    rows = [json.loads(x) for x in (tmp_path / "out" / "comparisons.jsonl").read_text().splitlines()]
+    finished = [r for r in rows if r["outcome"] is not None]
+    assert len(finished) == len({r["key"] for r in finished}) == 8
+    # the first run's failures stay on disk (append-only) with their reason, superseded by the rerun
+    assert len(rows) - 8 == summary["judge_failures"]["count"] and all(r["error"] for r in rows if r["outcome"] is None)
 
 
 def test_arena_write_rows_load_as_the_baseline(tmp_path):

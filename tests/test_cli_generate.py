@@ -129,12 +129,24 @@ def test_generate_through_openai_backend_counts_failures_and_exits_nonzero(tmp_p
         failures = read_rows(tmp_path / "o.jsonl.failures.jsonl")
         assert failures == [{"id": "p0", "error": "http_500", "attempts": 3, "failures": ["http_500"] * 3}]
         summary = json.loads((tmp_path / "o.jsonl.summary.json").read_text())
-        assert summary["failed_by_reason"] == {"http_500": 1} and summary["retries_by_reason"] == {"http_500": 3, "http_429": 1}
+        # p0's third failure ended it and p1's 429 was retried: two 500s and one 429 were retries.
+        assert summary["failed_by_reason"] == {"http_500": 1} and summary["retries_by_reason"] == {"http_500": 2, "http_429": 1}
+        first_tokens = summary["completion_tokens"]
+        assert summary["responses"] == 3 and summary["runs"] == 1 and first_tokens > 0
         # The rerun retries only the failed item.
         code = main(["generate", str(prompts), "-o", str(out), "--backend", "openai", "--base-url", server.base_url,
                      "--model", "tiny", "--max-new-tokens", "4", "-q"])
         assert code == 0
         assert sorted(r["id"] for r in read_rows(out)) == ["p0", "p1", "p2", "p3"]
+        # The summary adds up over both runs; the stale failure file is gone once p0 succeeded.
+        summary = json.loads((tmp_path / "o.jsonl.summary.json").read_text())
+        assert summary["responses"] == 4 and summary["runs"] == 2
+        assert summary["completion_tokens"] == sum(r["completion_tokens"] for r in read_rows(out)) > first_tokens
+        assert sum(summary["finish_reasons"].values()) == 4
+        assert summary["this_run"]["completed"] == 1
+        assert not (tmp_path / "o.jsonl.failures.jsonl").exists()
+        # Files written by atomic replace get the same mode as the JSONL the job appends to.
+        assert (tmp_path / "o.jsonl.summary.json").stat().st_mode & 0o777 == out.stat().st_mode & 0o777
 
 
 def test_generate_all_requests_failing_ends_nonzero_not_hanging(tmp_path):

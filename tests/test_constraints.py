@@ -111,3 +111,43 @@ def test_required_words_converts_pages_and_refuses_english_characters():
 )
 def test_parse_number(s, value):
     assert parse_number(s) == value
+
+
+# Cases a real prompt set contains (each in English and Chinese).
+REAL_CASES = [
+    # negated maxima
+    ("文章不要超过500字", C("max", None, 500, 500, "characters", language="zh")),
+    ("字数不得超过800字", C("max", None, 800, 800, "characters", language="zh")),
+    ("不能多于300字", C("max", None, 300, 300, "characters", language="zh")),
+    ("不能少于300字", C("min", 300, None, 300, "characters", language="zh")),
+    ("The essay must not exceed 500 words.", C("max", None, 500, 500)),
+    ("It shouldn't be longer than 300 words.", C("max", None, 300, 300)),
+    # English number words
+    ("Write a five-hundred-word essay.", C("exact", 500, 500, 500)),
+    ("Write twelve hundred words on tides.", C("exact", 1200, 1200, 1200)),
+    ("Write two thousand words.", C("exact", 2000, 2000, 2000)),
+    ("写一篇两千字的文章", C("exact", 2000, 2000, 2000, "characters", language="zh")),
+    # per-item multipliers
+    ("写五篇文章，每篇400字左右", C("about", 2000, 2000, 2000, "characters", 5, "zh")),
+    ("Write five posts of about 400 words each.", C("about", 2000, 2000, 2000, "words", 5)),
+    # totals
+    ("写一部共五幕（10000字）的剧本", C("exact", 10000, 10000, 10000, "characters", language="zh")),
+    ("分为五个部分，每部分都要详细，共10000字", C("exact", 10000, 10000, 10000, "characters", language="zh")),
+    ("Write five parts, each detailed, 5000 words in total.", C("exact", 5000, 5000, 5000)),
+    # pages
+    ("Write no more than 2 pages.", C("max", None, 2, 2, "pages")),
+    ("写一篇不超过3页的报告", C("max", None, 3, 3, "pages", language="zh")),
+]
+
+
+@pytest.mark.parametrize("text, expected", REAL_CASES)
+def test_parse_length_real_prompt_cases(text, expected):
+    assert typed(parse_length(text)) == expected
+
+
+def test_pages_convert_to_words_at_the_documented_rate():
+    from lengthwise.constraints import WORDS_PER_PAGE
+
+    c = parse_length("Write no more than 2 pages.").in_words()
+    assert (c.kind, c.hi, c.unit) == ("max", 2 * WORDS_PER_PAGE, "words")
+    assert parse_length("under 280 characters").in_words() is None

@@ -36,7 +36,10 @@ BackendOpt = Annotated[str, typer.Option(help="transformers (local) or openai (a
 BaseUrlOpt = Annotated[str | None, typer.Option(help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1.")]
 ApiKeyOpt = Annotated[str | None, typer.Option(help="openai backend: API key (prefer --api-key-env).")]
 ApiKeyEnvOpt = Annotated[str, typer.Option(help="openai backend: environment variable holding the API key.")]
-ConcurrencyOpt = Annotated[int, typer.Option(help="openai backend: requests in flight.")]
+ConcurrencyOpt = Annotated[str, typer.Option(
+    help="openai backend: requests in flight, or 'auto': the server's slots where it tells them (llama.cpp "
+         "/props), 32 for vLLM, 16 for OpenAI, else 1 (a single-slot server such as llama-cpp-python's queues "
+         "the rest, and a queued request would time out). See docs/evaluation.md.")]
 MaxAttemptsOpt = Annotated[int, typer.Option(help="openai backend: attempts per request, first one included.")]
 DeviceOpt = Annotated[str | None, typer.Option(help="transformers backend: cpu, cuda, cuda:1 (default: cuda if present).")]
 DtypeOpt = Annotated[str | None, typer.Option(help="transformers backend: float32, bfloat16, float16 (default: bf16 on GPU, fp32 on CPU).")]
@@ -130,8 +133,8 @@ def generate(
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
     api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
-    concurrency: ConcurrencyOpt = 8,
-    timeout: Annotated[float, typer.Option(help="openai backend: seconds per HTTP request.")] = 120.0,
+    concurrency: ConcurrencyOpt = "auto",
+    timeout: Annotated[float, typer.Option(help="openai backend: seconds to wait for a reply once connected.")] = 120.0,
     max_attempts: MaxAttemptsOpt = 5,
     backoff: BackoffOpt = 0.5,
     deadline: DeadlineOpt = 600.0,
@@ -153,22 +156,24 @@ def generate(
     from lengthwise.records import load_prompts
 
     _check_counter(counter)
-    settings = GenerateSettings(max_new_tokens=max_new_tokens, max_tokens_cap=max_tokens_cap, temperature=temperature,
-                                top_p=top_p, seed=seed, counter=counter, think=think,
-                                chunk=max(batch_size, concurrency * 4) if backend == "openai" else batch_size)
     records, skipped = load_prompts(prompts, skip_bad=skip_bad)
     if skipped:
         err_console.print(f"skipped {len(skipped)} bad rows; first: {skipped[0]}")
     generator = _generator_from_options(backend, model, base_url, api_key, api_key_env, concurrency, timeout,
                                         _retry_policy(max_attempts, backoff, deadline), device, dtype, batch_size)
+    in_flight = getattr(generator, "concurrency", 1)
+    settings = GenerateSettings(max_new_tokens=max_new_tokens, max_tokens_cap=max_tokens_cap, temperature=temperature,
+                                top_p=top_p, seed=seed, counter=counter, think=think,
+                                chunk=max(batch_size, in_flight * 4) if backend == "openai" else batch_size)
+    if backend == "openai" and not quiet:
+        err_console.print(f"concurrency {in_flight} ({generator.concurrency_reason})")
     report = generate_responses(records, out, generator, settings, progress=not quiet)
-    console.print(f"{report.completed + report.already_done}/{report.total} responses in {out} "
+    console.print(f"{report.responses}/{report.total} responses in {out} "
                   f"({report.already_done} already done, {report.completed} new, {report.failed} failed, "
-                  f"{report.seconds:.1f}s)")
+                  f"{report.this_run['seconds']:.1f}s; finish: "
+                  f"{', '.join(f'{k} {v}' for k, v in sorted(report.finish_reasons.items())) or '-'})")
     if report.failed:
-        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(report.failed_by_reason.items()))
-        err_console.print(f"{report.failed} requests failed ({reasons}); rerun the same command to retry them")
-        raise typer.Exit(1)
+        _remote_failure_exit(report.failed, report.failed_by_reason, "requests", base_url)
 
 
 @app.command()
@@ -354,8 +359,8 @@ def write(
     base_url: BaseUrlOpt = None,
     api_key: ApiKeyOpt = None,
     api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
-    concurrency: ConcurrencyOpt = 8,
-    timeout: Annotated[float, typer.Option(help="openai backend: seconds per HTTP request.")] = 300.0,
+    concurrency: ConcurrencyOpt = "auto",
+    timeout: Annotated[float, typer.Option(help="openai backend: seconds to wait for a reply once connected.")] = 300.0,
     max_attempts: MaxAttemptsOpt = 5,
     backoff: BackoffOpt = 0.5,
     deadline: DeadlineOpt = 600.0,
@@ -458,12 +463,32 @@ JudgeOpt = Annotated[str | None, typer.Option(
 JudgeModelOpt = Annotated[str | None, typer.Option("--judge-model", help="Model name on the judge server, or the local judge's model folder.")]
 JudgeKeyEnvOpt = Annotated[str, typer.Option("--judge-api-key-env", help="Environment variable holding the judge server's API key.")]
 JudgeAttemptsOpt = Annotated[int, typer.Option("--judge-attempts", help="Judge attempts per item (parse failures and HTTP errors) before it counts as a failure.")]
-JudgeConcurrencyOpt = Annotated[int, typer.Option("--judge-concurrency", help="Judge requests in flight (server judges).")]
+JudgeConcurrencyOpt = Annotated[str, typer.Option("--judge-concurrency", help="Judge requests in flight (server judges), or 'auto' (as --concurrency).")]
+JudgeStructuredOpt = Annotated[bool, typer.Option(
+    "--judge-structured/--no-judge-structured",
+    help="Ask server judges for structured output (a JSON schema) where the server offers it; free text otherwise.")]
 JudgeTimeoutOpt = Annotated[float, typer.Option("--judge-timeout", help="Seconds per judge HTTP request (3 HTTP attempts each, within 3x this).")]
 
 
-def _make_judge(spec: str | None, model: str | None, api_key_env: str, attempts: int, concurrency: int,
-                pairwise: bool = False, device: str | None = None, timeout: float = 120.0):
+def _remote_failure_exit(count: int, by_reason: dict[str, int], what: str, base_url: str | None) -> None:
+    """Say what failed and what to do, then exit 1. Failures no retry can cure (a wrong URL, a
+    refused key) get their fix instead of the advice to rerun."""
+    from lengthwise.backends.openai_backend import status_hint
+
+    reasons = ", ".join(f"{k}: {v}" for k, v in sorted(by_reason.items()))
+    hints = []
+    for reason in sorted(by_reason):
+        code = reason.rsplit("_", 1)[-1] if "http_" in reason else ""
+        hint = status_hint(int(code), base_url or "") if code.isdigit() else None
+        if hint and hint not in hints:
+            hints.append(hint)
+    advice = "; ".join(hints) if hints else "rerun the same command to retry them"
+    err_console.print(f"{count} {what} failed ({reasons}); {advice}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _make_judge(spec: str | None, model: str | None, api_key_env: str, attempts: int, concurrency: str,
+                pairwise: bool = False, device: str | None = None, timeout: float = 120.0, structured: bool = True):
     """A rubric judge (or a pairwise judge for arena) from the --judge options."""
     if spec is None:
         return None
@@ -479,10 +504,10 @@ def _make_judge(spec: str | None, model: str | None, api_key_env: str, attempts:
         if pairwise:
             from lengthwise.evaluation.arena import GeneratorPairJudge
 
-            return GeneratorPairJudge(generator, max_attempts=attempts, name=f"pairwise:{model}")
+            return GeneratorPairJudge(generator, max_attempts=attempts, name=f"pairwise:{model}", structured=structured)
         from lengthwise.evaluation.judge import GeneratorJudge
 
-        return GeneratorJudge(generator, max_attempts=attempts, name=f"rubric:{model}")
+        return GeneratorJudge(generator, max_attempts=attempts, name=f"rubric:{model}", structured=structured)
     local_model = model if spec == "local" else spec
     if pairwise:
         from lengthwise.evaluation.arena import ProbabilityPairJudge
@@ -507,7 +532,8 @@ def eval_command(
     judge_model: JudgeModelOpt = None,
     judge_api_key_env: JudgeKeyEnvOpt = "OPENAI_API_KEY",
     judge_attempts: JudgeAttemptsOpt = 3,
-    judge_concurrency: JudgeConcurrencyOpt = 8,
+    judge_concurrency: JudgeConcurrencyOpt = "auto",
+    judge_structured: JudgeStructuredOpt = True,
     judge_timeout: JudgeTimeoutOpt = 120.0,
     device: Annotated[str | None, typer.Option(help="Local judge device: cpu or cuda.")] = None,
     skip_bad: SkipBadOpt = False,
@@ -522,13 +548,16 @@ def eval_command(
     except ValueError as exc:
         raise LengthwiseError(str(exc)) from None
     judge_obj = _make_judge(judge, judge_model, judge_api_key_env, judge_attempts, judge_concurrency, device=device,
-                            timeout=judge_timeout)
+                            timeout=judge_timeout, structured=judge_structured)
     summary = evaluate_responses(responses, out, settings, judge=judge_obj, progress=not quiet)
     if summary["skipped_rows"]:
         err_console.print(f"skipped {len(summary['skipped_rows'])} bad rows; first: {summary['skipped_rows'][0]}")
-    rows = [[b, str(g["n"]), _fmt(g["S_l"]), _fmt(g["S_q"]), _fmt(g["S"])] for b, g in summary["by_bucket"].items()]
-    rows.append(["all", str(summary["n_scored"]), _fmt(summary["S_l"]), _fmt(summary["S_q"]), _fmt(summary["S"])])
-    _print_table(f"LongBench-Write scores ({summary['counter']} counter)", ["bucket", "n", "S_l", "S_q", "S"], rows)
+    rows = [[b, str(g["n"]), _fmt(g["S_l"]), _fmt(g["S_c"]), _fmt(g["S_q"]), _fmt(g["S"])]
+            for b, g in summary["by_bucket"].items()]
+    rows.append(["all", str(summary["n_scored"]), _fmt(summary["S_l"]), _fmt(summary["S_c"]), _fmt(summary["S_q"]),
+                 _fmt(summary["S"])])
+    _print_table(f"LongBench-Write scores ({summary['counter']} counter; S_c: constraint-aware length score)",
+                 ["bucket", "n", "S_l", "S_c", "S_q", "S"], rows)
     if summary["by_type"]:
         _print_table("by type", ["name", "n", "S_l", "S_q"],
                      [[t, str(g["n"]), _fmt(g["S_l"]), _fmt(g["S_q"])] for t, g in summary["by_type"].items()])
@@ -540,7 +569,8 @@ def eval_command(
     console.print(f"wrote {out / 'items.jsonl'}, {out / 'summary.json'}, {summary['report']}")
     if summary["judge_failures"] and summary["judge_failures"]["count"]:
         err_console.print(f"{summary['judge_failures']['count']} of {summary['n']} items have no judge verdict "
-                          "(excluded from S_q); rerun the same command to retry them")
+                          f"(excluded from S_q; raw replies in {out / 'items.jsonl'}); rerun the same command to "
+                          "retry them", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 
@@ -602,7 +632,8 @@ def arena(
     judge_model: JudgeModelOpt = None,
     judge_api_key_env: JudgeKeyEnvOpt = "OPENAI_API_KEY",
     judge_attempts: JudgeAttemptsOpt = 3,
-    judge_concurrency: JudgeConcurrencyOpt = 8,
+    judge_concurrency: JudgeConcurrencyOpt = "auto",
+    judge_structured: JudgeStructuredOpt = True,
     judge_timeout: JudgeTimeoutOpt = 120.0,
     anchor: Annotated[str | None, typer.Option(help="System rated 1000 (default: baseline if present, else the first).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over prompts for the intervals.")] = 200,
@@ -618,7 +649,7 @@ def arena(
     if bootstrap < 0:
         raise LengthwiseError(f"--bootstrap must be >= 0, got {bootstrap}")
     judge_obj = _make_judge(judge, judge_model, judge_api_key_env, judge_attempts, judge_concurrency, pairwise=True,
-                            device=device, timeout=judge_timeout)
+                            device=device, timeout=judge_timeout, structured=judge_structured)
     summary = run_arena(responses, out, judge_obj, anchor=anchor, n_bootstrap=bootstrap, seed=seed, skip_bad=skip_bad,
                         progress=not quiet)
     _print_table(f"arena: {len(summary['systems'])} systems, {summary['prompts']} prompts",

@@ -69,6 +69,20 @@ class LengthConstraint:
             return float(self.target) * words_per_page
         return None
 
+    def in_words(self, words_per_page: int = WORDS_PER_PAGE) -> LengthConstraint | None:
+        """The same constraint with its bounds in counted words (pages at ``words_per_page``, the
+        documented rate); ``None`` where the unit does not convert (English characters, tokens).
+
+        >>> parse_length("no more than 2 pages").in_words().hi
+        1000.0
+        """
+        if self.required_words(words_per_page) is None:
+            return None
+        scale = self.required_words(words_per_page) / self.target
+        return replace(self, lo=None if self.lo is None else self.lo * scale,
+                       hi=None if self.hi is None else self.hi * scale, target=self.target * scale,
+                       unit="words" if self.language == "en" or self.unit == "pages" else self.unit)
+
 
 # ---------------------------------------------------------------------------------------------
 # Numbers: Arabic (with thousands separators, k/千/万 suffixes), Chinese numerals, English words.
@@ -122,11 +136,12 @@ def _parse_zh_numeral(s: str) -> int | None:
 def _parse_en_words(s: str) -> int | None:
     total, current = 0, 0
     seen = False
-    for tok in re.split(r"[\s-]+", s.lower()):
-        if tok in ("and", ""):
-            continue
+    tokens = [t for t in re.split(r"[\s-]+", s.lower()) if t not in ("and", "")]
+    for k, tok in enumerate(tokens):
         if tok in ("a", "an"):
-            current = max(current, 1)
+            # "a hundred", "a thousand" mean one; "a five-hundred-word essay" is an article.
+            if k + 1 < len(tokens) and tokens[k + 1] in _EN_SCALES:
+                current = max(current, 1)
             continue
         if tok in _EN_SMALL:
             current += _EN_SMALL[tok]
@@ -169,15 +184,21 @@ _Q_MIN_EN = (
     r"|minimum\s+of|min\.?|more\s+than|over|upwards\s+of|in\s+excess\s+of|exceeding|greater\s+than|no\s+shorter\s+than"
 )
 _Q_MAX_EN = (
-    r"at\s+most|no\s+more\s+than|not\s+more\s+than|no\s+longer\s+than|up\s+to|under|less\s+than|fewer\s+than"
+    r"(?:must|should|shall|does|do|will|can)\s+not\s+(?:exceed|be\s+(?:more|longer)\s+than)"
+    r"|(?:mustn't|shouldn't|doesn't|don't|can't|cannot)\s+(?:exceed|be\s+(?:more|longer)\s+than)"
+    r"|at\s+most|no\s+more\s+than|not\s+more\s+than|no\s+longer\s+than|up\s+to|under|less\s+than|fewer\s+than"
     r"|a\s+maximum\s+of|maximum\s+of|max\.?|within|not\s+exceeding|not\s+to\s+exceed|below|limited\s+to|capped\s+at"
 )
 _Q_ABOUT_EN = r"about|around|approximately|approx\.?|roughly|~|circa|some|nearly|close\s+to|in\s+the\s+region\s+of"
 _Q_EXACT_EN = r"exactly|precisely|a\s+total\s+of|totall?ing"
 _UNIT_EN = r"(?P<unit>words?|characters?|chars|tokens?|pages?)\b"
 
-_Q_MIN_ZH = r"不少于|至少|不低于|不小于|最少|起码|超过|多于|大于|不短于"
-_Q_MAX_ZH = r"不超过|不多于|不大于|最多|至多|少于|低于|小于|不长于|控制在|限制在|限于|以内的"
+# Negated comparatives first: "不要超过/不得超过/不能多于 N 字" is a maximum although "超过" alone is a
+# minimum, and "不能少于" a minimum although "少于" alone is a maximum. Longer alternatives start
+# earlier in the text, so the earliest-match rule picks them over the bare comparative inside.
+_NEG = r"(?:不要|不得|不能|不可|不应|不宜|不准|切勿|请勿|勿)"
+_Q_MIN_ZH = rf"{_NEG}(?:少于|低于|短于|小于)|不少于|至少|不低于|不小于|最少|起码|超过|多于|大于|不短于"
+_Q_MAX_ZH = rf"{_NEG}(?:超过|超出|多于|大于|长于|高于)|不超出|不超过|不多于|不大于|最多|至多|少于|低于|小于|不长于|控制在|限制在|限于|以内的"
 _Q_ABOUT_ZH = r"大约|大概|大致|约|左右"
 _Q_AFTER_ZH = r"(?P<after>以上|以内|以下|之内|左右|上下|之间)"
 _UNIT_ZH = r"(?P<unit>个?字|个?词|页)"
@@ -246,6 +267,9 @@ _PART_NOUNS_ZH = r"个部分|部分|个|篇|章|段|节|首|封|则|幕|期|集"
 _MULT_EN = re.compile(rf"\b(?P<count>{_NUM_EN})\s+(?:[a-zA-Z-]+\s+){{0,2}}?(?:{_PART_NOUNS_EN})\b", re.I)
 _MULT_ZH = re.compile(rf"(?P<count>{_NUM_ZH})\s*(?:{_PART_NOUNS_ZH})")
 _EACH_EN = re.compile(r"\b(?:each|apiece|per\s+\w+|every\s+\w+|a\s+piece)\b|\bof\s*$", re.I)
+_TOTAL_ZH = re.compile(r"共|总计|合计|全文|全篇|总字数|一共|总长")
+_TOTAL_EN = re.compile(r"\b(?:in\s+total|total(?:\s+of)?|altogether|overall|combined)\s*(?:of\s+)?$", re.I)
+_TOTAL_EN_AFTER = re.compile(r"\s*(?:in\s+total|total|altogether|overall|combined|all\s+together)\b", re.I)
 _EACH_ZH = re.compile(rf"每(?:{_PART_NOUNS_ZH})?|各")
 
 
@@ -302,6 +326,10 @@ def _multiplier(text: str, start: int, end: int) -> int:
     window_before = text[max(0, start - 80):start]
     window_after = text[end:end + 20]
     tail = window_before[-12:]
+    # A length marked as the whole ("共五幕（10000字）", "每部分详细，总共10000字", "10,000 words in
+    # total") is already the total, whatever per-part wording comes before it.
+    if _TOTAL_ZH.search(tail[-4:]) or _TOTAL_EN.search(window_before[-24:]) or _TOTAL_EN_AFTER.match(window_after):
+        return 1
     zh_each = list(_EACH_ZH.finditer(tail))
     if zh_each:
         each_pos = len(window_before) - len(tail) + zh_each[-1].start()

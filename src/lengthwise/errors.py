@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["LengthwiseError", "InputError", "ConfigError", "BackendError"]
+__all__ = ["LengthwiseError", "InputError", "ConfigError", "BackendError", "RemoteError"]
 
 
 class LengthwiseError(Exception):
@@ -21,3 +21,10 @@ class ConfigError(LengthwiseError):
 
 class BackendError(LengthwiseError):
     """A generation backend could not be built or reached at all."""
+
+
+class RemoteError(LengthwiseError):
+    """A remote service (a judge or generation server) failed for everything asked of it; what
+    was done is kept, and a rerun of the same command retries the rest. Exit code 1."""
+
+    exit_code = 1

@@ -147,15 +147,23 @@ class ResumableJsonl:
 
     Each record is written as one line and flushed (and fsynced) before ``append`` returns, so a
     ``kill -9`` loses at most the records in flight. A partial last line is cut on open.
+
+    ``is_done(row)`` tells a finished row from a recorded attempt (e.g. a judge failure kept with
+    its raw reply): only finished rows are in ``done`` and skipped on rerun; a later row for the
+    same id supersedes an unfinished one (the file stays append-only; the last row of an id wins).
+    ``latest`` has the last row of every id, finished or not.
     """
 
-    def __init__(self, path: str | os.PathLike, key: str = "id", fsync: bool = True):
+    def __init__(self, path: str | os.PathLike, key: str = "id", fsync: bool = True,
+                 is_done: Callable[[dict[str, Any]], bool] | None = None):
         self.path = Path(path)
         self.key = key
         self.fsync = fsync
+        self.is_done = is_done or (lambda row: True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.repaired_bytes = repair_truncated_tail(self.path)
         self.done: dict[str, dict[str, Any]] = {}
+        self.latest: dict[str, dict[str, Any]] = {}
         if self.path.exists():
             with open(self.path, encoding="utf-8") as fh:
                 for lineno, line in enumerate(fh, start=1):
@@ -168,8 +176,15 @@ class ResumableJsonl:
                             f"{self.path}:{lineno}: existing output is corrupt ({exc.msg}); "
                             "move it away to start over"
                         ) from None
-                    self.done[str(row.get(key))] = row
+                    self._record(str(row.get(key)), row)
         self._fh = None
+
+    def _record(self, item_id: str, row: dict[str, Any]) -> None:
+        if item_id in self.done:  # a finished row is final; a later duplicate changes nothing
+            return
+        self.latest[item_id] = row
+        if self.is_done(row):
+            self.done[item_id] = row
 
     def __contains__(self, item_id: object) -> bool:
         return str(item_id) in self.done
@@ -184,7 +199,12 @@ class ResumableJsonl:
         self._fh.flush()
         if self.fsync:
             os.fsync(self._fh.fileno())
-        self.done[item_id] = row
+        self._record(item_id, row)
+
+    @property
+    def pending(self) -> dict[str, dict[str, Any]]:
+        """Rows on disk that are recorded but not finished (retried on the next run)."""
+        return {k: v for k, v in self.latest.items() if k not in self.done}
 
     def close(self) -> None:
         if self._fh is not None:
@@ -198,12 +218,20 @@ class ResumableJsonl:
         self.close()
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write to a temporary file beside ``path`` and rename it over ``path`` (never a half file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates 0600; give the file the mode any other file we write gets (0666 & ~umask).
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

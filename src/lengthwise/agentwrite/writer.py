@@ -37,12 +37,12 @@ from lengthwise.backends.base import GenerationRequest, GenerationResult
 from lengthwise.io import ResumableJsonl
 from lengthwise.rewards.length import length_score
 from lengthwise.text import count_words, detect_language, split_sentences
+from lengthwise.token_budget import token_rate_of
 
 __all__ = ["WriteSettings", "Document", "AgentWriter", "cut_at_sentence"]
 
-# Starting guesses of tokens per counted word; after a few sections each document uses its own
-# measured rate, since tokenizers differ several-fold on Chinese (SmolLM2: ~2 per character).
-TOKENS_PER_WORD = {"en": 1.35, "zh": 1.5}
+# The starting rate of tokens per counted word is the generator's tokenizer's, measured once
+# (``lengthwise.token_budget``); after a few sections each document uses its own measured rate.
 MEASURED_AFTER_WORDS = 200
 
 
@@ -186,11 +186,10 @@ class AgentWriter:
                                  temperature=self.settings.temperature, top_p=self.settings.top_p,
                                  seed=self.settings.seed + salt)
 
-    @staticmethod
-    def tokens_per_word(doc: Document) -> float:
+    def tokens_per_word(self, doc: Document) -> float:
         if doc.section_words >= MEASURED_AFTER_WORDS and doc.section_tokens > 0:  # some backends report no usage
             return min(4.0, max(0.5, doc.section_tokens / doc.section_words))
-        return TOKENS_PER_WORD[doc.language]
+        return token_rate_of(self.generator, self.settings.counter).per_word(doc.language)
 
     def next_request(self, doc: Document) -> tuple[str, GenerationRequest]:
         s = self.settings

@@ -24,6 +24,10 @@ class GenerationRequest:
     top_p: float = 0.95
     stop: Sequence[str] = ()
     seed: int | None = None
+    # Structured output: ``{"name": ..., "schema": <JSON schema>}``. Servers that offer it constrain
+    # the reply to the schema; backends that do not (or a server that refuses it) generate free text,
+    # which callers parse the same way.
+    json_schema: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -75,7 +79,9 @@ class Generator(Protocol):
 def summarize_results(results: Sequence[GenerationResult]) -> dict[str, Any]:
     """Counts for a run summary: completed, failed by final reason, and retried attempts by reason."""
     failed = Counter(r.error or "unknown" for r in results if not r.ok)
-    retried = Counter(reason for r in results for reason in r.failures)
+    # A failed request's last failure ended it: only the failures that were followed by another
+    # attempt are retries.
+    retried = Counter(reason for r in results for reason in (r.failures if r.ok else r.failures[:-1]))
     return {
         "requests": len(results),
         "completed": sum(r.ok for r in results),

@@ -4,6 +4,13 @@ Async with bounded concurrency. Each request is retried on 429, 5xx, timeouts, r
 connections, malformed responses and empty ``choices``, with exponential backoff (honouring
 ``Retry-After``) until ``RetryPolicy.max_attempts`` or its deadline; then it ends as a result with
 ``finish_reason="error"`` and the reason, never silently dropped.
+
+Concurrency: a server computes as many requests at once as it has slots (vLLM: many; llama.cpp's
+``llama-server --parallel N``: N; llama-cpp-python's server: 1) and queues the rest where the client
+cannot see them, so a per-request timeout would count the queue. ``concurrency="auto"`` asks the
+server (llama.cpp's ``/props`` reports its slots; vLLM answers ``/version``) and otherwise sends one
+request at a time. A request the client gives up on is cancelled and its connection closed, so a
+server that notices disconnects stops computing it.
 """
 
 from __future__ import annotations
@@ -22,9 +29,47 @@ import openai
 from lengthwise.backends.base import GenerationRequest, GenerationResult, ResultCallback
 from lengthwise.errors import ConfigError
 
-__all__ = ["OpenAIGenerator", "RetryPolicy", "classify_error"]
+__all__ = ["OpenAIGenerator", "RetryPolicy", "classify_error", "probe_concurrency", "status_hint"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+# Ways servers spell structured output, tried in order; a server that refuses one (HTTP 400/422) is
+# asked the next way, and after the last without a schema (free text, parsed by the caller).
+SCHEMA_STYLES = ("json_schema", "json_object", None)
+# Concurrency by server when ``auto`` can tell: OpenAI's API serves many; vLLM batches continuously.
+AUTO_CONCURRENCY = {"openai": 16, "vllm": 32}
+
+
+def status_hint(status: int, base_url: str) -> str | None:
+    """The likely fix for an HTTP status that no retry will cure."""
+    if status == 404:
+        hint = f"the server has no such endpoint under {base_url}"
+        if not base_url.rstrip("/").endswith("/v1"):
+            hint += " (OpenAI-compatible base URLs usually end in /v1)"
+        return hint + ", or it does not serve that model name: check --base-url and --model"
+    if status in (401, 403):
+        return "the server refused the API key: set the environment variable named by --api-key-env"
+    return None
+
+
+def probe_concurrency(base_url: str, timeout: float = 3.0) -> tuple[int, str]:
+    """``(requests to keep in flight, why)`` for ``concurrency="auto"``."""
+    import httpx
+
+    root = base_url.rstrip("/").removesuffix("/v1")
+    if "api.openai.com" in root:
+        return AUTO_CONCURRENCY["openai"], "OpenAI's API"
+    try:
+        props = httpx.get(f"{root}/props", timeout=timeout)
+        if props.status_code == 200:
+            slots = props.json().get("total_slots")
+            if isinstance(slots, int) and slots >= 1:
+                return slots, f"llama.cpp server with {slots} slot(s)"
+        version = httpx.get(f"{root}/version", timeout=timeout)
+        if version.status_code == 200 and isinstance(version.json(), dict) and "version" in version.json():
+            return AUTO_CONCURRENCY["vllm"], "vLLM server"
+    except (httpx.HTTPError, ValueError):
+        pass
+    return 1, "server of unknown capacity: one request at a time (set --concurrency for more)"
 
 
 @dataclass(frozen=True)
@@ -99,25 +144,39 @@ class OpenAIGenerator:
         base_url: str | None = None,
         api_key: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
-        concurrency: int = 8,
+        concurrency: int | str = "auto",
         timeout: float = 120.0,
         retry: RetryPolicy | None = None,
         seed: int = 0,
+        connect_timeout: float = 10.0,
     ):
         if not model:
             raise ConfigError("the openai backend needs --model: the model name the server serves")
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
             raise ConfigError("the openai backend needs --base-url (e.g. http://127.0.0.1:8000/v1) or OPENAI_BASE_URL")
+        self.concurrency_reason = "set by the caller"
+        if concurrency == "auto":
+            concurrency, self.concurrency_reason = probe_concurrency(base_url)
+        elif isinstance(concurrency, str):
+            try:
+                concurrency = int(concurrency)
+            except ValueError:
+                raise ConfigError(f"concurrency must be 'auto' or a whole number, got {concurrency!r}") from None
         if concurrency < 1:
             raise ConfigError(f"concurrency must be >= 1, got {concurrency}")
+        if timeout <= 0 or connect_timeout <= 0:
+            raise ConfigError("timeout and connect_timeout must be > 0 seconds")
         self.model_name = model
         self.base_url = base_url
         self._api_key = api_key or os.environ.get(api_key_env) or "EMPTY"
-        self.concurrency = concurrency
+        self.concurrency = int(concurrency)
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self.retry = retry or RetryPolicy()
         self._rng = random.Random(seed)
+        self._schema_style = 0  # index into SCHEMA_STYLES: the first style this server has not refused
+        self.structured_fallbacks: list[str] = []  # styles the server refused, in order
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIGenerator(model={self.model_name!r}, base_url={self.base_url!r})"
@@ -139,7 +198,12 @@ class OpenAIGenerator:
     async def agenerate(
         self, requests: Sequence[GenerationRequest], on_result: ResultCallback | None = None
     ) -> list[GenerationResult]:
-        client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=self.timeout)
+        import httpx
+
+        # connect: reaching the server; read: the gap between bytes of one reply (a whole reply for
+        # a non-streamed request, which is why concurrency must not exceed the server's slots).
+        timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
+        client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key, max_retries=0, timeout=timeout)
         semaphore = asyncio.Semaphore(self.concurrency)
         results: list[GenerationResult | None] = [None] * len(requests)
 
@@ -169,6 +233,9 @@ class OpenAIGenerator:
                 result.attempts, result.failures = attempt, failures
                 return result
             except Exception as exc:  # every failure is classified, counted and maybe retried
+                if self._refused_schema(request, exc):
+                    attempt -= 1  # the server cannot take this form of the request: not a failed try
+                    continue
                 reason, retryable, retry_after = classify_error(exc)
                 failures.append(reason)
                 elapsed = time.monotonic() - started
@@ -177,6 +244,32 @@ class OpenAIGenerator:
                 if not retryable or attempt >= self.retry.max_attempts or out_of_time:
                     return GenerationResult(text="", finish_reason="error", error=reason, attempts=attempt, failures=failures)
                 await asyncio.sleep(wait)
+
+    def _refused_schema(self, request: GenerationRequest, exc: BaseException) -> bool:
+        """True when ``exc`` is the server refusing the structured-output form just sent; moves on
+        to the next form (shared by every later request to this server)."""
+        style = SCHEMA_STYLES[self._schema_style]
+        if request.json_schema is None or style is None:
+            return False
+        if not isinstance(exc, openai.APIStatusError) or exc.status_code not in (400, 422):
+            return False
+        if SCHEMA_STYLES[self._schema_style] == style:  # concurrent refusals advance once
+            self.structured_fallbacks.append(style)
+            self._schema_style += 1
+        return True
+
+    @property
+    def structured_style(self) -> str | None:
+        """How structured output is asked of this server now (``None``: free text)."""
+        return SCHEMA_STYLES[self._schema_style]
+
+    def _response_format(self, schema: dict[str, Any]) -> dict[str, Any] | None:
+        style = SCHEMA_STYLES[self._schema_style]
+        if style == "json_schema":  # OpenAI, vLLM, llama.cpp's llama-server
+            return {"type": "json_schema", "json_schema": {"name": schema["name"], "schema": schema["schema"]}}
+        if style == "json_object":  # llama-cpp-python's server, llama-server
+            return {"type": "json_object", "schema": schema["schema"]}
+        return None
 
     async def _call(self, client: openai.AsyncOpenAI, request: GenerationRequest) -> GenerationResult:
         common: dict[str, Any] = {
@@ -189,6 +282,10 @@ class OpenAIGenerator:
             common["stop"] = list(request.stop)
         if request.seed is not None:
             common["seed"] = request.seed
+        if request.json_schema is not None and request.messages is not None:
+            response_format = self._response_format(request.json_schema)
+            if response_format is not None:
+                common["response_format"] = response_format
         if request.messages is not None:
             response = await client.chat.completions.create(messages=request.messages, **common)
         else:

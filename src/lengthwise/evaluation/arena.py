@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PairVerdict", "pairwise_messages", "parse_pairwise_reply", "GeneratorPairJudge", "ProbabilityPairJudge",
+__all__ = ["PAIRWISE_SCHEMA", "PairVerdict", "pairwise_messages", "parse_pairwise_reply", "GeneratorPairJudge", "ProbabilityPairJudge",
            "CallablePairJudge", "Comparison", "fit_bradley_terry", "leaderboard", "pair_key", "ELO_SCALE"]
 
 ELO_SCALE = 400 / math.log(10)
@@ -27,6 +27,19 @@ overall: relevance to the request (including its requested length), accuracy, co
 breadth and depth, and reading experience. Do not let the order of the responses or their length
 alone decide. First write a brief comparison, then end with exactly one verdict on its own line:
 [[A]] if Response A is better, [[B]] if Response B is better, [[C]] for a tie."""
+
+
+# Structured output: the verdict is one of three letters, so a constrained server cannot omit it.
+PAIRWISE_SCHEMA: dict[str, Any] = {
+    "name": "pairwise_verdict",
+    "schema": {
+        "type": "object",
+        "properties": {"comparison": {"type": "string", "maxLength": 600},
+                       "verdict": {"type": "string", "enum": ["A", "B", "C"]}},
+        "required": ["comparison", "verdict"],
+        "additionalProperties": False,
+    },
+}
 
 
 def pairwise_messages(prompt: str, a: str, b: str) -> list[dict[str, str]]:
@@ -50,6 +63,9 @@ def parse_pairwise_reply(reply: str | None) -> float:
     """
     if not reply or not reply.strip():
         raise PairParseError("empty reply")
+    structured = _structured_verdict(reply)
+    if structured is not None:
+        return structured
     found = _VERDICT.findall(reply)
     if not found:
         raise PairParseError("no [[A]]/[[B]]/[[C]] verdict")
@@ -59,11 +75,29 @@ def parse_pairwise_reply(reply: str | None) -> float:
     return {"A": 1.0, "B": 0.0, "C": 0.5}[found[-1]]
 
 
+def _structured_verdict(reply: str) -> float | None:
+    """The outcome of a structured reply ``{"comparison": ..., "verdict": "A"|"B"|"C"}``, else None."""
+    import json
+
+    text = reply.strip().removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    verdict = obj.get("verdict") if isinstance(obj, dict) else None
+    if isinstance(verdict, str) and verdict.strip().strip("[]").strip() in ("A", "B", "C"):
+        return {"A": 1.0, "B": 0.0, "C": 0.5}[verdict.strip().strip("[]").strip()]
+    return None
+
+
 @dataclass
 class PairVerdict:
     outcome: float | None  # first-shown response's share of the win, in [0, 1]
     error: str | None = None
     attempts: int = 1
+    raw: str | None = None  # the judge's last reply when it failed
 
     @property
     def ok(self) -> bool:
@@ -76,19 +110,21 @@ class GeneratorPairJudge:
     failure with its reason (never a guessed verdict)."""
 
     def __init__(self, generator, max_attempts: int = 3, max_new_tokens: int = 384, temperature: float = 0.0,
-                 name: str | None = None):
+                 name: str | None = None, structured: bool = True):
         self.generator = generator
         self.max_attempts = max(1, max_attempts)
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
+        self.structured = structured
         self.name = name or f"pairwise:{getattr(generator, 'model_name', type(generator).__name__)}"
 
     def compare(self, items: Sequence[tuple[str, str, str]]) -> list[PairVerdict]:
         from lengthwise.evaluation.judge import ask_until_parsed
 
         answers = ask_until_parsed(self.generator, [pairwise_messages(*item) for item in items], parse_pairwise_reply,
-                                   self.max_attempts, self.max_new_tokens, self.temperature)
-        return [PairVerdict(outcome, error, attempts) for outcome, error, attempts in answers]
+                                   self.max_attempts, self.max_new_tokens, self.temperature,
+                                   json_schema=PAIRWISE_SCHEMA if self.structured else None)
+        return [PairVerdict(a.value, a.error, a.attempts, a.raw) for a in answers]
 
 
 class ProbabilityPairJudge:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DIMENSIONS", "JudgeParseError", "judge_messages", "parse_judge_reply", "quality_score", "Verdict",
+__all__ = ["DIMENSIONS", "RUBRIC_SCHEMA", "Asked", "JudgeParseError", "judge_messages", "parse_judge_reply", "quality_score", "Verdict",
            "GeneratorJudge", "ProbabilityJudge", "judge_key", "judge_with_cache", "ask_until_parsed"]
 
 DIMENSIONS = ("Relevance", "Accuracy", "Coherence", "Clarity", "Breadth and Depth", "Reading Experience")
@@ -31,6 +31,21 @@ Judge quality only: ignore whether the response meets any requested length.
 
 First write a short analysis, then give the scores as one JSON object with exactly these keys:
 {"analysis": "...", "Relevance": n, "Accuracy": n, "Coherence": n, "Clarity": n, "Breadth and Depth": n, "Reading Experience": n}"""
+
+
+# Structured output for servers that offer it (llama.cpp, vLLM and OpenAI all take a JSON schema):
+# the reply can only be the object the parser reads. The analysis is bounded so a small judge cannot
+# spend its whole token budget inside the string.
+RUBRIC_SCHEMA: dict[str, Any] = {
+    "name": "writing_quality_scores",
+    "schema": {
+        "type": "object",
+        "properties": {"analysis": {"type": "string", "maxLength": 800},
+                       **{d: {"type": "integer", "enum": [1, 2, 3, 4, 5]} for d in DIMENSIONS}},
+        "required": ["analysis", *DIMENSIONS],
+        "additionalProperties": False,
+    },
+}
 
 
 class JudgeParseError(ValueError):
@@ -129,6 +144,7 @@ class Verdict:
     scores: dict[str, float] | None
     error: str | None = None
     attempts: int = 1
+    raw: str | None = None  # the judge's last reply when it failed, kept for diagnosis
 
     @property
     def ok(self) -> bool:
@@ -139,24 +155,38 @@ class Verdict:
         return None if self.scores is None else quality_score(self.scores)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"scores": self.scores, "error": self.error, "attempts": self.attempts}
+        return {"scores": self.scores, "error": self.error, "attempts": self.attempts, "raw": self.raw}
+
+
+@dataclass
+class Asked:
+    """What asking a judge produced for one item: the parsed ``value`` (``None`` on failure), the
+    last ``error``, the ``attempts`` spent and, on failure, the last ``raw`` reply."""
+
+    value: Any
+    error: str | None
+    attempts: int
+    raw: str | None = None
 
 
 def ask_until_parsed(generator, messages: Sequence[list[dict[str, str]]], parse, max_attempts: int,
-                     max_new_tokens: int, temperature: float) -> list[tuple[Any, str | None, int]]:
+                     max_new_tokens: int, temperature: float, json_schema: dict[str, Any] | None = None) -> list[Asked]:
     """Ask ``generator`` each message list until ``parse(reply_text)`` succeeds (it raises
     ``ValueError`` when it cannot read a reply) or ``max_attempts`` asks are spent; later asks sample
-    at temperature >= 0.7 to leave a stuck answer. Returns ``(value or None, last error, attempts)``."""
+    at temperature >= 0.7 to leave a stuck answer. ``json_schema`` asks for structured output where
+    the backend offers it (the parser still reads the reply)."""
     from lengthwise.backends.base import GenerationRequest
 
-    out: list[tuple[Any, str | None, int] | None] = [None] * len(messages)
+    out: list[Asked | None] = [None] * len(messages)
     errors: dict[int, str] = {}
+    raws: dict[int, str] = {}
     pending = list(range(len(messages)))
     for attempt in range(max_attempts):
         if not pending:
             break
         requests = [GenerationRequest(messages=messages[i], max_new_tokens=max_new_tokens,
-                                      temperature=temperature if attempt == 0 else max(temperature, 0.7), seed=attempt)
+                                      temperature=temperature if attempt == 0 else max(temperature, 0.7), seed=attempt,
+                                      json_schema=json_schema)
                     for i in pending]
         still = []
         for i, reply in zip(pending, generator.generate(requests), strict=True):
@@ -165,13 +195,14 @@ def ask_until_parsed(generator, messages: Sequence[list[dict[str, str]]], parse,
                 still.append(i)
                 continue
             try:
-                out[i] = (parse(reply.text), None, attempt + 1)
+                out[i] = Asked(parse(reply.text), None, attempt + 1)
             except ValueError as exc:
                 errors[i] = f"parse: {exc}"
+                raws[i] = reply.text
                 still.append(i)
         pending = still
     for i in pending:
-        out[i] = (None, errors.get(i, "unknown"), max_attempts)
+        out[i] = Asked(None, errors.get(i, "unknown"), max_attempts, raws.get(i))
     return [o for o in out if o is not None]
 
 
@@ -182,20 +213,21 @@ class GeneratorJudge:
     then the item's verdict is a failure with the last reason. Never a guessed score."""
 
     def __init__(self, generator, max_attempts: int = 3, max_new_tokens: int = 512, temperature: float = 0.0,
-                 name: str | None = None):
+                 name: str | None = None, structured: bool = True):
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
         self.generator = generator
         self.max_attempts = max_attempts
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
+        self.structured = structured
         self.name = name or f"rubric:{getattr(generator, 'model_name', type(generator).__name__)}"
 
     def judge(self, items: Sequence[tuple[str, str]]) -> list[Verdict]:
         answers = ask_until_parsed(self.generator, [judge_messages(*item) for item in items], parse_judge_reply,
-                                   self.max_attempts, self.max_new_tokens, self.temperature)
-        return [Verdict(dict(scores) if scores is not None else None, error, attempts)
-                for scores, error, attempts in answers]
+                                   self.max_attempts, self.max_new_tokens, self.temperature,
+                                   json_schema=RUBRIC_SCHEMA if self.structured else None)
+        return [Verdict(dict(a.value) if a.value is not None else None, a.error, a.attempts, a.raw) for a in answers]
 
 
 _DIMENSION_QUESTIONS = {

@@ -18,7 +18,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from lengthwise.errors import InputError
+from lengthwise.errors import InputError, RemoteError
 from lengthwise.evaluation.arena import Comparison, combine_orders, leaderboard, pair_key
 from lengthwise.io import ResumableJsonl, atomic_write_json, keyed_rows, read_jsonl
 from lengthwise.text import extract_answer
@@ -80,7 +80,8 @@ def run_arena(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike, ju
             for a, b in ((x, y), (y, x)):
                 ra, rb = systems[a][pid]["response"], systems[b][pid]["response"]
                 jobs.append((pair_key(judge.name, prompt, ra, rb), pid, a, b, prompt, ra, rb))
-    cache = ResumableJsonl(out / "comparisons.jsonl", key="key")
+    # A failed comparison is recorded with the judge's raw reply, and asked again on the next run.
+    cache = ResumableJsonl(out / "comparisons.jsonl", key="key", is_done=lambda row: row.get("outcome") is not None)
     todo = [j for j in jobs if j[0] not in cache]
     failures: Counter[str] = Counter()
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="arena", unit="cmp", disable=not progress,
@@ -89,11 +90,12 @@ def run_arena(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike, ju
         for start in range(0, len(todo), batch):
             chunk = todo[start:start + batch]
             for job, verdict in zip(chunk, judge.compare([(j[4], j[5], j[6]) for j in chunk]), strict=True):
-                if verdict.ok:
-                    cache.append({"key": job[0], "judge": judge.name, "prompt_id": job[1], "first": job[2],
-                                  "second": job[3], "outcome": verdict.outcome, "attempts": verdict.attempts})
-                else:
+                row = {"key": job[0], "judge": judge.name, "prompt_id": job[1], "first": job[2],
+                       "second": job[3], "outcome": verdict.outcome, "attempts": verdict.attempts}
+                if not verdict.ok:
                     failures[verdict.error or "unknown"] += 1
+                    row.update(error=verdict.error, raw=getattr(verdict, "raw", None))
+                cache.append(row)
                 bar.update(1)
     finally:
         bar.close()
@@ -103,6 +105,10 @@ def run_arena(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike, ju
         row = cache.done.get(job[0])
         if row is not None:
             outcomes[(job[1], job[2], job[3])] = row["outcome"]
+    if not outcomes:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(failures.items())) or "none judged"
+        raise RemoteError(f"nothing to rank: none of the {len(jobs)} comparisons has a verdict ({reasons}); the "
+                          f"judge's raw replies are in {out / 'comparisons.jsonl'}; rerun the same command to retry")
     comparisons: list[Comparison] = combine_orders(outcomes)
     board = leaderboard(comparisons, names, anchor=anchor or ("baseline" if "baseline" in systems else names[0]),
                         n_bootstrap=n_bootstrap, seed=seed)

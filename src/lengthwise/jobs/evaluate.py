@@ -26,9 +26,9 @@ from lengthwise.evaluation.judge import DIMENSIONS, Verdict, judge_with_cache
 from lengthwise.io import ResumableJsonl, atomic_write_json, keyed_rows, read_jsonl
 from lengthwise.jobs.score import check_response_row
 from lengthwise.records import required_length
-from lengthwise.rewards.components import HackAudit
+from lengthwise.rewards.components import HackAudit, row_constraint
 from lengthwise.rewards.format import check_think_answer
-from lengthwise.rewards.length import length_score
+from lengthwise.rewards.length import length_score, score_constraint
 from lengthwise.text import count_words, extract_answer, get_counter
 
 __all__ = ["EvalSettings", "evaluate_responses", "item_row", "summarize_items", "AUDIT_NAMES"]
@@ -61,6 +61,14 @@ def _required(row: dict[str, Any], prompt: str) -> tuple[float | None, str]:
     return (required, "prompt") if required else (None, "none")
 
 
+def _constraint_score(row: dict[str, Any], prompt: str, required: float | None, words: int) -> tuple[float | None, str | None]:
+    """S_c, the constraint-aware length score, and the constraint kind it read (docs/reference.md §6)."""
+    if not required:
+        return None, None
+    c = row_constraint(prompt, required)
+    return (score_constraint(c, words), c.kind) if c is not None else (None, None)
+
+
 def format_check(response: str) -> dict[str, Any]:
     """Malformed = empty, or think/answer tags used but not in the documented grammar."""
     if not response.strip():
@@ -80,10 +88,12 @@ def item_row(item_id: str, row: dict[str, Any], audit: HackAudit, settings: Eval
     words = count_words(answer, settings.counter)
     required, source = _required(row, prompt)
     detections = audit(prompt, answer)
+    s_c, kind = _constraint_score(row, prompt, required, words)
     out: dict[str, Any] = {
         "id": item_id, "type": row.get("type"), "model": row.get("model"), "counter": settings.counter,
         "required": required, "required_from": source, "words": words,
         "S_l": length_score(required=required, produced=words) if required else None,
+        "S_c": s_c, "constraint_kind": kind,
         "bucket": bucket_of(required) if required else None,
         "format": format_check(response),
         "audit": {name: det.as_dict(max_spans=settings.max_spans) for name, det in detections.items()},
@@ -94,6 +104,8 @@ def item_row(item_id: str, row: dict[str, Any], audit: HackAudit, settings: Eval
     if verdict is not None:
         out.update(judge_scores=verdict.scores, S_q=verdict.S_q, judge_error=verdict.error,
                    judge_attempts=verdict.attempts)
+        if not verdict.ok:
+            out["judge_raw"] = verdict.raw  # the reply that could not be read, for diagnosis
         if out["S_l"] is not None and out["S_q"] is not None:
             out["S"] = (out["S_l"] + out["S_q"]) / 2
     return out
@@ -101,9 +113,10 @@ def item_row(item_id: str, row: dict[str, Any], audit: HackAudit, settings: Eval
 
 def _group_summary(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     sl = [i["S_l"] for i in items if i.get("S_l") is not None]
+    sc = [i["S_c"] for i in items if i.get("S_c") is not None]
     sq = [i["S_q"] for i in items if i.get("S_q") is not None]
     s_l, s_q = (mean(sl) if sl else None), (mean(sq) if sq else None)
-    return {"n": len(items), "n_scored": len(sl), "S_l": s_l, "S_q": s_q,
+    return {"n": len(items), "n_scored": len(sl), "S_l": s_l, "S_c": mean(sc) if sc else None, "S_q": s_q,
             "S": (s_l + s_q) / 2 if s_l is not None and s_q is not None else None,
             "words_mean": mean(i["words"] for i in items) if items else None}
 
@@ -142,7 +155,10 @@ def evaluate_responses(responses: str | os.PathLike, out_dir: str | os.PathLike,
     data = read_jsonl(responses, check=check_response_row, skip_bad=settings.skip_bad)
     rows = keyed_rows(data, settings.skip_bad)
     audit = HackAudit(paraphrase=settings.paraphrase)
-    writer = ResumableJsonl(out / "items.jsonl")
+    # With a judge, an item is finished only once it has a verdict: a judge failure is recorded (with
+    # the raw reply) but asked again on the next run, and so is an item scored earlier without a judge.
+    done = (lambda row: row.get("S_q") is not None) if judge is not None else None
+    writer = ResumableJsonl(out / "items.jsonl", is_done=done)
     todo = [(i, r) for i, r in rows if i not in writer]
     bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc="eval", unit="item", disable=not progress,
                dynamic_ncols=True)
@@ -160,7 +176,7 @@ def evaluate_responses(responses: str | os.PathLike, out_dir: str | os.PathLike,
     finally:
         bar.close()
         writer.close()
-    items = [writer.done[i] for i, _ in rows]
+    items = [writer.latest[i] for i, _ in rows]
     summary = summarize_items(items, judged=judge is not None)
     summary.update(responses=str(responses), skipped_rows=data.skipped, judge=getattr(judge, "name", None))
     atomic_write_json(out / "summary.json", summary)

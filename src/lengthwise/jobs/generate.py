@@ -8,9 +8,9 @@ are appended to ``<out>.failures.jsonl`` and counted in ``<out>.summary.json``.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,26 +24,9 @@ from lengthwise.prompts import build_messages
 from lengthwise.records import PromptRecord
 from lengthwise.rewards.length import length_score
 from lengthwise.text import count_words, extract_answer
+from lengthwise.token_budget import DEFAULT_RATE, TokenRate, auto_max_new_tokens, token_rate_of
 
-__all__ = ["GenerateSettings", "GenerateReport", "auto_max_new_tokens", "generate_responses"]
-
-# SmolLM2's tokenizer spends about 1.35 tokens per English word and ~1.1 per 字; the factor 1.5 on
-# top leaves room to overshoot, which S_l also measures.
-TOKENS_PER_WORD = 1.35
-OVERSHOOT = 1.5
-
-
-def auto_max_new_tokens(required: float | None, cap: int, default: int = 1024) -> int:
-    """Token budget for a request: enough to overshoot the target by half, never above ``cap``.
-
-    >>> auto_max_new_tokens(1000, cap=4096)
-    2089
-    >>> auto_max_new_tokens(None, cap=512)
-    512
-    """
-    if required is None:
-        return min(default, cap)
-    return max(32, min(cap, math.ceil(required * TOKENS_PER_WORD * OVERSHOOT) + 64))
+__all__ = ["GenerateSettings", "GenerateReport", "generate_responses"]
 
 
 @dataclass
@@ -82,6 +65,9 @@ class GenerateSettings:
 
 @dataclass
 class GenerateReport:
+    """``<out>.summary.json``: totals over the whole output file, across every resumed run
+    (``runs`` counts the invocations); ``this_run`` has what the last invocation did."""
+
     total: int
     already_done: int
     completed: int
@@ -91,16 +77,24 @@ class GenerateReport:
     seconds: float = 0.0
     completion_tokens: int = 0
     repaired_bytes: int = 0
+    finish_reasons: dict[str, int] = field(default_factory=dict)
+    responses: int = 0
+    runs: int = 1
+    token_rate: dict[str, Any] = field(default_factory=dict)
+    this_run: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
 
-def _request_for(record: PromptRecord, settings: GenerateSettings, index: int) -> GenerationRequest:
+def _request_for(record: PromptRecord, settings: GenerateSettings, index: int,
+                 rate: TokenRate = DEFAULT_RATE) -> GenerationRequest:
     messages = build_messages(record.prompt, think=settings.think)
     if settings.system:
         messages = [{"role": "system", "content": settings.system}] + [m for m in messages if m["role"] != "system"]
-    budget = settings.max_new_tokens or auto_max_new_tokens(record.length, settings.max_tokens_cap)
+    language = record.constraint.language if record.constraint is not None else (
+        "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in record.prompt) else "en")
+    budget = settings.max_new_tokens or auto_max_new_tokens(record.length, settings.max_tokens_cap, rate, language)
     return GenerationRequest(
         messages=messages, max_new_tokens=budget, temperature=settings.temperature, top_p=settings.top_p,
         seed=settings.seed + index,
@@ -124,6 +118,37 @@ def response_row(record: PromptRecord, result: GenerationResult, model: str, cou
     return row
 
 
+def _previous_summary(path: Path) -> dict[str, Any]:
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return previous if isinstance(previous, dict) else {}
+
+
+def _prune_failures(path: Path, done: set[str], new_failures: list[dict[str, Any]]) -> int:
+    """Keep in ``path`` only the failures whose ids are still not done (the latest per id); a fully
+    successful rerun removes the file. Returns the failures left."""
+    kept: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and str(row.get("id")) not in done:
+                kept[str(row.get("id"))] = row
+    for row in new_failures:
+        kept[str(row["id"])] = row
+    if kept:
+        from lengthwise.io import write_jsonl
+
+        write_jsonl(path, kept.values())
+    else:
+        path.unlink(missing_ok=True)
+    return len(kept)
+
+
 def generate_responses(
     records: list[PromptRecord],
     out_path: str | os.PathLike,
@@ -136,11 +161,14 @@ def generate_responses(
     started = time.monotonic()
     writer = ResumableJsonl(out_path)
     failures_path = out_path.with_name(out_path.name + ".failures.jsonl")
-    todo = [(r, _request_for(r, settings, k)) for k, r in enumerate(records) if r.id not in writer]
+    summary_path = out_path.with_name(out_path.name + ".summary.json")
+    rate = token_rate_of(generator, settings.counter)
+    todo = [(r, _request_for(r, settings, k, rate)) for k, r in enumerate(records) if r.id not in writer]
     # Similar budgets share a batch, so short requests do not wait for long ones.
     todo.sort(key=lambda item: item[1].max_new_tokens)
     already = len(records) - len(todo)
     results: list[GenerationResult] = []
+    new_failures: list[dict[str, Any]] = []
     bar = tqdm(total=len(records), initial=already, desc="generate", unit="resp", disable=not progress, dynamic_ncols=True)
     try:
         for start in range(0, len(todo), settings.chunk):
@@ -153,21 +181,38 @@ def generate_responses(
                 if result.ok:
                     writer.append(response_row(record, result, generator.model_name, settings.counter))
                 else:
-                    with open(failures_path, "a", encoding="utf-8") as fh:
-                        fh.write(json.dumps({"id": record.id, "error": result.error, "attempts": result.attempts,
-                                             "failures": result.failures}) + "\n")
+                    failure = {"id": record.id, "error": result.error, "attempts": result.attempts,
+                               "failures": result.failures}
+                    new_failures.append(failure)
+                    with open(failures_path, "a", encoding="utf-8") as fh:  # kept even if we are killed next
+                        fh.write(json.dumps(failure) + "\n")
                 bar.update(1)
 
             generator.generate(requests, on_result=on_result)
     finally:
         bar.close()
         writer.close()
+    ids = {r.id for r in records}
+    done_ids = {i for i in writer.done if i in ids}
+    _prune_failures(failures_path, done_ids, new_failures)
     stats = summarize_results(results)
+    previous = _previous_summary(summary_path)
+    seconds = round(time.monotonic() - started, 3)
+    rows = [writer.done[i] for i in done_ids]
     report = GenerateReport(
         total=len(records), already_done=already, completed=stats["completed"], failed=stats["failed"],
-        failed_by_reason=stats["failed_by_reason"], retries_by_reason=stats["retries_by_reason"],
-        seconds=round(time.monotonic() - started, 3), completion_tokens=stats["completion_tokens"],
+        failed_by_reason=stats["failed_by_reason"],
+        # Retries add up over runs: each run's retries happened once.
+        retries_by_reason=dict(Counter(previous.get("retries_by_reason") or {}) + Counter(stats["retries_by_reason"])),
+        seconds=round(float(previous.get("seconds") or 0.0) + seconds, 3),
+        completion_tokens=sum(int(r.get("completion_tokens") or 0) for r in rows),
         repaired_bytes=writer.repaired_bytes,
+        finish_reasons=dict(Counter(str(r.get("finish_reason")) for r in rows)),
+        responses=len(rows), runs=int(previous.get("runs") or 0) + 1,
+        token_rate={"en": rate.en, "zh": rate.zh, "source": rate.source},
+        this_run={"completed": stats["completed"], "failed": stats["failed"], "seconds": seconds,
+                  "completion_tokens": stats["completion_tokens"], "retries_by_reason": stats["retries_by_reason"],
+                  "finish_reasons": stats["finish_reasons"]},
     )
-    atomic_write_json(out_path.with_name(out_path.name + ".summary.json"), report.as_dict())
+    atomic_write_json(summary_path, report.as_dict())
     return report

@@ -27,6 +27,7 @@ from lengthwise.rewards.length import (
     lcpo_max_reward,
     length_score,
     lwz_range_reward,
+    score_constraint,
 )
 from lengthwise.rewards.redundancy import (
     Detection,
@@ -82,11 +83,18 @@ def _finite_positive(x: Any) -> float | None:
 
 
 def row_constraint(prompt: str, length: Any = None) -> LengthConstraint | None:
-    """The row's target: a numeric ``length`` column (exact N) wins; else the prompt's parsed request."""
+    """The row's target: a numeric ``length`` column wins; else the prompt's parsed request.
+
+    A ``length`` column that equals what the prompt asks for keeps the prompt's typed constraint
+    ("no more than 500 words" stays a maximum for the constraint-aware score); one that differs
+    (or a prompt that states none) is taken as exactly N."""
     n = _finite_positive(length)
-    if n is not None:
-        return LengthConstraint("exact", n, n, n, "words", text="length column")
-    return parse_length(prompt)
+    parsed = parse_length(prompt)
+    if n is None:
+        return parsed
+    if parsed is not None and parsed.required_words() is not None and math.isclose(parsed.required_words(), n):
+        return parsed
+    return LengthConstraint("exact", n, n, n, "words", text="length column")
 
 
 def _column(columns: dict[str, Any], name: str, n: int) -> list[Any]:
@@ -204,6 +212,11 @@ def log_length_metrics(prompts: list[str], texts: list[str], columns: dict[str, 
     scores = [sl for pairs in by_bucket.values() for sl, _ in pairs]
     if scores:
         log_metric("length/S_l_mean", float(mean(scores)))
+    typed = [score_constraint(c, w) for p, w, length in zip(prompts, words, _column(columns, "length", len(texts)),
+                                                             strict=True) if (c := row_constraint(p, length))]
+    typed = [v for v in typed if v is not None]
+    if typed:
+        log_metric("length/S_c_mean", float(mean(typed)))
     for bucket, pairs in by_bucket.items():
         log_metric(f"length/S_l/{bucket}", float(mean(sl for sl, _ in pairs)))
         log_metric(f"length/words/{bucket}", float(mean(w for _, w in pairs)))
@@ -224,6 +237,24 @@ class LengthScoreReward(_LengthTelemetry, Component):
         if not required:
             return None
         return length_score(required=required, produced=self.words(text)) / 100.0
+
+
+@register_component("constraint_score")
+class ConstraintScoreReward(_LengthTelemetry, Component):
+    """The constraint-aware length score / 100 (docs/reference.md §6): full marks wherever a stated
+    bound ("at most", "at least", a range) is met, S_l against the bound outside; exact and about
+    requests score S_l. ``method``: ``constraint`` (default) or ``lifebench`` (LIFEBench's LS)."""
+
+    def __init__(self, name=None, counter="longbench", method: str = "constraint"):
+        super().__init__(name, counter)
+        if method not in ("constraint", "lifebench"):
+            raise ValueError(f"method must be constraint or lifebench, got {method!r}")
+        self.method = method
+
+    def score_row(self, prompt, text, ids, row):
+        c = row_constraint(prompt, row.get("length"))
+        value = score_constraint(c, self.words(text), self.method) if c is not None else None
+        return None if value is None else value / 100.0
 
 
 @register_component("lwz_range")

@@ -17,6 +17,10 @@ __all__ = [
     "dapo_overlong_penalty",
     "cosine_length_reward",
     "kimi_length_penalty",
+    "lifebench_length_score",
+    "lifebench_length_score_released",
+    "constraint_length_score",
+    "score_constraint",
 ]
 
 
@@ -148,3 +152,113 @@ def kimi_length_penalty(lengths: Sequence[float], correct: Sequence[bool]) -> li
         lam = 0.5 - (n - shortest) / (longest - shortest)
         out.append(lam if ok else min(0.0, lam))
     return out
+
+
+def _check_bound(name: str, value: float | None) -> float:
+    if value is None or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def lifebench_length_score(required: float, produced: float, kind: str = "exact") -> float:
+    """LIFEBench's length score LS in [0, 100] (Zhang et al., *LIFEBench*, 2025; docs/reference.md §6).
+
+    Deviation ``LD = (y − x)/x`` as a fraction; ``LS = 100·e^{5·LD}`` when LD < 0 (too short) and
+    ``100·e^{−2·LD}`` when LD ≥ 0 (too long). ``kind="max"`` scores 100 whenever LD ≤ 0 and
+    ``kind="min"`` whenever LD ≥ 0; ``exact``/``about`` use both branches. x = ``required``,
+    y = ``produced``. Raises ``ValueError`` when ``required`` is not positive.
+
+    >>> round(lifebench_length_score(required=100, produced=80), 3)
+    36.788
+    >>> round(lifebench_length_score(required=100, produced=120), 3)
+    67.032
+    >>> lifebench_length_score(required=100, produced=80, kind="max")
+    100.0
+    """
+    x = _check_bound("required", required)
+    if kind not in ("exact", "about", "min", "max"):
+        raise ValueError(f"kind must be exact, about, min or max, got {kind!r}")
+    y = produced if produced is not None and math.isfinite(produced) and produced > 0 else 0.0
+    deviation = (y - x) / x
+    if (kind == "max" and deviation <= 0) or (kind == "min" and deviation >= 0):
+        return 100.0
+    return 100.0 * math.exp(5.0 * deviation) if deviation < 0 else 100.0 * math.exp(-2.0 * deviation)
+
+
+def lifebench_length_score_released(required: float, produced: float, kind: str = "exact") -> float:
+    """LIFEBench's length score as its released evaluation script computes it: LD in *percent*
+    (``100·(y − x)/x``) under the same exponents, so a 10% overshoot scores ``100·e^{−20}`` ≈ 0.
+    Only for comparing with published LIFEBench tables (docs/reference.md §6).
+
+    >>> lifebench_length_score_released(required=100, produced=100)
+    100.0
+    >>> lifebench_length_score_released(required=100, produced=110) < 1e-6
+    True
+    """
+    x = _check_bound("required", required)
+    y = produced if produced is not None and math.isfinite(produced) and produced > 0 else 0.0
+    percent = 100.0 * (y - x) / x
+    if (kind == "max" and percent <= 0) or (kind == "min" and percent >= 0):
+        return 100.0
+    return 100.0 * math.exp(5.0 * percent) if percent < 0 else 100.0 * math.exp(-2.0 * percent)
+
+
+def constraint_length_score(kind: str, produced: float, lo: float | None = None, hi: float | None = None,
+                            target: float | None = None) -> float:
+    """Constraint-aware S_l in [0, 100] (ours; docs/reference.md §6): S_l where the request is
+    "about x", full marks wherever a bound is satisfied otherwise.
+
+    exact/about → S_l(target, y); min → 100 if y ≥ lo else S_l(lo, y); max → 100 if y ≤ hi else
+    S_l(hi, y); range → 100 if lo ≤ y ≤ hi, else S_l against the violated bound. y ≤ 0 → 0.
+
+    >>> constraint_length_score("max", 300, hi=500)
+    100.0
+    >>> round(constraint_length_score("min", 600, lo=800), 3)
+    83.333
+    >>> round(constraint_length_score("range", 900, lo=400, hi=600), 3)
+    83.333
+    """
+    if produced is None or not math.isfinite(produced) or produced <= 0:
+        return 0.0
+    if kind in ("exact", "about"):
+        return length_score(required=_check_bound("target", target), produced=produced)
+    if kind == "min":
+        bound = _check_bound("lo", lo)
+        return 100.0 if produced >= bound else length_score(required=bound, produced=produced)
+    if kind == "max":
+        bound = _check_bound("hi", hi)
+        return 100.0 if produced <= bound else length_score(required=bound, produced=produced)
+    if kind == "range":
+        low, high = _check_bound("lo", lo), _check_bound("hi", hi)
+        if low > high:
+            raise ValueError(f"range needs lo <= hi, got {low} > {high}")
+        if produced < low:
+            return length_score(required=low, produced=produced)
+        if produced > high:
+            return length_score(required=high, produced=produced)
+        return 100.0
+    raise ValueError(f"kind must be exact, about, min, max or range, got {kind!r}")
+
+
+def score_constraint(constraint, produced: float, method: str = "constraint") -> float | None:
+    """Score ``produced`` counted words against a ``LengthConstraint`` (``lengthwise.constraints``):
+    ``method="constraint"`` is ``constraint_length_score``, ``"lifebench"`` LIFEBench's LS (a range
+    scores 100 inside and the violated bound's branch outside), ``"lifebench_released"`` the
+    released script's percent variant, ``"S_l"`` plain S_l against the target. ``None`` when the
+    constraint's unit does not convert to counted words."""
+    c = constraint.in_words()
+    if c is None:
+        return None
+    if method == "S_l":
+        return length_score(required=c.target, produced=produced)
+    if method == "constraint":
+        return constraint_length_score(c.kind, produced, lo=c.lo, hi=c.hi, target=c.target)
+    if method not in ("lifebench", "lifebench_released"):
+        raise ValueError(f"method must be constraint, lifebench, lifebench_released or S_l, got {method!r}")
+    fn = lifebench_length_score if method == "lifebench" else lifebench_length_score_released
+    if c.kind == "range":
+        if produced is not None and c.lo <= produced <= c.hi:
+            return 100.0
+        below = produced is None or produced < c.lo
+        return fn(required=c.lo if below else c.hi, produced=produced, kind="exact")
+    return fn(required=c.target, produced=produced, kind=c.kind)

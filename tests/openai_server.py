@@ -37,6 +37,7 @@ class FakeOpenAIServer:
         self.served = Counter()
         self.seen_auth: list[str] = []
         self.response_formats: list[dict | None] = []
+        self.requests: list[tuple[str, dict]] = []  # (path, body) of every POST
         self.refuse_formats: set[str] = set()
         self.disconnects = 0
         self.slots: int | None = None
@@ -147,6 +148,7 @@ class FakeOpenAIServer:
                 response_format = body.get("response_format")
                 with server._lock:
                     server.response_formats.append(response_format)
+                    server.requests.append((self.path, body))
                 if response_format and response_format.get("type") in server.refuse_formats:
                     return self._send(400, b'{"error": {"message": "unsupported response_format"}}')
                 fault = server.next_fault()

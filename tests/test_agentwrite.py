@@ -294,3 +294,47 @@ def test_section_budgets_follow_the_documents_measured_tokens_per_word(tmp_path)
                           lambda m: 10, 8192)
     again = resumed.restore(new_document("d", "Write about 900 words on rivers.", 900))
     assert resumed.tokens_per_word(again) == 2.0
+
+
+def _plan_or_section(request):
+    """A server-side script: the rest of a prefilled plan, or an honest section ending mid-sentence."""
+    if request.prompt is not None and request.prompt.endswith("Paragraph 1 - Main Point:"):
+        return (" Where rivers begin - Word Count: 150 words\n"
+                "Paragraph 2 - Main Point: Rivers and cities - Word Count: 150 words")
+    return honest(150) + " And then the river"
+
+
+def test_write_over_http_prefills_the_plan_through_raw_completions(tiny_generator, tmp_path, capsys):
+    from lengthwise.agentwrite.prompts import PLAN_PREFIX
+
+    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prompt": "Write about 300 words on rivers."}])
+    out = tmp_path / "docs.jsonl"
+    with FakeOpenAIServer(ScriptedGenerator(_plan_or_section)) as server:
+        code = main(["write", str(prompts), "-o", str(out), "--backend", "openai", "--model", "m",
+                     "--base-url", server.base_url, "--tokenizer", str(tiny_generator.model_name),
+                     "--concurrency", "1", "--min-section-words", "100", "--max-section-words", "300", "-q"])
+    assert code == 0, capsys.readouterr()
+    path, body = server.requests[0]
+    assert path == "/v1/completions" and body["prompt"].endswith(PLAN_PREFIX["en"])
+    assert "<|im_start|>assistant" in body["prompt"]  # the served model's chat template, rendered here
+    assert all(p == "/v1/chat/completions" for p, _ in server.requests[1:])  # sections are chats
+    [row] = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [p["main_point"] for p in row["plan"]] == ["Where rivers begin", "Rivers and cities"]
+    assert not any(f.startswith("plan") for f in row["fallbacks"])
+    # the budget-cut last sentence is gone, and the summary line names the fallback
+    assert not row["response"].rstrip().endswith("And then the river")
+    assert "unfinished last sentence dropped" in " ".join(row["fallbacks"])
+    out_text = capsys.readouterr().out
+    assert "fallbacks: section unfinished last sentence dropped x1" in out_text
+
+
+def test_write_over_http_without_a_tokenizer_says_the_plan_is_not_prefilled(tmp_path, capsys):
+    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prompt": "Write about 300 words on rivers."}])
+    with FakeOpenAIServer(ScriptedGenerator(lambda r: "Rivers are long. " * 20)) as server:
+        code = main(["write", str(prompts), "-o", str(tmp_path / "d.jsonl"), "--backend", "openai", "--model", "m",
+                     "--base-url", server.base_url, "--concurrency", "1", "--plan-attempts", "1",
+                     "--min-section-words", "100", "--max-section-words", "300", "-q"])
+    assert code == 0
+    assert all(p == "/v1/chat/completions" for p, _ in server.requests)
+    out_text = capsys.readouterr().out
+    assert "plan prefill: off" in out_text and "plan even split x1" in out_text

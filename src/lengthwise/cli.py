@@ -114,13 +114,14 @@ def _check_counter(counter: str) -> None:
 
 
 def _generator_from_options(backend: str, model, base_url, api_key, api_key_env, concurrency, timeout, retry,
-                            device, dtype, batch_size):
+                            device, dtype, batch_size, prefill_tokenizer=None):
     """The generator the shared backend options describe (``generate`` and ``write``)."""
     from lengthwise.backends import make_generator
 
     if backend == "openai":
         return make_generator(backend, model=model, base_url=base_url, api_key=api_key, api_key_env=api_key_env,
-                              concurrency=concurrency, timeout=timeout, retry=retry)
+                              concurrency=concurrency, timeout=timeout, retry=retry,
+                              prefill_tokenizer=prefill_tokenizer)
     return make_generator(backend, model=model, device=device, dtype=dtype, batch_size=batch_size)
 
 
@@ -364,7 +365,10 @@ def write(
     max_attempts: MaxAttemptsOpt = 5,
     backoff: BackoffOpt = 0.5,
     deadline: DeadlineOpt = 600.0,
-    tokenizer: Annotated[str | None, typer.Option(help="openai backend: tokenizer folder to measure the context budget (default: the embedded SmolLM2's).")] = None,
+    tokenizer: Annotated[str | None, typer.Option(
+        help="openai backend: the served model's tokenizer (a folder or hub id; 'embedded' for SmolLM2). It measures "
+             "the context budget (default: the embedded SmolLM2's) and, when given, renders prefilled plan requests "
+             "for the server's /v1/completions.")] = None,
     window: Annotated[int | None, typer.Option(help="Context window in tokens (default: the model's; 8192 for servers).")] = None,
     batch_size: Annotated[int, typer.Option(help="transformers backend: documents per forward pass.")] = 8,
     device: DeviceOpt = None,
@@ -377,7 +381,7 @@ def write(
     max_continuations: Annotated[int, typer.Option(help="Times a too-short section is continued.")] = 2,
     plan_attempts: Annotated[int, typer.Option(help="Plans asked for before falling back to an even split.")] = 3,
     plan_example: Annotated[bool, typer.Option(help="Show a worked plan for another task in the plan request.")] = True,
-    plan_prefill: Annotated[bool, typer.Option(help="Local backend: start the plan answer with 'Paragraph 1 - Main Point:' (small models follow the format only then).")] = True,
+    plan_prefill: Annotated[bool, typer.Option(help="Start the plan answer with 'Paragraph 1 - Main Point:' (small models follow the format only then): local backends, and servers given --tokenizer.")] = True,
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
     seed: Annotated[int, typer.Option(help="Base seed.")] = 0,
     counter: Annotated[str, typer.Option(help="Word counter for plans, sections and S_l.")] = "longbench",
@@ -404,16 +408,23 @@ def write(
     if backend == "openai":
         from lengthwise.models import load_tokenizer, resolve_model
 
-        measure_tokenizer = load_tokenizer(resolve_model(tokenizer))
+        measure_tokenizer = load_tokenizer(resolve_model(None if tokenizer == "embedded" else tokenizer))
         settings.window = settings.window or 8192
     generator = _generator_from_options(backend, model, base_url, api_key, api_key_env, concurrency, timeout,
-                                        _retry_policy(max_attempts, backoff, deadline), device, dtype, batch_size)
+                                        _retry_policy(max_attempts, backoff, deadline), device, dtype, batch_size,
+                                        prefill_tokenizer=measure_tokenizer if tokenizer else None)
     report = write_documents(records, out, generator, settings, default_words=words, tokenizer=measure_tokenizer,
                              progress=not quiet)
     console.print(f"{report.completed + report.already_done}/{report.total} documents in {out} "
                   f"({report.already_done} already done, {report.completed} new, {report.failed} failed; "
                   f"{report.words} words, {report.completion_tokens} tokens in {report.seconds:.0f}s, "
                   f"{report.tokens_per_second:.1f} tok/s)")
+    if report.plan_prefill is False and plan_prefill:
+        console.print("plan prefill: off (this backend cannot start the answer; give the served model's "
+                      "--tokenizer to prefill through /v1/completions)")
+    if report.fallbacks:
+        console.print("fallbacks: " + "; ".join(f"{k} x{v}" for k, v in sorted(report.fallbacks.items())),
+                      markup=False, highlight=False, soft_wrap=True)
     if report.defaulted_length:
         console.print(f"{report.defaulted_length} prompt(s) stated no length: written to --words {words}")
     if report.failed:

@@ -82,7 +82,8 @@ def token_rate_of(generator: Any, counter: str = "longbench") -> TokenRate:
     cached = getattr(generator, "_lengthwise_token_rate", None)
     if isinstance(cached, TokenRate):
         return cached
-    tokenizer = getattr(generator, "tokenizer", None)
+    # local backends hold their tokenizer; a server client may be given the served model's
+    tokenizer = getattr(generator, "tokenizer", None) or getattr(generator, "prefill_tokenizer", None)
     rate = TokenRate.measure(tokenizer, counter) if tokenizer is not None else DEFAULT_RATE
     try:
         generator._lengthwise_token_rate = rate

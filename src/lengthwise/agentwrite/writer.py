@@ -39,7 +39,7 @@ from lengthwise.rewards.length import length_score
 from lengthwise.text import count_words, detect_language, split_sentences
 from lengthwise.token_budget import token_rate_of
 
-__all__ = ["WriteSettings", "Document", "AgentWriter", "cut_at_sentence"]
+__all__ = ["WriteSettings", "Document", "AgentWriter", "cut_at_sentence", "drop_unfinished_sentence"]
 
 # The starting rate of tokens per counted word is the generator's tokenizer's, measured once
 # (``lengthwise.token_budget``); after a few sections each document uses its own measured rate.
@@ -109,6 +109,25 @@ def cut_at_sentence(text: str, target: int, counter: str = "longbench") -> str:
         elif count_words(candidate, counter) > target:
             break
     return best
+
+
+_SENTENCE_END = ".!?。！？…\"'”’)）]】"
+
+
+def drop_unfinished_sentence(text: str) -> str:
+    """``text`` without a last sentence the token budget cut off (no closing punctuation), when an
+    earlier sentence ends properly; otherwise ``text`` unchanged.
+
+    >>> drop_unfinished_sentence("Rivers carve valleys. They also carry")
+    'Rivers carve valleys.'
+    >>> drop_unfinished_sentence("河流塑造土地。它们还")
+    '河流塑造土地。'
+    """
+    stripped = text.rstrip()
+    if not stripped or stripped[-1] in _SENTENCE_END:
+        return text
+    cut = max(stripped.rfind(ch) for ch in ".!?。！？")
+    return stripped[:cut + 1] if cut > 0 else text
 
 
 @dataclass
@@ -292,6 +311,14 @@ class AgentWriter:
             notes.append(f"section {k + 1}: cut at a sentence boundary ({words} words)")
         elif words < s.short_ratio * section.words:
             notes.append(f"section {k + 1}: short ({words} of {section.words} words)")
+        # A section cut by its token budget, and the document's last section whatever stopped it,
+        # end on a whole sentence.
+        last = k == len(doc.plan) - 1
+        if (result.finish_reason == "length" or last) and words <= s.long_ratio * section.words:
+            trimmed = drop_unfinished_sentence(doc.current)
+            if trimmed != doc.current:
+                doc.current = trimmed
+                notes.append(f"section {k + 1}: unfinished last sentence dropped")
         doc.sections.append({"index": k, "main_point": section.main_point, "target_words": section.words,
                              "text": doc.current, "words": count_words(doc.current, s.counter),
                              "continuations": doc.continuations, "notes": notes})

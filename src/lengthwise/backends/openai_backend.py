@@ -149,6 +149,7 @@ class OpenAIGenerator:
         retry: RetryPolicy | None = None,
         seed: int = 0,
         connect_timeout: float = 10.0,
+        prefill_tokenizer: Any = None,
     ):
         if not model:
             raise ConfigError("the openai backend needs --model: the model name the server serves")
@@ -175,6 +176,9 @@ class OpenAIGenerator:
         self.connect_timeout = connect_timeout
         self.retry = retry or RetryPolicy()
         self._rng = random.Random(seed)
+        # Chat APIs cannot start the assistant's answer for it. With the served model's tokenizer we
+        # render the chat template locally, answer prefix included, and send it to /v1/completions.
+        self.prefill_tokenizer = prefill_tokenizer
         self._schema_style = 0  # index into SCHEMA_STYLES: the first style this server has not refused
         self.structured_fallbacks: list[str] = []  # styles the server refused, in order
 
@@ -259,6 +263,15 @@ class OpenAIGenerator:
         return True
 
     @property
+    def supports_prefill(self) -> bool:
+        return self.prefill_tokenizer is not None and bool(getattr(self.prefill_tokenizer, "chat_template", None))
+
+    def render_prefilled(self, messages: list[dict[str, str]]) -> str:
+        """The prompt text of a chat whose last message is the start of the assistant's answer."""
+        return self.prefill_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False,
+                                                          continue_final_message=True)
+
+    @property
     def structured_style(self) -> str | None:
         """How structured output is asked of this server now (``None``: free text)."""
         return SCHEMA_STYLES[self._schema_style]
@@ -286,7 +299,12 @@ class OpenAIGenerator:
             response_format = self._response_format(request.json_schema)
             if response_format is not None:
                 common["response_format"] = response_format
-        if request.messages is not None:
+        chat = request.messages is not None
+        if chat and request.messages[-1]["role"] == "assistant" and self.supports_prefill:
+            chat = False
+            common.pop("response_format", None)
+            response = await client.completions.create(prompt=self.render_prefilled(request.messages), **common)
+        elif chat:
             response = await client.chat.completions.create(messages=request.messages, **common)
         else:
             response = await client.completions.create(prompt=request.prompt, **common)
@@ -294,7 +312,7 @@ class OpenAIGenerator:
         if not choices:
             raise _RetryableReply("empty_choices")
         choice = choices[0]
-        text = choice.message.content if request.messages is not None else choice.text
+        text = choice.message.content if chat else choice.text
         if text is None:
             raise _RetryableReply("bad_response")
         usage = getattr(response, "usage", None)

@@ -36,6 +36,8 @@ class WriteReport:
     completion_tokens: int = 0
     words: int = 0
     defaulted_length: int = 0
+    fallbacks: dict[str, int] = field(default_factory=dict)  # kind of fallback → documents that used it
+    plan_prefill: bool = True
 
     @property
     def tokens_per_second(self) -> float:
@@ -43,6 +45,25 @@ class WriteReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "tokens_per_second": round(self.tokens_per_second, 2)}
+
+
+def fallback_kind(note: str) -> str:
+    """A fallback note without its particulars: "section 3: cut at a sentence boundary (612 words)"
+    → "section cut at a sentence boundary"."""
+    import re
+
+    head, _, rest = note.partition(":")
+    rest = re.sub(r"\s*\(.*\)$", "", rest.strip())
+    rest = re.sub(r"\d+x$|\d+ of \d+ words|from section \d+|after \d+ unparseable plans", "", rest).strip()
+    head = re.sub(r" \d+$", "", head)
+    return f"{head} {rest}".strip()
+
+
+def fallback_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """How many documents used each kind of fallback (even-split plan, digest, cut, short section...)."""
+    from collections import Counter
+
+    return dict(Counter(kind for row in rows for kind in {fallback_kind(n) for n in row.get("fallbacks") or []}))
 
 
 def write_documents(records: list[PromptRecord], out_path: str | os.PathLike, generator, settings: WriteSettings,
@@ -99,6 +120,7 @@ def write_documents(records: list[PromptRecord], out_path: str | os.PathLike, ge
     report = WriteReport(
         total=len(records), already_done=already, completed=completed, failed=len(failures), failures=failures,
         seconds=round(time.monotonic() - started, 2), completion_tokens=tokens,
-        words=sum(r["words"] for r in done_rows), defaulted_length=defaulted)
+        words=sum(r["words"] for r in done_rows), defaulted_length=defaulted,
+        fallbacks=fallback_counts(done_rows), plan_prefill=agent.prefills)
     atomic_write_json(out_path.with_name(out_path.name + ".summary.json"), report.as_dict())
     return report

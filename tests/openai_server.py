@@ -39,6 +39,7 @@ class FakeOpenAIServer:
         self.response_formats: list[dict | None] = []
         self.requests: list[tuple[str, dict]] = []  # (path, body) of every POST
         self.refuse_formats: set[str] = set()
+        self.refuse_status = 400
         self.disconnects = 0
         self.slots: int | None = None
         self._rng = random.Random(seed)
@@ -150,7 +151,9 @@ class FakeOpenAIServer:
                     server.response_formats.append(response_format)
                     server.requests.append((self.path, body))
                 if response_format and response_format.get("type") in server.refuse_formats:
-                    return self._send(400, b'{"error": {"message": "unsupported response_format"}}')
+                    # as llama-cpp-python 0.3.36 does: its validation error comes back as a 500
+                    return self._send(server.refuse_status,
+                                      b'{"error": {"message": "1 validation error: (body, response_format, type)"}}')
                 fault = server.next_fault()
                 if fault == "429":
                     return self._send(429, b'{"error": {"message": "rate limited"}}')

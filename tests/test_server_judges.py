@@ -47,9 +47,11 @@ def test_rubric_judge_asks_for_a_json_schema_and_the_reply_parses():
     assert set(fmt["json_schema"]["schema"]["required"]) >= set(DIMENSIONS)
 
 
-def test_a_server_refusing_json_schema_is_asked_the_llama_cpp_python_way_then_free_text():
+@pytest.mark.parametrize("status", [400, 422, 500])
+def test_a_server_refusing_json_schema_is_asked_the_llama_cpp_python_way_then_free_text(status):
     with FakeOpenAIServer(ScriptedGenerator(lambda r: GOOD)) as server:
         server.refuse_formats = {"json_schema"}
+        server.refuse_status = status  # llama-cpp-python 0.3.36 answers its validation error with a 500
         gen = OpenAIGenerator(model="judge", base_url=server.base_url, concurrency=1, retry=_fast())
         verdicts = GeneratorJudge(gen).judge([("p", "a"), ("p", "b")])
         assert all(v.ok for v in verdicts)

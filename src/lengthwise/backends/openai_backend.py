@@ -255,7 +255,13 @@ class OpenAIGenerator:
         style = SCHEMA_STYLES[self._schema_style]
         if request.json_schema is None or style is None:
             return False
-        if not isinstance(exc, openai.APIStatusError) or exc.status_code not in (400, 422):
+        if not isinstance(exc, openai.APIStatusError):
+            return False
+        # 400/422 is how servers refuse an unknown field value; llama-cpp-python 0.3.x answers its own
+        # validation error with a 500 whose message names the field, which no retry would cure.
+        refused = exc.status_code in (400, 422) or (
+            exc.status_code == 500 and "response_format" in str(getattr(exc, "message", "") or exc))
+        if not refused:
             return False
         if SCHEMA_STYLES[self._schema_style] == style:  # concurrent refusals advance once
             self.structured_fallbacks.append(style)

@@ -141,7 +141,7 @@ def step_eval(server: Server, work: Path, structured: bool) -> dict:
     code, _, seconds = run(cmd)
     first = rows(out / "items.jsonl")
     failed_first = [r["id"] for r in first if r.get("S_q") is None]
-    raw_kept = all(r.get("judge_raw") is not None for r in first if r.get("judge_error", "").startswith("parse"))
+    raw_kept = all(r.get("judge_raw") is not None for r in first if (r.get("judge_error") or "").startswith("parse"))
     code2, _, seconds2 = run(cmd)  # the rerun must ask again for every failed item, and only for those
     after = rows(out / "items.jsonl")
     asked_again = len(after) - len(first)

@@ -61,6 +61,14 @@ def test_kill_after_first_checkpoint_then_resume(tiny_model_dir, tmp_path):
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "resumed from checkpoint-" in done.stdout
+    # a clean terminal: one progress line, no library warnings, no raw dicts of every log row;
+    # the full logs are in the run folder
+    terminal = done.stdout + done.stderr
+    for noise in ("Warning", "{'loss'", "'reward':", "Loading weights"):
+        assert noise not in terminal, noise
+    assert "S_l=" in terminal and "train:" in terminal
+    logged = [json.loads(x) for x in (out / "logs.jsonl").read_text().splitlines()]
+    assert logged[-1]["step"] == 6 and "loss" in logged[-1]
     steps = [r["step"] for r in read_metrics(out / "metrics.jsonl")]
     assert steps == sorted(set(steps)) and steps[-1] == 6
     state = json.loads((out / "checkpoint-6" / "trainer_state.json").read_text())

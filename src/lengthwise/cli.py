@@ -255,8 +255,12 @@ def train(
     prompts: Annotated[Path | None, typer.Option(help="Training prompts JSONL (default: built-in writing tasks).")] = None,
     steps: Annotated[int | None, typer.Option(help="Training steps (max_steps).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder; rerun the same command to resume.")] = None,
+    quiet: QuietOpt = False,
 ) -> None:
-    """RL training on TRL's GRPOTrainer with length-aware rewards and a loss preset; resumable."""
+    """RL training on TRL's GRPOTrainer with length-aware rewards and a loss preset; resumable.
+
+    The terminal shows one progress line (step, reward, mean words, S_l, S_c); the full logs are in
+    the run folder (logs.jsonl, metrics.jsonl, train.log)."""
     from lengthwise.training.config import load_config
 
     overrides = list(set_ or [])
@@ -267,7 +271,7 @@ def train(
     cfg = load_config(config, overrides)  # every problem reported here, before a model is loaded
     from lengthwise.training.trainer import train as run_training
 
-    result = run_training(cfg)
+    result = run_training(cfg, progress=not quiet)
     resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""
     console.print(f"trained to step {result.global_step}{resumed}; metrics: {result.metrics_path}; "
                   f"model: {result.output_dir / 'final'}")

@@ -213,7 +213,7 @@ def run_demo(
         if not (final / "adapter_config.json").exists():
             say(f"2/4 training {settings.steps} steps of {settings.preset} + LoRA (r={settings.lora_r}) "
                 f"on {config.data.builtin_n} training prompts")
-            run_training(config)
+            run_training(config, progress=progress)
         else:
             say("2/4 training already finished; reusing train/final")
         phase_seconds["train"] = round(time.monotonic() - t, 1)

@@ -11,7 +11,7 @@ from transformers import TrainerCallback
 
 from lengthwise.io import atomic_write_text, repair_truncated_tail
 
-__all__ = ["LengthDynamicsCallback", "METRIC_PREFIXES", "read_metrics"]
+__all__ = ["LengthDynamicsCallback", "METRIC_PREFIXES", "read_metrics", "ConsoleProgress", "quiet_trainer_console"]
 
 # What a row of metrics.jsonl keeps from the trainer's logs: our length telemetry, each reward's
 # mean, TRL's truncation rate (completions/clipped_ratio) and clip fractions by advantage sign
@@ -63,3 +63,51 @@ class LengthDynamicsCallback(TrainerCallback):
             fh.write(json.dumps(row) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+
+
+# The few numbers a person watches while a run trains; everything else goes to the run folder.
+_PROGRESS_KEYS = (("reward", "reward"), ("length/words_mean", "words"), ("length/S_l_mean", "S_l"),
+                  ("length/S_c_mean", "S_c"))
+
+
+class ConsoleProgress(TrainerCallback):
+    """One progress line for the training phase (step, reward, mean words, S_l, S_c) in place of
+    the trainer's bar and raw log dicts; every log row goes whole to ``<output_dir>/logs.jsonl``."""
+
+    def __init__(self, output_dir: str | os.PathLike, enabled: bool = True, desc: str = "train"):
+        self.log_path = Path(output_dir) / "logs.jsonl"
+        self.enabled, self.desc = enabled, desc
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.desc, unit="step",
+                        disable=not self.enabled or not state.is_world_process_zero, dynamic_ncols=True)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or not state.is_world_process_zero:
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"step": state.global_step, **logs}, default=str) + "\n")
+        shown = {label: f"{logs[key]:.3g}" for key, label in _PROGRESS_KEYS if isinstance(logs.get(key), int | float)}
+        if self.bar is not None and shown:
+            self.bar.set_postfix(shown, refresh=False)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def quiet_trainer_console(trainer) -> None:
+    """Remove the trainer's own progress bar and its printing of every log dict."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)

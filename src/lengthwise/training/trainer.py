@@ -14,7 +14,7 @@ from typing import Any
 from lengthwise.evaluation.plots import plot_training_curves
 from lengthwise.losses import get_preset
 from lengthwise.rewards.stack import RewardStack
-from lengthwise.training.callbacks import LengthDynamicsCallback, read_metrics
+from lengthwise.training.callbacks import ConsoleProgress, LengthDynamicsCallback, quiet_trainer_console, read_metrics
 from lengthwise.training.config import TRL_DEFAULTS, TrainConfig
 from lengthwise.training.dataset import build_dataset
 from lengthwise.training.lwz_advantage import LWZ_TRL_SETTINGS, make_lwz_trainer_class
@@ -84,7 +84,7 @@ def _peft_config(config: TrainConfig):
                       target_modules=config.model.lora_target_modules, task_type="CAUSAL_LM")
 
 
-def build_trainer(config: TrainConfig):
+def build_trainer(config: TrainConfig, progress: bool = True):
     from transformers import AutoModelForCausalLM
     from trl import GRPOTrainer
 
@@ -103,8 +103,9 @@ def build_trainer(config: TrainConfig):
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=_peft_config(config),
-        callbacks=[LengthDynamicsCallback(config.output_dir)],
+        callbacks=[LengthDynamicsCallback(config.output_dir), ConsoleProgress(config.output_dir, enabled=progress)],
     )
+    quiet_trainer_console(trainer)
     return trainer, stack
 
 
@@ -129,14 +130,19 @@ class TrainResult:
     metrics_path: Path
 
 
-def train(config: TrainConfig) -> TrainResult:
+def train(config: TrainConfig, progress: bool = True) -> TrainResult:
+    """Train (or resume) ``config``: one progress line on the terminal; the trainer's full logs in
+    ``<output_dir>/logs.jsonl`` and library warnings in ``<output_dir>/train.log``."""
+    from lengthwise.logs import library_output_to
+
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config.as_dict(), indent=2, default=str) + "\n")
-    trainer, stack = build_trainer(config)
-    resume = last_checkpoint(out)
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    trainer.save_model(str(out / "final"))
+    with library_output_to(out / "train.log"):
+        trainer, stack = build_trainer(config, progress=progress)
+        resume = last_checkpoint(out)
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        trainer.save_model(str(out / "final"))
     rows = read_metrics(out / "metrics.jsonl")
     if rows:
         plot_training_curves(rows, out / "training_curves.png", title=f"{config.preset}: length dynamics")

@@ -99,3 +99,22 @@ def test_score_constraint_methods():
     assert score_constraint(parse_length("under 280 characters"), 50) is None  # English characters: no words
     with pytest.raises(ValueError):
         score_constraint(c, 80, "nonsense")
+
+
+def test_constraint_score_component_reads_the_typed_request():
+    import pickle
+
+    from lengthwise.rewards.components import COMPONENTS
+
+    component = COMPONENTS["constraint_score"]()
+    prompts = ["Write no more than 50 words.", "Write about 50 words.", "Write a poem."]
+    completions = [" ".join(["word"] * 30)] * 3
+    values = component(prompts, completions, length=[None, None, None])
+    assert values[0] == 1.0                                              # the maximum is obeyed
+    assert values[1] == pytest.approx(length_score(required=50, produced=30) / 100)
+    assert values[2] is None                                             # no length stated
+    # a length column that states the same number keeps the prompt's type
+    assert component(prompts[:1], completions[:1], length=[50])[0] == 1.0
+    assert pickle.loads(pickle.dumps(component))(prompts[:1], completions[:1])[0] == 1.0
+    lifebench = COMPONENTS["constraint_score"](method="lifebench")
+    assert lifebench(prompts[1:2], completions[1:2])[0] == pytest.approx(math.exp(5 * (30 - 50) / 50))

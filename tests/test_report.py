@@ -87,3 +87,23 @@ def test_broken_image_is_detected(tmp_path):
     (tmp_path / "rvp.png").write_bytes(b"not a png")
     with open_page(path) as page:
         assert [w for _, w in image_widths(page)] == [0]
+
+
+def test_required_lengths_print_as_whole_numbers_and_numbers_align_right(tmp_path):
+    before = [{"required": 20.0, "words": 31, "S_l": 66.7}]
+    table = by_target_table("t", {"before": before})
+    assert table.rows[0][0] == 20 and isinstance(table.rows[0][0], int)  # not "20.0"
+    Report("t", tables=[Table("by target", ["required", "name", "S_l"], [[20, "rivers", "66.7"], [40, "x", "–"]])]
+           ).write(tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert '<td class="num">20</td>' in html and '<td class="num">66.7</td>' in html
+    assert '<td class="num">–</td>' in html and "<td>rivers</td>" in html  # text stays left-aligned
+
+
+def test_report_files_get_the_same_mode_as_other_outputs(tmp_path):
+    import os
+
+    path = _report(tmp_path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import write_jsonl
 from lengthwise.backends.base import GenerationRequest
 from lengthwise.backends.openai_backend import OpenAIGenerator, RetryPolicy, probe_concurrency
 from lengthwise.cli import main
@@ -16,8 +17,6 @@ from lengthwise.evaluation.arena import PAIRWISE_SCHEMA, GeneratorPairJudge
 from lengthwise.evaluation.judge import DIMENSIONS, RUBRIC_SCHEMA, GeneratorJudge
 from openai_server import FakeOpenAIServer
 from scripted import ScriptedGenerator, rubric_reply
-
-from conftest import write_jsonl
 
 GOOD = rubric_reply({d: 4 for d in DIMENSIONS})
 

@@ -28,9 +28,9 @@ def test_a_generator_without_a_tokenizer_gets_the_default():
 
 
 def test_generate_uses_the_measured_rate_for_chinese_prompts(tiny_generator, tmp_path):
+    from lengthwise.constraints import parse_length
     from lengthwise.jobs.generate import GenerateSettings, _request_for
     from lengthwise.records import PromptRecord
-    from lengthwise.constraints import parse_length
 
     prompt = "写一篇关于河流的文章，约300字"
     record = PromptRecord("z", prompt, 300.0, parse_length(prompt))

@@ -36,7 +36,8 @@ def test_two_step_training_for_each_preset(preset, tiny_model_dir, tmp_path):
     assert main(["train", "--set", f"preset={preset}", *sum((["--set", o] for o in tiny_overrides(tiny_model_dir, out)), [])]) == 0
     rows = read_metrics(out / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1, 2]
-    for key in ("length/words_mean", "length/words_median", "length/S_l_mean", "rewards/length/mean", "rewards/format/mean",
+    for key in ("length/words_mean", "length/words_median", "length/S_l_mean", "length/S_c_mean",
+                "rewards/length/mean", "rewards/format/mean",
                 "completions/clipped_ratio", "clip_ratio/low_mean", "clip_ratio/high_mean"):
         assert key in rows[-1], key
     assert any(k.startswith("length/S_l/[") for k in rows[-1])

@@ -123,17 +123,21 @@ class PhaseScores:
     by_bucket: dict[str, dict[str, float]]
     mean_S_l: float
     mean_words: float
+    mean_S_c: float | None = None
 
     @classmethod
     def of(cls, name: str, rows: list[dict[str, Any]]) -> PhaseScores:
         scored = [r for r in rows if r.get("S_l") is not None]
+        typed = [r["S_c"] for r in rows if r.get("S_c") is not None]
         return cls(name, rows, summarize_by_bucket(rows),
                    mean(r["S_l"] for r in scored) if scored else 0.0,
-                   mean(r["words"] for r in rows) if rows else 0.0)
+                   mean(r["words"] for r in rows) if rows else 0.0,
+                   mean(typed) if typed else None)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"n": len(self.rows), "S_l": round(self.mean_S_l, 2), "words_mean": round(self.mean_words, 1),
-                "by_bucket": self.by_bucket}
+        return {"n": len(self.rows), "S_l": round(self.mean_S_l, 2),
+                "S_c": None if self.mean_S_c is None else round(self.mean_S_c, 2),
+                "words_mean": round(self.mean_words, 1), "by_bucket": self.by_bucket}
 
 
 @dataclass
@@ -184,11 +188,21 @@ def run_demo(
     on_phase: Callable[[str], None] | None = None,
     train: bool = True,
 ) -> DemoResult:
-    """Run (or resume) the demo in ``out_dir``; see the module docstring for the phases."""
-    from lengthwise.training.trainer import train as run_training
+    """Run (or resume) the demo in ``out_dir``; see the module docstring for the phases. Library
+    warnings and logs go to ``out_dir/demo.log``; the terminal keeps one line per phase."""
+    from lengthwise.logs import library_output_to
 
     settings = settings or DemoSettings()
     settings.check()
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with library_output_to(Path(out_dir) / "demo.log"):
+        return _run_demo(Path(out_dir), settings, progress, on_phase, train)
+
+
+def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: Callable[[str], None] | None,
+              train: bool) -> DemoResult:
+    from lengthwise.training.trainer import train as run_training
+
     started = time.monotonic()
     say = on_phase or (lambda _msg: None)
     out = Path(out_dir)

@@ -22,7 +22,8 @@ from lengthwise.errors import ConfigError
 from lengthwise.io import ResumableJsonl, atomic_write_json
 from lengthwise.prompts import build_messages
 from lengthwise.records import PromptRecord
-from lengthwise.rewards.length import length_score
+from lengthwise.rewards.components import row_constraint
+from lengthwise.rewards.length import length_score, score_constraint
 from lengthwise.text import count_words, extract_answer
 from lengthwise.token_budget import DEFAULT_RATE, TokenRate, auto_max_new_tokens, token_rate_of
 
@@ -101,6 +102,14 @@ def _request_for(record: PromptRecord, settings: GenerateSettings, index: int,
     )
 
 
+def _constraint_score(record: PromptRecord, words: int) -> float | None:
+    """S_c: the constraint-aware length score of the row (docs/reference.md §6)."""
+    if not record.length:
+        return None
+    c = row_constraint(record.prompt, record.length)
+    return score_constraint(c, words) if c is not None else None
+
+
 def response_row(record: PromptRecord, result: GenerationResult, model: str, counter: str) -> dict[str, Any]:
     """One output row: the prompt's fields plus the response and its measured length."""
     words = count_words(extract_answer(result.text), counter)
@@ -113,6 +122,7 @@ def response_row(record: PromptRecord, result: GenerationResult, model: str, cou
         "words": words,
         "required": record.length,
         "S_l": length_score(required=record.length, produced=words) if record.length else None,
+        "S_c": _constraint_score(record, words),
         "completion_tokens": result.completion_tokens,
     })
     return row

@@ -14,7 +14,12 @@ from typing import Any
 from lengthwise.evaluation.plots import plot_training_curves
 from lengthwise.losses import get_preset
 from lengthwise.rewards.stack import RewardStack
-from lengthwise.training.callbacks import ConsoleProgress, LengthDynamicsCallback, quiet_trainer_console, read_metrics
+from lengthwise.training.callbacks import (
+    ConsoleProgress,
+    LengthDynamicsCallback,
+    quiet_trainer_console,
+    read_metrics,
+)
 from lengthwise.training.config import TRL_DEFAULTS, TrainConfig
 from lengthwise.training.dataset import build_dataset
 from lengthwise.training.lwz_advantage import LWZ_TRL_SETTINGS, make_lwz_trainer_class

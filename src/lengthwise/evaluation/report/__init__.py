@@ -85,6 +85,7 @@ class Report:
             raise FileNotFoundError(f"report figures missing from {out}: {missing}")
         env = jinja2.Environment(loader=jinja2.PackageLoader("lengthwise.evaluation.report", "templates"),
                                  autoescape=jinja2.select_autoescape(["html", "j2"]))
+        env.tests["numeric"] = _is_numeric
         page = env.get_template(TEMPLATE).render(
             report=self,
             samples=[{"sample": s, "body": highlight(s.response, s.spans)} for s in self.samples],
@@ -103,6 +104,24 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _whole(value: Any) -> Any:
+    """A float that is a whole number as an int (a required length of 20, not 20.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _is_numeric(cell: Any) -> bool:
+    """Numbers, and the formatted numbers and dashes of a number column, align right."""
+    if isinstance(cell, bool):
+        return False
+    if isinstance(cell, int | float) or cell == "–":
+        return True
+    try:
+        float(str(cell).replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
 def by_target_table(title: str, systems: Mapping[str, Sequence[Mapping[str, Any]]]) -> Table:
     """Mean produced words and S_l per required length, one column pair per system."""
     targets = sorted({r["required"] for rows in systems.values() for r in rows if r.get("required") is not None})
@@ -111,7 +130,7 @@ def by_target_table(title: str, systems: Mapping[str, Sequence[Mapping[str, Any]
         headers += [f"{name}: words", f"{name}: S_l"]
     body = []
     for t in targets:
-        line: list[Any] = [t]
+        line: list[Any] = [_whole(t)]
         n = None
         for rows in systems.values():
             members = [r for r in rows if r.get("required") == t and r.get("S_l") is not None]
@@ -131,7 +150,7 @@ def _response_samples(rows: Sequence[Mapping[str, Any]], system: str) -> list[Sa
 
     return [Sample(id=str(r.get("id")), system=system, prompt=str(r.get("prompt", "")),
                    response=extract_answer(r.get("response") or ""),
-                   scores={"required": r.get("required"), "words": r.get("words"),
+                   scores={"required": _whole(r.get("required")), "words": r.get("words"),
                            "S_l": None if r.get("S_l") is None else round(r["S_l"], 1),
                            "finish": r.get("finish_reason")})
             for r in rows]
@@ -167,6 +186,9 @@ def build_demo_report(out_dir: str | os.PathLike, before: Sequence[Mapping[str, 
                 ("mean S_l before", _fmt(b["S_l"]))]
     if a:
         headline += [("mean S_l after", _fmt(a["S_l"])), ("change", f"{summary['delta_S_l']:+.1f}")]
+    if b.get("S_c") is not None:
+        headline.append(("mean S_c before" + (" / after" if a else ""),
+                         _fmt(b["S_c"]) + (f" / {_fmt(a.get('S_c'))}" if a else "")))
     headline.append(("counter", str(summary["counter"])))
     samples = [s for name, rows in systems.items() for s in _response_samples(rows, name)]
     settings = summary["settings"]
@@ -178,7 +200,8 @@ def build_demo_report(out_dir: str | os.PathLike, before: Sequence[Mapping[str, 
         tables=[by_target_table("S_l by requested length (held-out prompts)", systems)],
         figures=figures,
         samples=samples,
-        notes=["S_l is LongBench-Write's length score (100 = exact; 0 at 3× over or 1/3 under).",
+        notes=["S_l is LongBench-Write's length score (100 = exact; 0 at 3× over or 1/3 under); S_c the "
+               "constraint-aware score (full marks when an 'at most'/'at least' bound is met; docs/reference.md §6).",
                "Held-out prompts pair topics and genres that the training prompts never use."],
     )
     return report.write(out)
@@ -202,10 +225,10 @@ def _fmt_or_dash(summary: Mapping[str, Any], key: str) -> str:
 
 
 def group_table(title: str, groups: Mapping[str, Mapping[str, Any]], judged: bool) -> Table:
-    headers = ["group", "n", "scored", "words (mean)", "S_l"] + (["S_q", "S̄"] if judged else [])
+    headers = ["group", "n", "scored", "words (mean)", "S_l", "S_c"] + (["S_q", "S̄"] if judged else [])
     rows = []
     for name, g in groups.items():
-        line = [name, g["n"], g["n_scored"], _fmt(g.get("words_mean"), 0), _fmt(g.get("S_l"))]
+        line = [name, g["n"], g["n_scored"], _fmt(g.get("words_mean"), 0), _fmt(g.get("S_l")), _fmt(g.get("S_c"))]
         if judged:
             line += [_fmt(g.get("S_q")), _fmt(g.get("S"))]
         rows.append(line)
@@ -262,7 +285,7 @@ def build_eval_report(out_dir: str | os.PathLike, items: Sequence[Mapping[str, A
                             [[k, v] for k, v in failures["by_reason"].items()],
                             note=f"{failures['count']} of {summary['n']} items had no valid verdict after retries."))
     headline = [("responses", str(summary["n"])), ("scored for length", str(summary["n_scored"])),
-                ("mean S_l", _fmt_or_dash(summary, "S_l"))]
+                ("mean S_l", _fmt_or_dash(summary, "S_l")), ("mean S_c", _fmt_or_dash(summary, "S_c"))]
     if judged:
         headline += [("mean S_q", _fmt_or_dash(summary, "S_q")), ("S̄", _fmt_or_dash(summary, "S")),
                      ("judge failures", str(summary["judge_failures"]["count"]))]

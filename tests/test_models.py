@@ -69,3 +69,21 @@ def test_real_smollm2_answers_a_writing_prompt():
     assert r.ok and r.completion_tokens > 5
     assert count_words(r.text) >= 5  # real English, not random tokens
     assert gen.context_window == 8192
+
+
+def test_bf16_is_chosen_on_cpu_only_where_the_processor_has_it(monkeypatch):
+    import torch
+
+    from lengthwise import models
+
+    with_bf16 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n"
+    without = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2\n"
+    amx = "flags\t\t: fpu avx512f amx_tile amx_bf16\n"
+    assert models.cpu_supports_bf16(with_bf16) and models.cpu_supports_bf16(amx)
+    assert not models.cpu_supports_bf16(without) and not models.cpu_supports_bf16("")
+    monkeypatch.setattr(models, "cpu_supports_bf16", lambda cpuinfo=None: True)
+    assert models.pick_dtype("cpu") == torch.bfloat16
+    monkeypatch.setattr(models, "cpu_supports_bf16", lambda cpuinfo=None: False)
+    assert models.pick_dtype("cpu") == torch.float32                     # the fp32 fallback
+    assert models.pick_dtype("cpu", "bf16") == torch.bfloat16            # an explicit choice wins
+    assert models.pick_dtype("cpu", "auto") == torch.float32

@@ -42,7 +42,7 @@ ConcurrencyOpt = Annotated[str, typer.Option(
          "the rest, and a queued request would time out). See docs/evaluation.md.")]
 MaxAttemptsOpt = Annotated[int, typer.Option(help="openai backend: attempts per request, first one included.")]
 DeviceOpt = Annotated[str | None, typer.Option(help="transformers backend: cpu, cuda, cuda:1 (default: cuda if present).")]
-DtypeOpt = Annotated[str | None, typer.Option(help="transformers backend: float32, bfloat16, float16 (default: bf16 on GPU, fp32 on CPU).")]
+DtypeOpt = Annotated[str | None, typer.Option(help="transformers backend: float32, bfloat16, float16 or auto (default: bf16 on GPUs and on CPUs with native bf16 such as AVX512-BF16/AMX, else fp32).")]
 BackoffOpt = Annotated[float, typer.Option(help="openai backend: first retry wait in seconds, doubled per attempt (±25% jitter, capped at 30 s; a server's Retry-After wins).")]
 DeadlineOpt = Annotated[float, typer.Option(help="openai backend: total seconds one request may take across its attempts.")]
 

@@ -166,11 +166,32 @@ def pick_device(device: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_supports_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX-BF16, from the kernel's CPU
+    flags). Without them torch emulates bf16 and it runs slower than fp32, so we keep fp32.
+    ``cpuinfo``: the text of /proc/cpuinfo (tests pass their own)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+                cpuinfo = fh.read()
+        except OSError:  # not Linux: no way to tell cheaply, so the safe choice
+            return False
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            return any(flag in flags for flag in _BF16_CPU_FLAGS)
+    return False
+
+
 def pick_dtype(device: str, dtype: str | None = None):
-    """bf16 on GPUs that support it (fp16 otherwise), fp32 on CPU, unless ``dtype`` names one."""
+    """bf16 on GPUs that support it (fp16 otherwise); on CPU bf16 where the processor has native
+    bf16 (AVX512-BF16 / AMX), else fp32; ``dtype`` names one explicitly ("auto" = this choice)."""
     import torch
 
-    if dtype:
+    if dtype and dtype != "auto":
         try:
             return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
                     "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}[dtype]
@@ -178,6 +199,8 @@ def pick_dtype(device: str, dtype: str | None = None):
             raise BackendError(f"unknown dtype {dtype!r}; choose float32, bfloat16 or float16") from None
     if device.startswith("cuda"):
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device == "cpu" and cpu_supports_bf16():
+        return torch.bfloat16
     return torch.float32
 
 

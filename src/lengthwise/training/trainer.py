@@ -46,6 +46,8 @@ def build_grpo_config(config: TrainConfig, stack: RewardStack):
     import torch
     from trl import GRPOConfig
 
+    from lengthwise.models import cpu_supports_bf16
+
     cuda = torch.cuda.is_available()
     kwargs: dict[str, Any] = dict(
         output_dir=config.output_dir,
@@ -66,7 +68,8 @@ def build_grpo_config(config: TrainConfig, stack: RewardStack):
         multi_objective_aggregation=config.advantage,
         use_cpu=not cuda,
         gradient_checkpointing=cuda if config.gradient_checkpointing is None else config.gradient_checkpointing,
-        bf16=bool(cuda and torch.cuda.is_bf16_supported()),
+        # bf16 autocast where the hardware computes bf16 natively (GPUs, AVX512-BF16/AMX CPUs)
+        bf16=bool(torch.cuda.is_bf16_supported()) if cuda else cpu_supports_bf16(),
         **_preset_kwargs(config),
     )
     if config.advantage == "lwz_average":  # the adapter computes the advantage; TRL passes it through

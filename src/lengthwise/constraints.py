@@ -98,13 +98,17 @@ _EN_SMALL = {
 _EN_SCALES = {"hundred": 100, "thousand": 1000}
 
 _EN_WORD = "|".join(sorted([*_EN_SMALL, *_EN_SCALES], key=len, reverse=True))
-_ARABIC = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+# Every repetition below is bounded (a number has at most a dozen digits, an English number phrase
+# at most eight words, a gap at most a few spaces). With unbounded ones the regex engine retries
+# each start position against the rest of the text, and 4 KB of "one-one-one-…" took minutes;
+# bounded, the scan is linear in the prompt (tests/reliability: 100 KB in well under a second).
+_ARABIC = r"\d{1,3}(?:,\d{3}){1,5}(?:\.\d{1,6})?|\d{1,12}(?:\.\d{1,6})?"
 _ARABIC_SCALED = rf"(?:{_ARABIC})(?:\s?(?:[kK](?![a-zA-Z])|[千万]))?"
 _NUM_EN = (
     rf"(?:(?:{_ARABIC})(?:\s?[kK](?![a-zA-Z]))?"
-    rf"|(?:an?\s+)?\b(?:{_EN_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_EN_WORD}))*\b)"
+    rf"|(?:an?\s{{1,4}})?\b(?:{_EN_WORD})(?:[\s-]{{1,4}}(?:and[\s-]{{1,4}})?(?:{_EN_WORD})){{0,7}}\b)"
 )
-_NUM_ZH = rf"(?:(?:{_ARABIC})\s?[千万]?|[零〇一二两三四五六七八九十百千万]+)"
+_NUM_ZH = rf"(?:(?:{_ARABIC})\s?[千万]?|[零〇一二两三四五六七八九十百千万]{{1,12}})"
 _NUM_ANY = re.compile(rf"{_ARABIC_SCALED}|{_NUM_ZH}|{_NUM_EN}")
 
 
@@ -180,17 +184,17 @@ def parse_number(s: str) -> float | None:
 # same start the longer match wins, so a qualifier or range beats the bare number inside it.
 
 _Q_MIN_EN = (
-    r"at\s+least|no\s+less\s+than|not\s+less\s+than|no\s+fewer\s+than|not\s+fewer\s+than|a\s+minimum\s+of"
-    r"|minimum\s+of|min\.?|more\s+than|over|upwards\s+of|in\s+excess\s+of|exceeding|greater\s+than|no\s+shorter\s+than"
+    r"at\s{1,4}least|no\s{1,4}less\s{1,4}than|not\s{1,4}less\s{1,4}than|no\s{1,4}fewer\s{1,4}than|not\s{1,4}fewer\s{1,4}than|a\s{1,4}minimum\s{1,4}of"
+    r"|minimum\s{1,4}of|min\.?|more\s{1,4}than|over|upwards\s{1,4}of|in\s{1,4}excess\s{1,4}of|exceeding|greater\s{1,4}than|no\s{1,4}shorter\s{1,4}than"
 )
 _Q_MAX_EN = (
-    r"(?:must|should|shall|does|do|will|can)\s+not\s+(?:exceed|be\s+(?:more|longer)\s+than)"
-    r"|(?:mustn't|shouldn't|doesn't|don't|can't|cannot)\s+(?:exceed|be\s+(?:more|longer)\s+than)"
-    r"|at\s+most|no\s+more\s+than|not\s+more\s+than|no\s+longer\s+than|up\s+to|under|less\s+than|fewer\s+than"
-    r"|a\s+maximum\s+of|maximum\s+of|max\.?|within|not\s+exceeding|not\s+to\s+exceed|below|limited\s+to|capped\s+at"
+    r"(?:must|should|shall|does|do|will|can)\s{1,4}not\s{1,4}(?:exceed|be\s{1,4}(?:more|longer)\s{1,4}than)"
+    r"|(?:mustn't|shouldn't|doesn't|don't|can't|cannot)\s{1,4}(?:exceed|be\s{1,4}(?:more|longer)\s{1,4}than)"
+    r"|at\s{1,4}most|no\s{1,4}more\s{1,4}than|not\s{1,4}more\s{1,4}than|no\s{1,4}longer\s{1,4}than|up\s{1,4}to|under|less\s{1,4}than|fewer\s{1,4}than"
+    r"|a\s{1,4}maximum\s{1,4}of|maximum\s{1,4}of|max\.?|within|not\s{1,4}exceeding|not\s{1,4}to\s{1,4}exceed|below|limited\s{1,4}to|capped\s{1,4}at"
 )
-_Q_ABOUT_EN = r"about|around|approximately|approx\.?|roughly|~|circa|some|nearly|close\s+to|in\s+the\s+region\s+of"
-_Q_EXACT_EN = r"exactly|precisely|a\s+total\s+of|totall?ing"
+_Q_ABOUT_EN = r"about|around|approximately|approx\.?|roughly|~|circa|some|nearly|close\s{1,4}to|in\s{1,4}the\s{1,4}region\s{1,4}of"
+_Q_EXACT_EN = r"exactly|precisely|a\s{1,4}total\s{1,4}of|totall?ing"
 _UNIT_EN = r"(?P<unit>words?|characters?|chars|tokens?|pages?)\b"
 
 # Negated comparatives first: "不要超过/不得超过/不能多于 N 字" is a maximum although "超过" alone is a
@@ -202,13 +206,13 @@ _Q_MAX_ZH = rf"{_NEG}(?:超过|超出|多于|大于|长于|高于)|不超出|不
 _Q_ABOUT_ZH = r"大约|大概|大致|约|左右"
 _Q_AFTER_ZH = r"(?P<after>以上|以内|以下|之内|左右|上下|之间)"
 _UNIT_ZH = r"(?P<unit>个?字|个?词|页)"
-_RANGE_SEP = r"\s*(?:-|–|—|~|～|到|至|to)\s*"
+_RANGE_SEP = r"\s{0,4}(?:-|–|—|~|～|到|至|to)\s{0,4}"
 
 
 def _kind_of_qualifier(q: str | None) -> Kind | None:
     if not q:
         return None
-    q = re.sub(r"\s+", " ", q.strip().lower())
+    q = re.sub(r"\s{1,4}", " ", q.strip().lower())
     for kind, pattern in (
         ("min", _Q_MIN_EN + "|" + _Q_MIN_ZH + "|以上"),
         ("max", _Q_MAX_EN + "|" + _Q_MAX_ZH + "|以内|以下|之内"),
@@ -222,35 +226,35 @@ def _kind_of_qualifier(q: str | None) -> Kind | None:
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # English ranges: "between 500 and 800 words", "500-800 words", "from 1,000 to 1,500 words".
-    ("range", re.compile(rf"\bbetween\s+(?P<nums>{_NUM_EN}\s+and\s+{_NUM_EN})\s*-?\s*{_UNIT_EN}", re.I)),
-    ("range", re.compile(rf"(?P<nums>{_NUM_EN}(?:\s*words?)?{_RANGE_SEP}{_NUM_EN})\s*-?\s*{_UNIT_EN}", re.I)),
+    ("range", re.compile(rf"\bbetween\s{{1,4}}(?P<nums>{_NUM_EN}\s{{1,4}}and\s{{1,4}}{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}", re.I)),
+    ("range", re.compile(rf"(?P<nums>{_NUM_EN}(?:\s{{0,4}}words?)?{_RANGE_SEP}{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}", re.I)),
     # Qualifier before the number: "at least 800 words", "no more than 300-word".
     ("qual", re.compile(
-        rf"(?<![\w-])(?P<q>{_Q_MIN_EN}|{_Q_MAX_EN}|{_Q_ABOUT_EN}|{_Q_EXACT_EN})\s*(?:of\s+)?"
-        rf"(?P<nums>{_NUM_EN})\s*-?\s*{_UNIT_EN}", re.I)),
+        rf"(?<![\w-])(?P<q>{_Q_MIN_EN}|{_Q_MAX_EN}|{_Q_ABOUT_EN}|{_Q_EXACT_EN})\s{{0,4}}(?:of\s{{1,4}})?"
+        rf"(?P<nums>{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}", re.I)),
     # Qualifier after: "800 words or more", "300 words max", "1000+ words".
     ("qual", re.compile(
-        rf"(?P<nums>{_NUM_EN})\s*-?\s*{_UNIT_EN}\s*(?P<after_en>or\s+(?:more|longer|above)|minimum|at\s+minimum"
-        rf"|or\s+(?:less|fewer|shorter|under)|max(?:imum)?|at\s+most|tops)\b", re.I)),
-    ("qual", re.compile(rf"(?P<nums>{_NUM_EN})\s*(?P<plus>\+)\s*{_UNIT_EN}", re.I)),
+        rf"(?P<nums>{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}\s{{0,4}}(?P<after_en>or\s{{1,4}}(?:more|longer|above)|minimum|at\s{{1,4}}minimum"
+        rf"|or\s{{1,4}}(?:less|fewer|shorter|under)|max(?:imum)?|at\s{{1,4}}most|tops)\b", re.I)),
+    ("qual", re.compile(rf"(?P<nums>{_NUM_EN})\s{{0,4}}(?P<plus>\+)\s{{0,4}}{_UNIT_EN}", re.I)),
     # Unit named before the number: "word count: 800", "word limit of 500", "length: 1,200 words".
     ("unit_first", re.compile(
-        rf"\b(?P<label>word\s*count|word\s*limit|word\s*target|length)\s*(?:of|:|=|is|should\s+be|must\s+be)?\s*"
-        rf"(?:(?P<q>{_Q_MIN_EN}|{_Q_MAX_EN}|{_Q_ABOUT_EN}|{_Q_EXACT_EN})\s+)?"
-        rf"(?P<nums>{_NUM_EN}(?:{_RANGE_SEP}{_NUM_EN})?)(?:\s*-?\s*{_UNIT_EN})?", re.I)),
+        rf"\b(?P<label>word\s{{0,4}}count|word\s{{0,4}}limit|word\s{{0,4}}target|length)\s{{0,4}}(?:of|:|=|is|should\s{{1,4}}be|must\s{{1,4}}be)?\s{{0,4}}"
+        rf"(?:(?P<q>{_Q_MIN_EN}|{_Q_MAX_EN}|{_Q_ABOUT_EN}|{_Q_EXACT_EN})\s{{1,4}})?"
+        rf"(?P<nums>{_NUM_EN}(?:{_RANGE_SEP}{_NUM_EN})?)(?:\s{{0,4}}-?\s{{0,4}}{_UNIT_EN})?", re.I)),
     # Bare: "a 500-word essay", "1,000 words".
-    ("plain", re.compile(rf"(?P<nums>{_NUM_EN})\s*-?\s*{_UNIT_EN}", re.I)),
+    ("plain", re.compile(rf"(?P<nums>{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}", re.I)),
     # Chinese ranges: "2000-3000字", "两千到三千字".
-    ("range", re.compile(rf"(?P<nums>{_NUM_ZH}(?:个?字)?{_RANGE_SEP}{_NUM_ZH})\s*{_UNIT_ZH}")),
+    ("range", re.compile(rf"(?P<nums>{_NUM_ZH}(?:个?字)?{_RANGE_SEP}{_NUM_ZH})\s{{0,4}}{_UNIT_ZH}")),
     # Chinese qualifier before (and maybe after): "不少于3000字", "约两千字左右", "控制在800字以内".
-    ("qual", re.compile(rf"(?P<q>{_Q_MIN_ZH}|{_Q_MAX_ZH}|{_Q_ABOUT_ZH})\s*(?P<nums>{_NUM_ZH})\s*{_UNIT_ZH}{_Q_AFTER_ZH}?")),
+    ("qual", re.compile(rf"(?P<q>{_Q_MIN_ZH}|{_Q_MAX_ZH}|{_Q_ABOUT_ZH})\s{{0,4}}(?P<nums>{_NUM_ZH})\s{{0,4}}{_UNIT_ZH}{_Q_AFTER_ZH}?")),
     # Unit before the number: "字数不少于3000", "字数：2000", "字数在2000到3000之间", "篇幅约五千字".
     ("unit_first", re.compile(
-        rf"(?P<label>字数|篇幅|字数要求|长度)\s*(?:要求|限制|限定|控制)?\s*(?:为|是|在|:|：)?\s*"
-        rf"(?P<q>{_Q_MIN_ZH}|{_Q_MAX_ZH}|{_Q_ABOUT_ZH})?\s*(?:在)?\s*"
-        rf"(?P<nums>{_NUM_ZH}(?:{_RANGE_SEP}{_NUM_ZH})?)\s*(?:{_UNIT_ZH})?\s*{_Q_AFTER_ZH}?")),
+        rf"(?P<label>字数|篇幅|字数要求|长度)\s{{0,4}}(?:要求|限制|限定|控制)?\s{{0,4}}(?:为|是|在|:|：)?\s{{0,4}}"
+        rf"(?P<q>{_Q_MIN_ZH}|{_Q_MAX_ZH}|{_Q_ABOUT_ZH})?\s{{0,4}}(?:在)?\s{{0,4}}"
+        rf"(?P<nums>{_NUM_ZH}(?:{_RANGE_SEP}{_NUM_ZH})?)\s{{0,4}}(?:{_UNIT_ZH})?\s{{0,4}}{_Q_AFTER_ZH}?")),
     # Chinese bare, maybe with a qualifier after: "一篇800字的文章", "两千字以上".
-    ("plain", re.compile(rf"(?P<nums>{_NUM_ZH})\s*{_UNIT_ZH}{_Q_AFTER_ZH}?")),
+    ("plain", re.compile(rf"(?P<nums>{_NUM_ZH})\s{{0,4}}{_UNIT_ZH}{_Q_AFTER_ZH}?")),
 ]
 
 _UNIT_NORMAL: dict[str, Unit] = {
@@ -264,12 +268,12 @@ _PART_NOUNS_EN = (
     r"|installments?|pieces?|segments?|posts?|entries|entry|scenes?|acts?|emails?|reviews?|versions?|speeches|speech"
 )
 _PART_NOUNS_ZH = r"个部分|部分|个|篇|章|段|节|首|封|则|幕|期|集"
-_MULT_EN = re.compile(rf"\b(?P<count>{_NUM_EN})\s+(?:[a-zA-Z-]+\s+){{0,2}}?(?:{_PART_NOUNS_EN})\b", re.I)
-_MULT_ZH = re.compile(rf"(?P<count>{_NUM_ZH})\s*(?:{_PART_NOUNS_ZH})")
-_EACH_EN = re.compile(r"\b(?:each|apiece|per\s+\w+|every\s+\w+|a\s+piece)\b|\bof\s*$", re.I)
+_MULT_EN = re.compile(rf"\b(?P<count>{_NUM_EN})\s{{1,4}}(?:[a-zA-Z-]{{1,30}}\s{{1,4}}){{0,2}}?(?:{_PART_NOUNS_EN})\b", re.I)
+_MULT_ZH = re.compile(rf"(?P<count>{_NUM_ZH})\s{{0,4}}(?:{_PART_NOUNS_ZH})")
+_EACH_EN = re.compile(r"\b(?:each|apiece|per\s{1,4}\w+|every\s{1,4}\w+|a\s{1,4}piece)\b|\bof\s{0,4}$", re.I)
 _TOTAL_ZH = re.compile(r"共|总计|合计|全文|全篇|总字数|一共|总长")
-_TOTAL_EN = re.compile(r"\b(?:in\s+total|total(?:\s+of)?|altogether|overall|combined)\s*(?:of\s+)?$", re.I)
-_TOTAL_EN_AFTER = re.compile(r"\s*(?:in\s+total|total|altogether|overall|combined|all\s+together)\b", re.I)
+_TOTAL_EN = re.compile(r"\b(?:in\s{1,4}total|total(?:\s{1,4}of)?|altogether|overall|combined)\s{0,4}(?:of\s{1,4})?$", re.I)
+_TOTAL_EN_AFTER = re.compile(r"\s{0,4}(?:in\s{1,4}total|total|altogether|overall|combined|all\s{1,4}together)\b", re.I)
 _EACH_ZH = re.compile(rf"每(?:{_PART_NOUNS_ZH})?|各")
 
 
@@ -349,6 +353,35 @@ def _positive_int(s: str) -> int:
     return int(n) if n and n >= 1 and n == int(n) and n <= 100 else 1
 
 
+# Every phrase pattern contains a unit or a label; text without one states no length. The anchor
+# scan is one cheap pass; the phrase patterns then run chunk by chunk from the start of the text and
+# stop at the first chunk with a match, so the work is bounded by where the request is stated.
+_ANCHOR = re.compile(r"words?|characters?|chars|tokens?|pages?|length|字|词|页|篇幅|长度", re.I)
+_CHUNK = 4096
+_OVERLAP = 640  # longer than any phrase a pattern can match (every repetition is bounded)
+
+
+def _earliest_match(text: str) -> tuple[str, re.Match[str]] | None:
+    """The earliest (then longest) phrase match in ``text``, as ``(pattern hint, match)``."""
+    n = len(text)
+    start = 0
+    while start < n:
+        end = min(n, start + _CHUNK + _OVERLAP)
+        if _ANCHOR.search(text, start, end) is not None:
+            best: tuple[int, int, str, re.Match[str]] | None = None
+            for hint, pattern in _PATTERNS:
+                m = pattern.search(text, start, end)
+                if m is None or (end < n and m.start() >= start + _CHUNK):
+                    continue  # none here, or it starts in the overlap: the next chunk holds it whole
+                key = (m.start(), -(m.end() - m.start()))
+                if best is None or key < (best[0], best[1]):
+                    best = (key[0], key[1], hint, m)
+            if best is not None:
+                return best[2], best[3]
+        start += _CHUNK
+    return None
+
+
 def parse_length(text: str | None) -> LengthConstraint | None:
     """Parse the length a writing request asks for; ``None`` when it states none.
 
@@ -363,16 +396,10 @@ def parse_length(text: str | None) -> LengthConstraint | None:
     """
     if not text:
         return None
-    best: tuple[int, int, str, re.Match[str]] | None = None
-    for hint, pattern in _PATTERNS:
-        for m in pattern.finditer(text):
-            key = (m.start(), -(m.end() - m.start()))
-            if best is None or key < (best[0], best[1]):
-                best = (key[0], key[1], hint, m)
-            break  # only the first match of each pattern can be the earliest
-    if best is None:
+    found = _earliest_match(text)
+    if found is None:
         return None
-    _, _, hint, m = best
+    hint, m = found
     constraint = _build(hint, m, text)
     if constraint is None:
         return None

@@ -689,17 +689,30 @@ def report(
     console.print(f"wrote {path}")
 
 
+# typer >= 0.2x parses with its own copy of click; both kinds of usage error are the user's.
+_USAGE_ERRORS: tuple[type[Exception], ...] = (click.ClickException,)
+try:
+    from typer import _click as _typer_click
+
+    _USAGE_ERRORS += (_typer_click.ClickException,)
+except (ImportError, AttributeError):
+    pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     try:
         # Without standalone mode click hands back typer.Exit codes as the return value.
-        code = app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        from lengthwise.io import input_scope
+
+        with input_scope():  # no command writes over a file it read
+            code = app(args=argv, standalone_mode=False)
+    except (click.exceptions.Exit, typer.Exit) as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except _USAGE_ERRORS as exc:  # a misspelled option or a bad value: click's message, exit 2
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         err_console.print("aborted")
         return 130
     except LengthwiseError as exc:

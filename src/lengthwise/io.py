@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
 import tempfile
+from contextvars import ContextVar
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +15,7 @@ from typing import Any
 
 from lengthwise.errors import InputError
 
-__all__ = ["JsonlRows", "read_jsonl", "keyed_rows", "ResumableJsonl", "atomic_write_text", "atomic_write_json", "repair_truncated_tail"]
+__all__ = ["input_scope", "register_input", "check_output", "row_problem", "JsonlRows", "read_jsonl", "keyed_rows", "ResumableJsonl", "atomic_write_text", "atomic_write_json", "repair_truncated_tail"]
 
 
 @dataclass
@@ -34,11 +37,108 @@ class JsonlRows:
 RowCheck = Callable[[dict[str, Any]], str | None]
 
 
+# --- inputs and outputs of one command --------------------------------------------------------
+# A command (``input_scope``) remembers the files it reads; every writer here refuses to write over
+# one of them, so ``-o`` equal to an input (or a link to it) is an error, never a destroyed input.
+_inputs: ContextVar[dict[tuple[int, int], Path] | None] = ContextVar("lengthwise_inputs", default=None)
+
+
+@contextlib.contextmanager
+def input_scope() -> Iterator[None]:
+    """Within the block, files read by ``read_jsonl`` (or ``register_input``) cannot be written."""
+    token = _inputs.set({})
+    try:
+        yield
+    finally:
+        _inputs.reset(token)
+
+
+def register_input(path: str | os.PathLike) -> None:
+    seen = _inputs.get()
+    if seen is None:
+        return
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    seen[(st.st_dev, st.st_ino)] = Path(path)
+
+
+def check_output(path: str | os.PathLike) -> Path:
+    """``path`` if it may be written: not an input of this command, not a directory or a special file
+    (device, FIFO, socket). Raises ``InputError`` (exit 2) otherwise; nothing is touched."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be written ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path}: is a directory; name a file to write")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path}: not a regular file (a device, FIFO or socket); name a file to write")
+    seen = _inputs.get() or {}
+    if (st.st_dev, st.st_ino) in seen:
+        raise InputError(f"{path}: is also this command's input {seen[(st.st_dev, st.st_ino)]}; "
+                         "write the output to another file")
+    return path
+
+
 def _check_path(path: Path) -> None:
     if not path.exists():
         raise InputError(f"{path}: file not found")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a JSONL file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file (a device, FIFO or socket); expected a JSONL file")
+
+
+MAX_DEPTH = 32  # our rows are flat; deeper nesting is a broken or hostile file
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of ``value``, stopping once past ``limit`` (iterative: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def row_problem(row: dict[str, Any], raw: bytes = b"") -> str | None:
+    """Checks every JSONL row of every command passes: bounded nesting, valid Unicode text, and the
+    one rule for ``length`` (``lengthwise.values``)."""
+    from lengthwise.values import length_problem
+
+    if (raw.count(b"[") + raw.count(b"{") > MAX_DEPTH or not raw) and _depth(row, MAX_DEPTH) > MAX_DEPTH:
+        return f"nested more than {MAX_DEPTH} levels deep"
+    if (b"\\ud" in raw.lower() or not raw) and _has_lone_surrogate(row):
+        return "contains a lone surrogate escape (e.g. \\ud800): not valid Unicode text"
+    return length_problem(row.get("length"))
 
 
 def read_jsonl(path: str | os.PathLike, check: RowCheck | None = None, skip_bad: bool = False) -> JsonlRows:
@@ -51,6 +151,7 @@ def read_jsonl(path: str | os.PathLike, check: RowCheck | None = None, skip_bad:
     """
     path = Path(path)
     _check_path(path)
+    register_input(path)
     out = JsonlRows(path)
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
@@ -69,11 +170,17 @@ def read_jsonl(path: str | os.PathLike, check: RowCheck | None = None, skip_bad:
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
                     problem = f"not valid JSON ({exc.msg} at column {exc.colno})"
+                except RecursionError:
+                    problem = "nested too deeply to read"
+                except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+                    problem = f"not readable JSON ({str(exc).split(';')[0]})"
                 else:
                     if not isinstance(row, dict):
                         problem = f"expected a JSON object, got {type(row).__name__}"
-                    elif check is not None:
-                        problem = check(row)
+                    else:
+                        problem = row_problem(row, raw)
+                        if problem is None and check is not None:
+                            problem = check(row)
             if problem is not None:
                 message = f"{path}:{lineno}: {problem}"
                 if not skip_bad:
@@ -156,7 +263,7 @@ class ResumableJsonl:
 
     def __init__(self, path: str | os.PathLike, key: str = "id", fsync: bool = True,
                  is_done: Callable[[dict[str, Any]], bool] | None = None):
-        self.path = Path(path)
+        self.path = check_output(path)
         self.key = key
         self.fsync = fsync
         self.is_done = is_done or (lambda row: True)
@@ -226,7 +333,7 @@ def _umask() -> int:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write to a temporary file beside ``path`` and rename it over ``path`` (never a half file)."""
-    path = Path(path)
+    path = check_output(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

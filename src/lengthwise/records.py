@@ -7,7 +7,6 @@ load unchanged. Other fields are kept and carried into every output row.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -50,10 +49,7 @@ def check_prompt_row(row: dict[str, Any]) -> str | None:
         return f"field '{key}' must be a string, got {type(row[key]).__name__}"
     if not row[key].strip():
         return f"field '{key}' is empty"
-    if "length" in row and row["length"] is not None:
-        n = row["length"]
-        if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n) or n <= 0:
-            return f"field 'length' must be a positive number, got {n!r}"
+    # ``length`` is checked for every row of every file by ``io.row_problem`` (one rule everywhere)
     for id_key in ("id", "idx"):
         if id_key in row and not isinstance(row[id_key], str | int):
             return f"field '{id_key}' must be a string or integer, got {type(row[id_key]).__name__}"

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lengthwise.safe_yaml import load_yaml_file
+
 __all__ = ["compute_score", "export_verl"]
 
 
@@ -55,7 +57,7 @@ def export_verl(config, out_dir: str | Path) -> dict[str, Any]:
     ])
     pq.write_table(table, out / "train.parquet")
     if isinstance(config.rewards, str):
-        stack_config = yaml.safe_load(Path(config.rewards).read_text(encoding="utf-8"))
+        stack_config = load_yaml_file(config.rewards)
     else:
         stack_config = config.rewards or default_stack_config(think=config.data.think)
     (out / "reward_stack.yaml").write_text(yaml.safe_dump(stack_config, sort_keys=False, allow_unicode=True))

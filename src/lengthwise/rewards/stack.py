@@ -25,7 +25,6 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from lengthwise.rewards.components import COMPONENTS, Component, HackAudit, as_text
@@ -125,9 +124,9 @@ class RewardStack:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> RewardStack:
-        import yaml
+        from lengthwise.safe_yaml import load_yaml_file
 
-        return cls.from_dict(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
+        return cls.from_dict(load_yaml_file(path) or {})
 
     @classmethod
     def default(cls, think: bool = True, paraphrase: bool = True) -> RewardStack:

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from lengthwise.errors import ConfigError
+from lengthwise.safe_yaml import load_yaml_file, load_yaml_text
 
 __all__ = ["ModelConfig", "DataConfig", "TrainConfig", "load_config", "apply_overrides"]
 
@@ -116,7 +115,7 @@ class TrainConfig:
 
             try:  # cheap: models inside a stack load on first use
                 RewardStack.from_dict(self.rewards) if isinstance(self.rewards, dict) else RewardStack.from_yaml(self.rewards)
-            except (ValueError, yaml.YAMLError) as exc:
+            except (ValueError, TypeError, AttributeError, KeyError, ConfigError) as exc:
                 out.append(f"rewards: {exc}")
         if self.model.name is not None:
             from lengthwise.errors import BackendError
@@ -163,7 +162,7 @@ def _build(cls, values: dict[str, Any], where: str):
 
 
 def _parse_value(raw: str) -> Any:
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    value = load_yaml_text(raw, "--set value") if raw.strip() else ""
     if isinstance(value, str):  # YAML 1.1 reads "5e-5" as a string; users mean a number
         try:
             return float(value) if any(c in value.lower() for c in ".e") else int(value)
@@ -213,12 +212,13 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
     values: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
-        if not p.is_file():
+        if not p.exists():
             raise ConfigError(f"{p}: config file not found")
-        try:
-            values = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        values = load_yaml_file(p)
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{p}: a config is a mapping of keys to values, got {type(values).__name__}")
     values = apply_overrides(values, overrides or [])
     try:
         config = _build(TrainConfig, values, "")

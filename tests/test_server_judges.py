@@ -108,13 +108,15 @@ def test_eval_judge_failures_keep_the_raw_reply_and_are_retried_on_rerun(tmp_pat
         assert server.response_formats == []
 
 
-def test_an_item_scored_without_a_judge_is_judged_when_a_judge_is_added(tmp_path):
+def test_adding_a_judge_to_a_finished_run_is_a_new_run(tmp_path, capsys):
     responses = _responses(tmp_path, 2)
     out = tmp_path / "out"
     assert main(["eval", str(responses), "-o", str(out), "-q"]) == 0
     with FakeOpenAIServer(ScriptedGenerator(lambda r: GOOD)) as server:
-        assert main(["eval", str(responses), "-o", str(out), "--judge", server.base_url, "--judge-model", "j",
-                     "-q"]) == 0
+        judged = ["eval", str(responses), "-o", str(out), "--judge", server.base_url, "--judge-model", "j", "-q"]
+        assert main(judged) == 2
+        assert "judge: null -> \"rubric:j\"" in capsys.readouterr().err
+        assert main([*judged, "--restart"]) == 0
     assert json.loads((out / "summary.json").read_text())["S_q"] == 75.0
 
 

@@ -36,6 +36,8 @@ BackendOpt = Annotated[str, typer.Option(help="transformers (local) or openai (a
 BaseUrlOpt = Annotated[str | None, typer.Option(help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1.")]
 ApiKeyOpt = Annotated[str | None, typer.Option(help="openai backend: API key (prefer --api-key-env).")]
 ApiKeyEnvOpt = Annotated[str, typer.Option(help="openai backend: environment variable holding the API key.")]
+RestartOpt = Annotated[bool, typer.Option(
+    "--restart", help="Discard what an earlier run with other inputs or settings left in the output, and start over.")]
 ConcurrencyOpt = Annotated[str, typer.Option(
     help="openai backend: requests in flight, or 'auto': the server's slots where it tells them (llama.cpp "
          "/props), 32 for vLLM, 16 for OpenAI, else 1 (a single-slot server such as llama-cpp-python's queues "
@@ -150,6 +152,7 @@ def generate(
     counter: Annotated[str, typer.Option(help="Word counter recorded with each response.")] = "longbench",
     think: Annotated[bool, typer.Option(help="Use the think template (plan in <think>, write in <answer>).")] = False,
     skip_bad: SkipBadOpt = False,
+    restart: RestartOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Single-pass generation: one response per prompt, written as each finishes; rerun to resume."""
@@ -168,7 +171,7 @@ def generate(
                                 chunk=max(batch_size, in_flight * 4) if backend == "openai" else batch_size)
     if backend == "openai" and not quiet:
         err_console.print(f"concurrency {in_flight} ({generator.concurrency_reason})")
-    report = generate_responses(records, out, generator, settings, progress=not quiet)
+    report = generate_responses(records, out, generator, settings, progress=not quiet, source=prompts, restart=restart)
     console.print(f"{report.responses}/{report.total} responses in {out} "
                   f"({report.already_done} already done, {report.completed} new, {report.failed} failed, "
                   f"{report.this_run['seconds']:.1f}s; finish: "
@@ -185,6 +188,7 @@ def score(
     think: Annotated[bool, typer.Option(help="Default stack only: require the <think>/<answer> format.")] = False,
     paraphrase: Annotated[bool, typer.Option(help="Run the embedding-based paraphrase detector (slower).")] = True,
     skip_bad: SkipBadOpt = False,
+    restart: RestartOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Score responses with a reward stack: every component, the total, and the hacking detectors' evidence."""
@@ -200,7 +204,7 @@ def score(
             reward_stack = RewardStack.default(think=think, paraphrase=paraphrase)
     except ValueError as exc:
         raise LengthwiseError(f"{stack or 'default stack'}: {exc}") from None
-    report = score_responses(responses, out, reward_stack, skip_bad=skip_bad, progress=not quiet)
+    report = score_responses(responses, out, reward_stack, skip_bad=skip_bad, progress=not quiet, restart=restart)
     if report.skipped_rows:
         err_console.print(f"skipped {len(report.skipped_rows)} bad rows; first: {report.skipped_rows[0]}")
     _print_table(f"{report.total} responses scored ({report.already_done} already done)", ["name", "mean"],
@@ -390,6 +394,7 @@ def write(
     seed: Annotated[int, typer.Option(help="Base seed.")] = 0,
     counter: Annotated[str, typer.Option(help="Word counter for plans, sections and S_l.")] = "longbench",
     skip_bad: SkipBadOpt = False,
+    restart: RestartOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """AgentWrite: plan sections with word counts, then write them in order with the earlier text in
@@ -418,7 +423,7 @@ def write(
                                         _retry_policy(max_attempts, backoff, deadline), device, dtype, batch_size,
                                         prefill_tokenizer=measure_tokenizer if tokenizer else None)
     report = write_documents(records, out, generator, settings, default_words=words, tokenizer=measure_tokenizer,
-                             progress=not quiet)
+                             progress=not quiet, source=prompts, restart=restart)
     console.print(f"{report.completed + report.already_done}/{report.total} documents in {out} "
                   f"({report.already_done} already done, {report.completed} new, {report.failed} failed; "
                   f"{report.words} words, {report.completion_tokens} tokens in {report.seconds:.0f}s, "
@@ -552,6 +557,7 @@ def eval_command(
     judge_timeout: JudgeTimeoutOpt = 120.0,
     device: Annotated[str | None, typer.Option(help="Local judge device: cpu or cuda.")] = None,
     skip_bad: SkipBadOpt = False,
+    restart: RestartOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """LongBench-Write scoring: S_l per item and bucket, the hacking audit, and with --judge the
@@ -564,7 +570,7 @@ def eval_command(
         raise LengthwiseError(str(exc)) from None
     judge_obj = _make_judge(judge, judge_model, judge_api_key_env, judge_attempts, judge_concurrency, device=device,
                             timeout=judge_timeout, structured=judge_structured)
-    summary = evaluate_responses(responses, out, settings, judge=judge_obj, progress=not quiet)
+    summary = evaluate_responses(responses, out, settings, judge=judge_obj, progress=not quiet, restart=restart)
     if summary["skipped_rows"]:
         err_console.print(f"skipped {len(summary['skipped_rows'])} bad rows; first: {summary['skipped_rows'][0]}")
     rows = [[b, str(g["n"]), _fmt(g["S_l"]), _fmt(g["S_c"]), _fmt(g["S_q"]), _fmt(g["S"])]
@@ -655,6 +661,7 @@ def arena(
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     device: Annotated[str | None, typer.Option(help="Local judge device: cpu or cuda.")] = None,
     skip_bad: SkipBadOpt = False,
+    restart: RestartOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Pairwise comparison of systems on the same prompts, each pair judged in both orders;
@@ -666,7 +673,7 @@ def arena(
     judge_obj = _make_judge(judge, judge_model, judge_api_key_env, judge_attempts, judge_concurrency, pairwise=True,
                             device=device, timeout=judge_timeout, structured=judge_structured)
     summary = run_arena(responses, out, judge_obj, anchor=anchor, n_bootstrap=bootstrap, seed=seed, skip_bad=skip_bad,
-                        progress=not quiet)
+                        progress=not quiet, restart=restart)
     _print_table(f"arena: {len(summary['systems'])} systems, {summary['prompts']} prompts",
                  ["rank", "name", "rating", "95% interval", "win rate", "comparisons"],
                  [[str(k + 1), r["system"], f"{r['rating']:.0f}", f"{r['low']:.0f}-{r['high']:.0f}",

@@ -7,8 +7,8 @@ import json
 import os
 import stat
 import tempfile
-from contextvars import ContextVar
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

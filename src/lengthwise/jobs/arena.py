@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 from lengthwise.errors import InputError, RemoteError
 from lengthwise.evaluation.arena import Comparison, combine_orders, leaderboard, pair_key
-from lengthwise.io import ResumableJsonl, atomic_write_json, keyed_rows, read_jsonl
+from lengthwise.io import ResumableJsonl, atomic_write_json, check_output, keyed_rows, read_jsonl
+from lengthwise.manifest import check_run
 from lengthwise.text import extract_answer
 
 __all__ = ["load_system", "run_arena"]
@@ -54,9 +55,10 @@ def load_system(path: str | os.PathLike, skip_bad: bool = False) -> tuple[str, d
 
 def run_arena(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike, judge, anchor: str | None = None,
               n_bootstrap: int = 200, seed: int = 0, batch: int = 8, skip_bad: bool = False, progress: bool = True,
-              report: bool = True) -> dict[str, Any]:
+              report: bool = True, restart: bool = False) -> dict[str, Any]:
     if len(paths) < 2:
         raise InputError("arena needs at least two responses files (systems)")
+    check_output(Path(out_dir) / "comparisons.jsonl")
     systems: dict[str, dict[str, dict[str, str]]] = {}
     for p in paths:
         name, items = load_system(p, skip_bad)
@@ -73,6 +75,8 @@ def run_arena(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike, ju
         raise InputError("the systems share no prompt ids; arena compares responses to the same prompts")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    check_run(out / "manifest.json", list(paths), {"judge": judge.name},
+              [out / "comparisons.jsonl", out / "leaderboard.json"], restart=restart)
     jobs = []  # (key, prompt id, first system, second system, prompt, a, b)
     for pid in shared:
         prompt = systems[names[0]][pid]["prompt"]

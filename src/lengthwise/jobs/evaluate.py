@@ -23,8 +23,9 @@ from tqdm.auto import tqdm
 from lengthwise.constraints import parse_length
 from lengthwise.evaluation.buckets import bucket_of
 from lengthwise.evaluation.judge import DIMENSIONS, Verdict, judge_with_cache
-from lengthwise.io import ResumableJsonl, atomic_write_json, keyed_rows, read_jsonl
+from lengthwise.io import ResumableJsonl, atomic_write_json, check_output, keyed_rows, read_jsonl
 from lengthwise.jobs.score import check_response_row
+from lengthwise.manifest import check_run
 from lengthwise.records import required_length
 from lengthwise.rewards.components import HackAudit, row_constraint
 from lengthwise.rewards.format import check_think_answer
@@ -147,13 +148,18 @@ def summarize_items(items: Sequence[dict[str, Any]], judged: bool) -> dict[str, 
 
 def evaluate_responses(responses: str | os.PathLike, out_dir: str | os.PathLike, settings: EvalSettings | None = None,
                        judge=None, progress: bool = True, report: bool = True,
-                       on_message: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Score every response (resuming), write ``items.jsonl``, ``summary.json`` and the report."""
+                       on_message: Callable[[str], None] | None = None, restart: bool = False) -> dict[str, Any]:
+    """Score every response (resuming), write ``items.jsonl``, ``summary.json`` and the report.
+    ``restart``: discard what an earlier run of other inputs or settings left in ``out_dir``."""
     settings = settings or EvalSettings()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output(out / "items.jsonl")
     data = read_jsonl(responses, check=check_response_row, skip_bad=settings.skip_bad)
     rows = keyed_rows(data, settings.skip_bad)
+    out.mkdir(parents=True, exist_ok=True)
+    check_run(out / "manifest.json", [responses],
+              {"counter": settings.counter, "paraphrase": settings.paraphrase, "judge": getattr(judge, "name", None)},
+              [out / "items.jsonl", out / "judge_cache.jsonl", out / "summary.json"], restart=restart)
     audit = HackAudit(paraphrase=settings.paraphrase)
     # With a judge, an item is finished only once it has a verdict: a judge failure is recorded (with
     # the raw reply) but asked again on the next run, and so is an item scored earlier without a judge.

@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 
 from lengthwise.backends.base import GenerationRequest, GenerationResult, Generator, summarize_results
 from lengthwise.errors import ConfigError
-from lengthwise.io import ResumableJsonl, atomic_write_json
+from lengthwise.io import ResumableJsonl, atomic_write_json, check_output
+from lengthwise.manifest import check_run
 from lengthwise.prompts import build_messages
 from lengthwise.records import PromptRecord
 from lengthwise.rewards.components import row_constraint
@@ -165,13 +166,20 @@ def generate_responses(
     generator: Generator,
     settings: GenerateSettings,
     progress: bool = True,
+    source: str | os.PathLike | None = None,
+    restart: bool = False,
 ) -> GenerateReport:
-    """Generate a response for every record not yet in ``out_path``; write each as it completes."""
-    out_path = Path(out_path)
+    """Generate a response for every record not yet in ``out_path``; write each as it completes.
+    ``source``: the prompts file, fingerprinted with the settings so a resume never mixes runs."""
+    out_path = check_output(out_path)
     started = time.monotonic()
-    writer = ResumableJsonl(out_path)
     failures_path = out_path.with_name(out_path.name + ".failures.jsonl")
     summary_path = out_path.with_name(out_path.name + ".summary.json")
+    check_run(out_path.with_name(out_path.name + ".manifest.json"), [source] if source else [],
+              {"model": generator.model_name, "backend": getattr(generator, "name", None),
+               **{k: v for k, v in settings.__dict__.items() if k != "chunk"}},
+              [out_path, failures_path, summary_path], restart=restart)
+    writer = ResumableJsonl(out_path)
     rate = token_rate_of(generator, settings.counter)
     todo = [(r, _request_for(r, settings, k, rate)) for k, r in enumerate(records) if r.id not in writer]
     # Similar budgets share a batch, so short requests do not wait for long ones.

@@ -12,7 +12,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from lengthwise.io import ResumableJsonl, atomic_write_json, keyed_rows, read_jsonl
+from lengthwise.io import ResumableJsonl, atomic_write_json, check_output, keyed_rows, read_jsonl
+from lengthwise.manifest import check_run
 from lengthwise.rewards.stack import RewardStack
 
 __all__ = ["ScoreReport", "score_responses", "check_response_row"]
@@ -40,10 +41,13 @@ class ScoreReport:
 
 
 def score_responses(responses: str | os.PathLike, out: str | os.PathLike, stack: RewardStack, skip_bad: bool = False,
-                    batch: int = 8, progress: bool = True) -> ScoreReport:
+                    batch: int = 8, progress: bool = True, restart: bool = False) -> ScoreReport:
+    check_output(out)
     data = read_jsonl(responses, check=check_response_row, skip_bad=skip_bad)
     rows = keyed_rows(data, skip_bad)
     skipped = data.skipped
+    check_run(Path(str(out) + ".manifest.json"), [responses], {"stack_version": stack.version},
+              [out, Path(str(out) + ".summary.json")], restart=restart)
     writer = ResumableJsonl(out)
     todo = [(i, r) for i, r in rows if i not in writer]
     bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc="score", unit="resp", disable=not progress)

@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 
 from lengthwise.agentwrite.context import make_measure
 from lengthwise.agentwrite.writer import AgentWriter, Document, WriteSettings, document_row, new_document
-from lengthwise.io import ResumableJsonl, atomic_write_json
+from lengthwise.io import ResumableJsonl, atomic_write_json, check_output
+from lengthwise.manifest import check_run
 from lengthwise.records import PromptRecord, required_length
 
 __all__ = ["WriteReport", "write_documents"]
@@ -67,11 +68,18 @@ def fallback_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def write_documents(records: list[PromptRecord], out_path: str | os.PathLike, generator, settings: WriteSettings,
-                    default_words: int = 2000, tokenizer=None, progress: bool = True) -> WriteReport:
-    out_path = Path(out_path)
+                    default_words: int = 2000, tokenizer=None, progress: bool = True,
+                    source: str | os.PathLike | None = None, restart: bool = False) -> WriteReport:
+    out_path = check_output(out_path)
     started = time.monotonic()
+    cache_path = out_path.with_name(out_path.name + ".cache.jsonl")
+    check_run(out_path.with_name(out_path.name + ".manifest.json"), [source] if source else [],
+              {"model": getattr(generator, "model_name", None), "default_words": default_words,
+               **{k: v for k, v in settings.__dict__.items() if k not in ("batch",)}},
+              [out_path, cache_path, out_path.with_name(out_path.name + ".failures.jsonl"),
+               out_path.with_name(out_path.name + ".summary.json")], restart=restart)
     writer_out = ResumableJsonl(out_path)
-    cache = ResumableJsonl(out_path.with_name(out_path.name + ".cache.jsonl"), key="key")
+    cache = ResumableJsonl(cache_path, key="key")
     window = settings.window or getattr(generator, "context_window", None) or 8192
     measure = make_measure(generator, tokenizer)
     docs: list[Document] = []

@@ -106,6 +106,12 @@ def count(
                               "constraint": None if constraint is None else constraint.__dict__}, ensure_ascii=False))
 
 
+def _report_skipped(skipped: list[str]) -> None:
+    if skipped:
+        err_console.print(f"skipped {len(skipped)} bad rows; first: {skipped[0]}", markup=False, highlight=False,
+                          soft_wrap=True)
+
+
 def _check_counter(counter: str) -> None:
     from lengthwise.text import get_counter
 
@@ -161,8 +167,7 @@ def generate(
 
     _check_counter(counter)
     records, skipped = load_prompts(prompts, skip_bad=skip_bad)
-    if skipped:
-        err_console.print(f"skipped {len(skipped)} bad rows; first: {skipped[0]}")
+    _report_skipped(skipped)
     generator = _generator_from_options(backend, model, base_url, api_key, api_key_env, concurrency, timeout,
                                         _retry_policy(max_attempts, backoff, deadline), device, dtype, batch_size)
     in_flight = getattr(generator, "concurrency", 1)
@@ -205,8 +210,7 @@ def score(
     except ValueError as exc:
         raise LengthwiseError(f"{stack or 'default stack'}: {exc}") from None
     report = score_responses(responses, out, reward_stack, skip_bad=skip_bad, progress=not quiet, restart=restart)
-    if report.skipped_rows:
-        err_console.print(f"skipped {len(report.skipped_rows)} bad rows; first: {report.skipped_rows[0]}")
+    _report_skipped(report.skipped_rows)
     _print_table(f"{report.total} responses scored ({report.already_done} already done)", ["name", "mean"],
                  [[k, "n/a" if v is None else f"{v:.4f}"] for k, v in report.means.items()])
     if report.flagged:
@@ -411,8 +415,7 @@ def write(
                              plan_attempts=plan_attempts, plan_example=plan_example, plan_prefill=plan_prefill,
                              window=window, temperature=temperature, seed=seed, counter=counter)
     records, skipped = load_prompts(prompts, skip_bad=skip_bad)
-    if skipped:
-        err_console.print(f"skipped {len(skipped)} bad rows; first: {skipped[0]}")
+    _report_skipped(skipped)
     measure_tokenizer = None
     if backend == "openai":
         from lengthwise.models import load_tokenizer, resolve_model
@@ -457,6 +460,7 @@ def export_sft(
     stats = run(documents, out, min_sl=min_sl, max_redundancy=max_redundancy, system=system, skip_bad=skip_bad)
     console.print(f"wrote {stats['written']} of {stats['total']} examples to {out} "
                   f"(dropped: {stats['dropped_sl']} for S_l, {stats['dropped_redundancy']} for redundancy)")
+    _report_skipped(stats["skipped_rows"])
 
 
 @app.command("export-dpo")
@@ -475,6 +479,7 @@ def export_dpo(
     console.print(f"wrote {stats['pairs']} pairs from {stats['prompts']} prompts to {out} "
                   f"({stats['below_margin']} below the margin, {stats['single']} with one response, "
                   f"{stats['unscored']} responses without a score)")
+    _report_skipped(stats["skipped_rows"])
 
 
 JudgeOpt = Annotated[str | None, typer.Option(
@@ -571,8 +576,7 @@ def eval_command(
     judge_obj = _make_judge(judge, judge_model, judge_api_key_env, judge_attempts, judge_concurrency, device=device,
                             timeout=judge_timeout, structured=judge_structured)
     summary = evaluate_responses(responses, out, settings, judge=judge_obj, progress=not quiet, restart=restart)
-    if summary["skipped_rows"]:
-        err_console.print(f"skipped {len(summary['skipped_rows'])} bad rows; first: {summary['skipped_rows'][0]}")
+    _report_skipped(summary["skipped_rows"])
     rows = [[b, str(g["n"]), _fmt(g["S_l"]), _fmt(g["S_c"]), _fmt(g["S_q"]), _fmt(g["S"])]
             for b, g in summary["by_bucket"].items()]
     rows.append(["all", str(summary["n_scored"]), _fmt(summary["S_l"]), _fmt(summary["S_c"]), _fmt(summary["S_q"]),
@@ -635,8 +639,7 @@ def audit(
             evidence.append("malformed: " + ", ".join(i["format"]["problems"]))
         table.append([i["id"], ", ".join(i["flags"]), "\n".join(evidence)])
     _print_table(f"reward-hacking audit: {len(flagged)} of {len(items)} responses flagged", ["name", "flags", "evidence"], table)
-    if data.skipped:
-        err_console.print(f"skipped {len(data.skipped)} bad rows; first: {data.skipped[0]}")
+    _report_skipped(data.skipped)
 
 
 def _progress(items, desc: str):

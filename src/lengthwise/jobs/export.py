@@ -7,9 +7,10 @@ import os
 from typing import Any
 
 from lengthwise.errors import InputError
-from lengthwise.io import keyed_rows, read_jsonl, write_jsonl
+from lengthwise.io import check_output, keyed_rows, read_jsonl, write_jsonl
 from lengthwise.rewards.redundancy import exact_repetition, near_duplicate_paragraphs
 from lengthwise.text import extract_answer
+from lengthwise.values import finite_number_problem
 
 __all__ = ["redundancy_score", "export_sft", "export_dpo"]
 
@@ -26,11 +27,24 @@ def _check_document(row: dict[str, Any]) -> str | None:
             return f"missing field '{key}'"
         if not isinstance(row[key], str):
             return f"field '{key}' must be a string, got {type(row[key]).__name__}"
+    if row.get("S_l") is not None:
+        return finite_number_problem("field 'S_l'", row["S_l"], 0.0, 100.0)
+    return None
+
+
+def _check_score(row: dict[str, Any]) -> str | None:
+    if row.get("score") is not None:
+        return finite_number_problem("field 'score'", row["score"])
     return None
 
 
 def export_sft(documents: str | os.PathLike, out: str | os.PathLike, min_sl: float = 0.0, max_redundancy: float = 1.0,
-               system: str | None = None, skip_bad: bool = False) -> dict[str, int]:
+               system: str | None = None, skip_bad: bool = False) -> dict[str, Any]:
+    for name, value, high in (("--min-sl", min_sl, 100.0), ("--max-redundancy", max_redundancy, 1.0)):
+        problem = finite_number_problem(name, value, 0.0, high)
+        if problem:
+            raise InputError(problem)
+    check_output(out)
     data = read_jsonl(documents, check=_check_document, skip_bad=skip_bad)
     examples, dropped_sl, dropped_red = [], 0, 0
     for _, row in keyed_rows(data, skip_bad):
@@ -48,22 +62,28 @@ def export_sft(documents: str | os.PathLike, out: str | os.PathLike, min_sl: flo
             {"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": text}]
         examples.append({"messages": messages})
     write_jsonl(out, examples)
-    return {"total": len(data.rows), "written": len(examples), "dropped_sl": dropped_sl, "dropped_redundancy": dropped_red}
+    return {"total": len(data.rows), "written": len(examples), "dropped_sl": dropped_sl, "dropped_redundancy": dropped_red,
+            "skipped_rows": list(data.skipped)}
 
 
 def export_dpo(responses: str | os.PathLike, scores: str | os.PathLike, out: str | os.PathLike, min_margin: float = 0.1,
-               skip_bad: bool = False) -> dict[str, int]:
+               skip_bad: bool = False) -> dict[str, Any]:
     """Per prompt text: the best and the worst scored response (total reward ``score``) as chosen
-    and rejected, if the gap is at least ``min_margin``. Ties in score keep the first seen."""
-    if min_margin < 0:
-        raise InputError(f"--min-margin must be >= 0, got {min_margin}")
-    resp = dict(keyed_rows(read_jsonl(responses, check=_check_document, skip_bad=skip_bad), skip_bad))
-    score_rows = dict(keyed_rows(read_jsonl(scores, skip_bad=skip_bad), skip_bad))
+    and rejected, if the gap is at least ``min_margin`` and their texts differ. Ties in score keep
+    the first seen."""
+    problem = finite_number_problem("--min-margin", min_margin, 0.0)
+    if problem:
+        raise InputError(problem)
+    check_output(out)
+    resp_data = read_jsonl(responses, check=_check_document, skip_bad=skip_bad)
+    resp = dict(keyed_rows(resp_data, skip_bad))
+    score_data = read_jsonl(scores, check=_check_score, skip_bad=skip_bad)
+    score_rows = dict(keyed_rows(score_data, skip_bad))
     groups: dict[str, list[tuple[float, str]]] = {}
     unscored = 0
     for item_id, row in resp.items():
         total = (score_rows.get(item_id) or {}).get("score")
-        if not isinstance(total, int | float):
+        if isinstance(total, bool) or not isinstance(total, int | float):
             unscored += 1
             continue
         groups.setdefault(row["prompt"], []).append((float(total), extract_answer(row["response"])))
@@ -75,10 +95,11 @@ def export_dpo(responses: str | os.PathLike, scores: str | os.PathLike, out: str
             continue
         best = max(scored, key=lambda x: x[0])
         worst = min(scored, key=lambda x: x[0])
-        if best[0] - worst[0] < min_margin:
+        if best[0] - worst[0] < min_margin or best[1] == worst[1]:  # no preference between equal texts
             below += 1
             continue
         pairs.append({"prompt": prompt, "chosen": best[1], "rejected": worst[1], "chosen_score": best[0],
                       "rejected_score": worst[0]})
     write_jsonl(out, pairs)
-    return {"prompts": len(groups), "pairs": len(pairs), "below_margin": below, "single": single, "unscored": unscored}
+    return {"prompts": len(groups), "pairs": len(pairs), "below_margin": below, "single": single, "unscored": unscored,
+            "skipped_rows": [*resp_data.skipped, *score_data.skipped]}

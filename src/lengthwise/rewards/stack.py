@@ -58,6 +58,45 @@ def default_stack_config(think: bool = True, paraphrase: bool = True) -> dict[st
     }
 
 
+# Fields of every scores row: a component cannot take one of these names.
+RESERVED_NAMES = frozenset({"id", "score", "words", "counter", "stack_version", "detectors"})
+_DETECTOR_KEYS = ("paraphrase", "thresholds")
+
+
+def _checked_detectors(detectors: Any) -> dict[str, Any] | None:
+    if detectors is None:
+        return None
+    if not isinstance(detectors, dict):
+        raise ValueError(f"'detectors' must be a mapping, got {type(detectors).__name__}")
+    unknown = set(detectors) - set(_DETECTOR_KEYS)
+    if unknown:
+        raise ValueError(f"detectors: unknown keys {sorted(map(str, unknown))}; valid: {', '.join(_DETECTOR_KEYS)}")
+    if "paraphrase" in detectors and not isinstance(detectors["paraphrase"], bool):
+        raise ValueError(f"detectors.paraphrase must be true or false, got {detectors['paraphrase']!r:.40}")
+    thresholds = detectors.get("thresholds")
+    if thresholds is not None:
+        if not isinstance(thresholds, dict):
+            raise ValueError("detectors.thresholds must map detector names to numbers")
+        from lengthwise.values import finite_number_problem
+
+        for name, value in thresholds.items():
+            problem = finite_number_problem(f"detectors.thresholds.{name}", value, 0.0, 1.0)
+            if problem:
+                raise ValueError(problem)
+    return detectors
+
+
+def _param_problem(component: str, name: str, value: Any, default: Any) -> str | None:
+    """A parameter whose default is a bool or a number must be given as one (``"false"`` is not false)."""
+    from lengthwise.values import finite_number_problem
+
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else f"component {component!r}: {name} must be true or false, got {value!r:.40}"
+    if isinstance(default, int | float) and value is not None:
+        return finite_number_problem(f"component {component!r}: {name}", value)
+    return None
+
+
 class RewardStack:
     def __init__(self, components: list[ComponentSpec], counter: str = DEFAULT_COUNTER, embedder: str | None = None,
                  detectors: dict[str, Any] | None = None):
@@ -96,6 +135,11 @@ class RewardStack:
         if unknown:
             valid = [k for k in accepted if k not in ("self", "name", "audit", "embedder")]
             raise ValueError(f"component {spec.name!r} ({spec.type}): unknown parameter(s) {unknown}; valid: {valid}")
+        for key, value in kwargs.items():
+            if key in accepted:
+                problem = _param_problem(spec.name, key, value, accepted[key].default)
+                if problem:
+                    raise ValueError(problem)
         if "audit" in accepted:
             kwargs.setdefault("audit", self.audit)
         if "embedder" in accepted:
@@ -106,21 +150,43 @@ class RewardStack:
 
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> RewardStack:
+        """A stack from its config mapping; every shape or type problem is a ``ValueError`` naming
+        the key and what is valid (never a crash deeper in)."""
         if not isinstance(config, dict) or "components" not in config:
             raise ValueError("a reward stack config needs a 'components' list")
         unknown = set(config) - {"components", "counter", "embedder", "detectors"}
         if unknown:
-            raise ValueError(f"unknown reward stack keys {sorted(unknown)}; valid: components, counter, embedder, detectors")
+            raise ValueError(f"unknown reward stack keys {sorted(map(str, unknown))}; valid: components, counter, "
+                             "embedder, detectors")
+        if not isinstance(config["components"], list):
+            raise ValueError(f"'components' must be a list of components, got {type(config['components']).__name__}")
+        for key in ("counter", "embedder"):
+            if config.get(key) is not None and not isinstance(config[key], str):
+                raise ValueError(f"'{key}' must be a string, got {config[key]!r:.40}")
         specs = []
         for k, c in enumerate(config["components"]):
             if not isinstance(c, dict) or "type" not in c:
                 raise ValueError(f"component #{k + 1} needs at least a 'type'")
             extra = set(c) - {"name", "type", "weight", "params"}
             if extra:
-                raise ValueError(f"component #{k + 1}: unknown keys {sorted(extra)}; valid: name, type, weight, params")
-            specs.append(ComponentSpec(c.get("name") or c["type"], c["type"], c.get("weight", 1.0), dict(c.get("params") or {})))
-        return cls(specs, counter=config.get("counter", DEFAULT_COUNTER), embedder=config.get("embedder"),
-                   detectors=config.get("detectors"))
+                raise ValueError(f"component #{k + 1}: unknown keys {sorted(map(str, extra))}; valid: name, type, "
+                                 "weight, params")
+            name = c.get("name") or c["type"]
+            if not isinstance(name, str) or not isinstance(c["type"], str):
+                raise ValueError(f"component #{k + 1}: 'name' and 'type' must be strings")
+            if name in RESERVED_NAMES:
+                raise ValueError(f"component #{k + 1}: the name {name!r} is an output field; choose another "
+                                 f"(reserved: {', '.join(sorted(RESERVED_NAMES))})")
+            params = c.get("params") or {}
+            if not isinstance(params, dict):
+                raise ValueError(f"component {name!r}: 'params' must be a mapping of names to values, got "
+                                 f"{type(params).__name__}")
+            weight = c.get("weight", 1.0)
+            if isinstance(weight, bool) or not isinstance(weight, int | float):
+                raise ValueError(f"component {name!r}: weight must be a number, got {weight!r:.40}")
+            specs.append(ComponentSpec(name, c["type"], weight, dict(params)))
+        return cls(specs, counter=config.get("counter") or DEFAULT_COUNTER, embedder=config.get("embedder"),
+                   detectors=_checked_detectors(config.get("detectors")))
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> RewardStack:

@@ -26,8 +26,8 @@ from _common import goal, write_results  # noqa: E402
 
 from lengthwise.io import write_jsonl  # noqa: E402
 from lengthwise.jobs.demo import DEMO_LENGTHS, DemoSettings, _measure, demo_train_config, heldout_prompts  # noqa: E402
+from lengthwise.metrics import read_metrics  # noqa: E402
 from lengthwise.records import load_prompts  # noqa: E402
-from lengthwise.training.callbacks import read_metrics  # noqa: E402
 from lengthwise.training.trainer import train  # noqa: E402
 
 # Earlier recipes measured in development (same machine, same held-out protocol, 24-36 prompts,

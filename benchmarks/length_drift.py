@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from _common import write_results  # noqa: E402
 
-from lengthwise.training.callbacks import read_metrics  # noqa: E402
+from lengthwise.metrics import read_metrics  # noqa: E402
 from lengthwise.training.config import load_config  # noqa: E402
 from lengthwise.training.trainer import train  # noqa: E402
 

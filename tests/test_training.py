@@ -11,7 +11,7 @@ import pytest
 from lengthwise.cli import main
 from lengthwise.errors import ConfigError
 from lengthwise.losses import get_preset
-from lengthwise.training.callbacks import read_metrics
+from lengthwise.metrics import read_metrics
 from lengthwise.training.config import load_config
 from lengthwise.training.trainer import build_grpo_config, build_reward_stack
 

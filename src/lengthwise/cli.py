@@ -291,7 +291,7 @@ def plot(
 ) -> None:
     """Plot a training run's length dynamics from its metrics.jsonl into training_curves.png."""
     from lengthwise.evaluation.plots import plot_training_curves
-    from lengthwise.training.callbacks import read_metrics
+    from lengthwise.metrics import read_metrics
 
     metrics = run_dir / "metrics.jsonl"
     if not metrics.is_file():
@@ -443,6 +443,87 @@ def write(
         err_console.print(f"{report.failed} documents failed ({'; '.join(sorted(set(report.failures.values())))}); "
                           "rerun the same command to resume them")
         raise typer.Exit(1)
+
+
+@app.command()
+def relabel(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Chat JSONL for `lengthwise sft` (samples kept in OUT.samples.jsonl).")],
+    prompts: Annotated[Path | None, typer.Option(help="Tasks without a stated length (default: the built-in train-split tasks).")] = None,
+    model: ModelOpt = None,
+    tasks: Annotated[int, typer.Option(help="Built-in tasks to use (at most 155 in English).")] = 155,
+    samples: Annotated[int, typer.Option(help="Answers sampled per task.")] = 2,
+    max_new_tokens: Annotated[int, typer.Option(help="Token budget per answer; answers that reach it are dropped.")] = 320,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.8,
+    cut: Annotated[str, typer.Option(help="Also cut answers at sentences near these lengths, e.g. 20,40,60.")] = "",
+    min_words: Annotated[int, typer.Option(help="Shortest answer kept.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed for sampling and phrasings.")] = 0,
+    batch_size: Annotated[int, typer.Option(help="Prompts per forward pass.")] = 8,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
+    restart: RestartOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Self-relabeled length data: sample answers to tasks that state no length, keep the ones the
+    model ended itself, and restate each task with the length it produced.
+
+    Examples:
+      lengthwise relabel -o relabeled.jsonl --cut 20,40,60
+      lengthwise relabel --prompts tasks.jsonl -o relabeled.jsonl --samples 4
+    """
+    from lengthwise.backends import make_generator
+    from lengthwise.jobs.relabel import RelabelSettings
+    from lengthwise.jobs.relabel import relabel as run
+
+    try:
+        targets = tuple(int(x) for x in cut.split(",") if x.strip())
+    except ValueError:
+        raise LengthwiseError(f"--cut takes whole numbers separated by commas, got {cut!r}") from None
+    settings = RelabelSettings(tasks=tasks, samples=samples, max_new_tokens=max_new_tokens, temperature=temperature,
+                               seed=seed, min_words=min_words, cut_targets=targets)
+    settings.check()
+    generator = make_generator("transformers", model=model, device=device, dtype=dtype, batch_size=batch_size)
+    report = run(out, generator, settings, prompts=prompts, progress=not quiet, restart=restart)
+    console.print(f"wrote {report.examples} examples to {out} ({report.ended_by_model} of {report.samples} answers "
+                  f"ended by the model, {report.from_cuts} cut versions, {report.duplicates} duplicates dropped)")
+
+
+@app.command()
+def sft(
+    data: Annotated[Path, typer.Argument(help='Chat JSONL: {"messages": [..., {"role": "assistant", ...}]} (export-sft, relabel).')],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder; rerun the same command to resume.")] = Path("runs/sft"),
+    model: ModelOpt = None,
+    lora: Annotated[bool, typer.Option(help="Train LoRA adapters (--no-lora: every weight).")] = True,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    epochs: Annotated[float, typer.Option(help="Passes over the data.")] = 2.0,
+    max_steps: Annotated[int, typer.Option(help="Stop after this many steps (overrides --epochs when > 0).")] = -1,
+    learning_rate: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 2e-4,
+    batch_size: Annotated[int, typer.Option(help="Examples per step (per device).")] = 8,
+    gradient_accumulation_steps: Annotated[int, typer.Option(help="Micro-batches per update.")] = 1,
+    max_length: Annotated[int, typer.Option(help="Longest example in tokens (longer ones are truncated).")] = 1024,
+    weighting: Annotated[str, typer.Option(help="Loss weighting: token (mean over all answer tokens) or sequence (each answer weighs the same; LongAlign).")] = "token",
+    save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 50,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    dtype: DtypeOpt = None,
+    skip_bad: SkipBadOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Supervised fine-tuning on TRL's SFTTrainer, loss on the answer only; resumable.
+
+    Examples:
+      lengthwise sft relabeled.jsonl -o runs/sft --epochs 2
+      lengthwise sft longwriter.jsonl -o runs/sft-long --weighting sequence --max-length 8192
+    """
+    from lengthwise.training.sft import SFTSettings, train_sft
+
+    settings = SFTSettings(data=str(data), output_dir=str(out), model=model, lora=lora, lora_r=lora_r,
+                           lora_alpha=2 * lora_r, epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
+                           batch_size=batch_size, gradient_accumulation_steps=gradient_accumulation_steps,
+                           max_length=max_length, weighting=weighting, save_steps=save_steps, seed=seed, dtype=dtype)
+    result = train_sft(settings, progress=not quiet, skip_bad=skip_bad)
+    _report_skipped(result.skipped)
+    resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""
+    console.print(f"trained to step {result.global_step} on {result.examples} examples{resumed}; "
+                  f"model: {result.output_dir / 'final'}")
 
 
 @app.command("export-sft")
@@ -610,13 +691,15 @@ def audit(
 ) -> None:
     """The reward-hacking audit on its own: which responses are padded by repetition, paraphrased,
     keyword-stuffed or malformed, with the evidence spans."""
-    from lengthwise.io import keyed_rows, read_jsonl, write_jsonl
+    from lengthwise.io import check_output, keyed_rows, read_jsonl, write_jsonl
     from lengthwise.jobs.evaluate import EvalSettings, item_row
     from lengthwise.jobs.score import check_response_row
     from lengthwise.rewards.components import HackAudit
     from lengthwise.text import extract_answer
 
     data = read_jsonl(responses, check=check_response_row, skip_bad=skip_bad)
+    if out is not None:
+        check_output(out)  # before the work, not after it
     rows = keyed_rows(data, skip_bad)
     hacks = HackAudit(paraphrase=paraphrase)
     settings = EvalSettings()

@@ -148,12 +148,44 @@ def resolve_model(spec: str | os.PathLike | None) -> str:
         return str(path)
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", str(spec)) or str(spec).startswith("."):
         raise BackendError(f"model {str(spec)!r} not found: not a local folder, nor a hub id of the form org/name")
+    _check_hub_reachable(str(spec), "model")
     return str(spec)
 
 
+def _check_hub_reachable(repo_id: str, what: str, timeout: float = 3.0) -> None:
+    """A hub id must be in the local cache, or the hub must answer: otherwise the loaders retry for
+    minutes before failing. Raises ``BackendError`` at once instead."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+            return  # cached: loads without the network
+    except Exception:  # an old or missing huggingface_hub: let the loader decide
+        return
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise BackendError(f"{what} {repo_id!r} is not a local folder nor in the local cache, and HF_HUB_OFFLINE is "
+                           "set; pass a local folder")
+    import urllib.request
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout).close()
+    except OSError:
+        raise BackendError(f"{what} {repo_id!r} is not a local folder nor in the local cache, and the model hub "
+                           f"({endpoint}) cannot be reached; pass a local folder") from None
+
+
 def resolve_embedder(spec: str | os.PathLike | None) -> str:
+    """The sentence-embedding model: the embedded all-MiniLM-L6-v2 by default, a local folder, or a
+    hub id (cached, or with the hub reachable)."""
     if spec is None or str(spec) in {"", "minilm", "default", "all-MiniLM-L6-v2", "embedded"}:
         return str(minilm_path())
+    path = Path(spec).expanduser()
+    if path.exists():
+        return str(path)
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", str(spec)) or str(spec).startswith("."):
+        raise BackendError(f"embedder {str(spec)!r} not found: not a local folder, nor a hub id of the form org/name")
+    _check_hub_reachable(str(spec), "embedder")
     return str(spec)
 
 

@@ -21,6 +21,8 @@ __all__ = [
     "writing_tasks",
     "DEMO_LENGTHS",
     "demo_prompts",
+    "task_prompts",
+    "with_length",
 ]
 
 Language = Literal["en", "zh"]
@@ -140,6 +142,32 @@ def writing_tasks(
         prompt = phrase.format(genre_prompt=template.format(topic=topic), n=length)
         digest = hashlib.sha1(f"{lang}|{topic}|{genre}|{length}".encode()).hexdigest()[:10]
         rows.append({"id": f"{split}-{lang}-{digest}", "prompt": prompt, "length": length, "type": genre, "language": lang})
+    return rows
+
+
+def with_length(task: str, n: int, language: Language, rng: random.Random) -> str:
+    """``task`` (a request without a length, e.g. "Write an essay about tides.") restated with a
+    length of ``n`` words in one of the phrasings the built-in tasks use."""
+    base = task.strip().rstrip(".。!！")
+    return rng.choice(_LENGTH_PHRASES[language]).format(genre_prompt=base, n=n)
+
+
+def task_prompts(split: Literal["train", "heldout", "all"] = "train", n: int | None = None, seed: int = 0,
+                 languages: Sequence[Language] = ("en",), heldout_fraction: float = 0.2) -> list[dict[str, Any]]:
+    """The built-in writing tasks without a stated length: ``{id, prompt, type, language}`` (the same
+    topic × genre split as ``writing_tasks``)."""
+    if split not in ("train", "heldout", "all"):
+        raise ValueError(f"split must be train, heldout or all, got {split!r}")
+    rng = random.Random(seed)
+    pairs = [(lang, topic, genre, template) for lang in languages for topic in _TOPICS[lang]
+             for genre, template in _GENRES[lang]
+             if split == "all" or _split_of(lang, topic, genre, heldout_fraction) == split]
+    rng.shuffle(pairs)
+    rows = []
+    for lang, topic, genre, template in pairs[:n] if n is not None else pairs:
+        digest = hashlib.sha1(f"{lang}|{topic}|{genre}".encode()).hexdigest()[:10]
+        rows.append({"id": f"task-{lang}-{digest}", "prompt": template.format(topic=topic) + ("." if lang == "en" else "。"),
+                     "type": genre, "language": lang})
     return rows
 
 

@@ -15,19 +15,19 @@ MAX_LENGTH = 10_000_000  # words; longer than any document a model writes, short
 
 
 def length_problem(value: Any) -> str | None:
-    """Why ``value`` is not a usable ``length`` (``None`` counts as absent, not a problem)."""
+    """Why ``value`` is not a usable ``length`` (``None`` counts as absent, not a problem): one
+    message for every way to be wrong, so every command says the same thing."""
     if value is None:
         return None
+    problem = f"field 'length' must be a positive number of words (at most {MAX_LENGTH:,}), got {value!r:.40}"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"field 'length' must be a positive number of words, got {value!r:.40}"
+        return problem
     try:
         number = float(value)
     except OverflowError:
-        return f"field 'length' is too large (at most {MAX_LENGTH:,})"
-    if not math.isfinite(number) or number <= 0:
-        return f"field 'length' must be a positive finite number, got {value!r:.40}"
-    if number > MAX_LENGTH:
-        return f"field 'length' is too large (at most {MAX_LENGTH:,}), got {value!r:.40}"
+        return problem
+    if not math.isfinite(number) or number <= 0 or number > MAX_LENGTH:
+        return problem
     return None
 
 

@@ -25,6 +25,24 @@ ERROR_CASES = {
     "duplicate_ids": (b'{"id": "a", "prompt": "p", "response": "r"}\n{"id": "a", "prompt": "q", "response": "s"}\n',
                       "duplicate id 'a'", 2),
     "wrong_field_type": (b'{"id": "a", "prompt": 7, "response": 3}\n', "must be a string", 1),
+    # hostile rows that once ended in "internal error" (docs/reliability.md, integrity table)
+    "huge_integer": (b'{"id": "a", "prompt": "p", "response": "r", "n": ' + b"7" * 5000 + b"}\n",
+                     "not readable JSON", 1),
+    "deep_nesting": (b'{"id": "a", "prompt": "p", "response": "r", "z": ' + b"[" * 5000 + b"]" * 5000 + b"}\n",
+                     "nested", 1),
+    "lone_surrogate_id": (b'{"id": "\\ud800", "prompt": "p", "response": "r"}\n', "lone surrogate", 1),
+    "lone_surrogate_prompt": (b'{"id": "a", "prompt": "p\\udfff", "response": "r"}\n', "lone surrogate", 1),
+    "lone_surrogate_response": (b'{"id": "a", "prompt": "p", "response": "\\ud800r"}\n', "lone surrogate", 1),
+    # one rule for `length` in every command
+    "length_infinity": (b'{"id": "a", "prompt": "p", "response": "r", "length": Infinity}\n', "positive number", 1),
+    "length_nan": (b'{"id": "a", "prompt": "p", "response": "r", "length": NaN}\n', "positive number", 1),
+    "length_1e309": (b'{"id": "a", "prompt": "p", "response": "r", "length": 1e309}\n', "positive number", 1),
+    "length_10_pow_400": (b'{"id": "a", "prompt": "p", "response": "r", "length": 1' + b"0" * 400 + b"}\n",
+                          "positive number", 1),
+    "length_string": (b'{"id": "a", "prompt": "p", "response": "r", "length": "500"}\n', "positive number", 1),
+    "length_bool": (b'{"id": "a", "prompt": "p", "response": "r", "length": true}\n', "positive number", 1),
+    "length_zero": (b'{"id": "a", "prompt": "p", "response": "r", "length": 0}\n', "positive number", 1),
+    "length_negative": (b'{"id": "a", "prompt": "p", "response": "r", "length": -5}\n', "positive number", 1),
 }
 MISSING_FIELD = {  # the field each command needs
     "generate": b'{"id": "a", "length": 5}\n', "write": b'{"id": "a", "length": 5}\n',

@@ -136,7 +136,7 @@ def test_train_survives_kill_9(point, tiny_model_dir, tmp_path):
     """(The kill after a complete checkpoint is tests/test_training.py.) Before any checkpoint the
     rerun starts over; a checkpoint torn by the kill (no trainer state yet) is ignored and the run
     resumes from the last complete one; metrics rows are never duplicated."""
-    from lengthwise.training.callbacks import read_metrics
+    from lengthwise.metrics import read_metrics
     from test_training import tiny_overrides
 
     out = tmp_path / "run"

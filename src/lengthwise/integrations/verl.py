@@ -37,10 +37,14 @@ def export_verl(config, out_dir: str | Path) -> dict[str, Any]:
     import pyarrow.parquet as pq
     import yaml
 
-    from lengthwise.losses import get_preset
+    from lengthwise.errors import ConfigError
+    from lengthwise.losses import PRESETS, get_preset
     from lengthwise.rewards.stack import default_stack_config
     from lengthwise.training.dataset import training_rows
 
+    if config.preset not in PRESETS:  # "trl" = TRL's own loss defaults: nothing to translate
+        raise ConfigError(f"preset: {config.preset!r} has no verl equivalent; for export-verl set preset to one of "
+                          f"{', '.join(PRESETS)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = training_rows(config.data)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from transformers import TrainerCallback
 
 from lengthwise.io import atomic_write_text, repair_truncated_tail
+from lengthwise.metrics import read_metrics  # re-exported: callers that read a run's metrics
 
 __all__ = ["LengthDynamicsCallback", "METRIC_PREFIXES", "read_metrics", "ConsoleProgress", "quiet_trainer_console"]
 
@@ -18,20 +18,6 @@ __all__ = ["LengthDynamicsCallback", "METRIC_PREFIXES", "read_metrics", "Console
 # (clip_ratio/low_* for negative advantages, clip_ratio/high_* for positive ones).
 METRIC_PREFIXES = ("length/", "rewards/", "components/", "completions/", "clip_ratio/")
 METRIC_KEYS = ("loss", "reward", "reward_std", "kl", "entropy", "learning_rate", "grad_norm")
-
-
-def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
-    path = Path(path)
-    if not path.exists():
-        return []
-    text = path.read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line.strip()]
-    if lines and not text.endswith("\n"):  # a run still writing, or killed mid-append: its last line is partial
-        try:
-            json.loads(lines[-1])
-        except json.JSONDecodeError:
-            lines.pop()
-    return [json.loads(line) for line in lines]
 
 
 class LengthDynamicsCallback(TrainerCallback):

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from lengthwise.errors import ConfigError
 from lengthwise.safe_yaml import load_yaml_file, load_yaml_text
+from lengthwise.values import finite_number_problem, length_problem
 
 __all__ = ["ModelConfig", "DataConfig", "TrainConfig", "load_config", "apply_overrides"]
 
@@ -100,15 +101,35 @@ class TrainConfig:
                 out.append(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.vllm_mode not in ("server", "colocate"):
             out.append(f"vllm_mode: unknown {self.vllm_mode!r}; choose server or colocate")
-        if self.learning_rate <= 0:
-            out.append(f"learning_rate must be > 0, got {self.learning_rate}")
+        for name, low, high, low_open in (("learning_rate", 0.0, 1.0, True), ("temperature", 0.0, 10.0, True),
+                                          ("top_p", 0.0, 1.0, True), ("beta", 0.0, None, False),
+                                          ("model.lora_dropout", 0.0, 1.0, False)):
+            value = self.model.lora_dropout if name == "model.lora_dropout" else getattr(self, name)
+            problem = finite_number_problem(name, value, low, high, low_open=low_open)
+            if problem:
+                out.append(problem)
+        if not isinstance(self.data.lengths, list) or not self.data.lengths:
+            out.append("data.lengths must be a non-empty list of target lengths in words, e.g. [100, 200, 400]")
+        else:
+            for k, n in enumerate(self.data.lengths):
+                problem = length_problem(n)
+                if problem:
+                    out.append(f"data.lengths[{k}]: {problem.removeprefix('field ')}")
+        if not isinstance(self.data.languages, list) or not self.data.languages or \
+                any(lang not in ("en", "zh") for lang in self.data.languages):
+            out.append(f"data.languages must be a non-empty list of 'en' and/or 'zh', got {self.data.languages!r:.40}")
+        if self.rewards is not None and not isinstance(self.rewards, str | dict):
+            out.append(f"rewards must be the path of a reward-stack YAML or an inline stack mapping, got "
+                       f"{self.rewards!r:.40}")
         if self.data.prompts is not None and Path(self.data.prompts).is_dir():
             out.append(f"data.prompts: {self.data.prompts}: is a directory, expected a JSONL file")
         elif self.data.prompts is not None and not Path(self.data.prompts).is_file():
             out.append(f"data.prompts: {self.data.prompts}: file not found")
         if self.data.prompts is None and self.data.builtin_n < 1:
             out.append(f"data.builtin_n must be >= 1, got {self.data.builtin_n}")
-        if isinstance(self.rewards, str) and not Path(self.rewards).is_file():
+        if not isinstance(self.rewards, str | dict | None):
+            pass  # reported above
+        elif isinstance(self.rewards, str) and not Path(self.rewards).is_file():
             out.append(f"rewards: reward stack file not found: {self.rewards}")
         elif self.rewards is not None:
             from lengthwise.rewards.stack import RewardStack

@@ -162,7 +162,7 @@ def build_demo_report(out_dir: str | os.PathLike, before: Sequence[Mapping[str, 
     """``report.html`` of ``lengthwise demo``: headline S_l before/after, the by-target table, the
     required-vs-produced plot, the training curves and every held-out sample of both models."""
     from lengthwise.evaluation.plots import plot_required_vs_produced, plot_training_curves
-    from lengthwise.training.callbacks import read_metrics
+    from lengthwise.metrics import read_metrics
 
     out = Path(out_dir)
     systems: dict[str, Sequence[Mapping[str, Any]]] = {"before": before}

@@ -1,0 +1,56 @@
+"""How an SFT batch's token losses become one loss (docs/reference.md §8). Pure: torch only.
+
+LongAlign (Bai et al., 2024) shows the choice matters when examples differ in length: the mean over
+all target tokens of the batch ("token") lets a long answer outweigh a short one in proportion to
+its length; the mean of each sequence's own token mean ("sequence") gives every example the same
+weight whatever its length. Length control is about short and long answers alike, so both are offered.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["SFTWeighting", "aggregate_sft_loss", "sft_loss"]
+
+SFTWeighting = Literal["token", "sequence"]
+
+
+def aggregate_sft_loss(token_nll: torch.Tensor, mask: torch.Tensor, weighting: SFTWeighting = "token") -> torch.Tensor:
+    """One loss from per-token losses.
+
+    token_nll: (B, T) negative log-likelihood of each target token; mask: (B, T), 1 where a token
+    is a target. ``token``: Σ nll·mask / Σ mask. ``sequence``: mean over the sequences that have a
+    target of (Σ_t nll·mask / Σ_t mask). A batch with no target token gives a zero that still
+    carries the graph.
+
+    >>> nll = torch.tensor([[1.0, 1.0, 0.0], [4.0, 0.0, 0.0]]); m = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    >>> float(aggregate_sft_loss(nll, m, "token")), float(aggregate_sft_loss(nll, m, "sequence"))
+    (2.0, 2.5)
+    """
+    mask = mask.to(token_nll.dtype)
+    masked = token_nll * mask  # (B, T)
+    if weighting == "token":
+        return masked.sum() / mask.sum().clamp(min=1.0)
+    if weighting != "sequence":
+        raise ValueError(f"weighting must be token or sequence, got {weighting!r}")
+    counts = mask.sum(dim=1)  # (B,)
+    has_targets = counts > 0
+    if not bool(has_targets.any()):
+        return masked.sum() * 0.0
+    per_sequence = masked.sum(dim=1)[has_targets] / counts[has_targets]  # (B',)
+    return per_sequence.mean()
+
+
+def sft_loss(logits: torch.Tensor, labels: torch.Tensor, weighting: SFTWeighting = "token",
+             ignore_index: int = -100) -> torch.Tensor:
+    """Causal-LM SFT loss: logits (B, T, V) predict labels shifted by one (B, T); ``ignore_index``
+    marks prompt and padding positions. Computed in fp32 whatever the logits' dtype."""
+    shift_logits = logits[:, :-1, :].float()  # (B, T-1, V)
+    shift_labels = labels[:, 1:]  # (B, T-1)
+    mask = shift_labels != ignore_index  # (B, T-1)
+    nll = F.cross_entropy(shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.clamp(min=0).reshape(-1),
+                          reduction="none").view_as(shift_labels)  # (B, T-1)
+    return aggregate_sft_loss(nll, mask, weighting)

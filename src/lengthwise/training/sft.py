@@ -1,0 +1,161 @@
+"""Supervised fine-tuning on TRL's ``SFTTrainer``: chat JSONL in, a LoRA adapter (or full weights) out.
+
+Input rows are ``{"messages": [..., {"role": "assistant", ...}]}`` — what ``export-sft`` and
+``relabel`` write, LongWriter-6k style. Each row becomes a prompt–completion pair (every turn
+before the last assistant turn is the prompt), so the loss covers the answer only. The loss
+weighting is selectable (``lengthwise.sft_loss``): the mean over all answer tokens of the batch, or
+the mean of each answer's own mean. Resumable: a rerun continues from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lengthwise.errors import ConfigError
+from lengthwise.io import keyed_rows, read_jsonl
+from lengthwise.sft_loss import SFTWeighting, sft_loss
+from lengthwise.values import finite_number_problem
+
+__all__ = ["SFTSettings", "SFTResult", "check_chat_row", "sft_rows", "train_sft"]
+
+
+@dataclass
+class SFTSettings:
+    """What ``lengthwise sft`` trains. ``model``: a local folder or hub id (default: the embedded
+    SmolLM2-135M-Instruct). ``lora``: train LoRA adapters (else every weight). ``weighting``:
+    ``token`` (TRL's mean over all answer tokens) or ``sequence`` (each answer weighs the same)."""
+
+    data: str
+    output_dir: str = "runs/sft"
+    model: str | None = None
+    lora: bool = True
+    lora_r: int = 16
+    lora_alpha: int = 32
+    epochs: float = 2.0
+    max_steps: int = -1  # > 0 overrides epochs
+    learning_rate: float = 2e-4
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    max_length: int = 1024
+    weighting: SFTWeighting = "token"
+    save_steps: int = 50
+    seed: int = 0
+    dtype: str | None = None
+
+    def check(self) -> None:
+        problems = []
+        for name in ("lora_r", "lora_alpha", "batch_size", "gradient_accumulation_steps", "max_length", "save_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                problems.append(f"{name} must be a whole number >= 1, got {value!r}")
+        for name, low, high in (("epochs", 0.0, 1000.0), ("learning_rate", 0.0, 1.0)):
+            problem = finite_number_problem(name, getattr(self, name), low, high, low_open=True)
+            if problem:
+                problems.append(problem)
+        if self.weighting not in ("token", "sequence"):
+            problems.append(f"weighting must be token or sequence, got {self.weighting!r}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+
+def check_chat_row(row: dict[str, Any]) -> str | None:
+    """The problem with a chat row, or ``None``: a list of ``{role, content}`` turns ending in an
+    assistant turn, with at least one turn before it."""
+    messages = row.get("messages")
+    if not isinstance(messages, list) or len(messages) < 2:
+        return "field 'messages' must be a list of at least two turns (the request and the answer)"
+    for k, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant") \
+                or not isinstance(m.get("content"), str):
+            return f"messages[{k}] must be {{role: system|user|assistant, content: string}}"
+    if messages[-1]["role"] != "assistant" or not messages[-1]["content"].strip():
+        return "the last turn must be a non-empty assistant answer"
+    return None
+
+
+def sft_rows(path: str | os.PathLike, skip_bad: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+    """TRL's conversational prompt–completion rows from a chat JSONL, and the skipped-row messages."""
+    data = read_jsonl(path, check=check_chat_row, skip_bad=skip_bad)
+    rows = [{"prompt": r["messages"][:-1], "completion": [r["messages"][-1]]} for _, r in keyed_rows(data, skip_bad)]
+    return rows, list(data.skipped)
+
+
+@dataclass
+class SFTResult:
+    output_dir: Path
+    global_step: int
+    resumed_from: Path | None
+    examples: int
+    skipped: list[str]
+
+
+def _sft_config(settings: SFTSettings):
+    import torch
+    from trl import SFTConfig
+
+    from lengthwise.models import cpu_supports_bf16
+
+    cuda = torch.cuda.is_available()
+    return SFTConfig(
+        output_dir=settings.output_dir, num_train_epochs=settings.epochs, max_steps=settings.max_steps,
+        learning_rate=settings.learning_rate, per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps, max_length=settings.max_length,
+        completion_only_loss=True, logging_steps=1, save_strategy="steps", save_steps=settings.save_steps,
+        seed=settings.seed, report_to=[], use_cpu=not cuda, gradient_checkpointing=cuda,
+        bf16=bool(torch.cuda.is_bf16_supported()) if cuda else cpu_supports_bf16(),
+    )
+
+
+def _sequence_weighted(accumulation: int):
+    """A ``compute_loss_func`` for the ``sequence`` weighting. TRL leaves the division over
+    gradient-accumulation steps to such a function, so it divides here."""
+
+    def loss(outputs, labels, num_items_in_batch=None):
+        return sft_loss(outputs.logits, labels, "sequence") / accumulation
+
+    return loss
+
+
+def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = False) -> SFTResult:
+    """Train (or resume) ``settings``; the adapter or model lands in ``<output_dir>/final``."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from trl import SFTTrainer
+
+    from lengthwise.logs import library_output_to
+    from lengthwise.models import load_tokenizer, pick_device, pick_dtype, resolve_model
+    from lengthwise.training.callbacks import ConsoleProgress, quiet_trainer_console
+    from lengthwise.training.trainer import last_checkpoint
+
+    settings.check()
+    rows, skipped = sft_rows(settings.data, skip_bad=skip_bad)  # a bad file fails before any model loads
+    out = Path(settings.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sft_config.json").write_text(json.dumps(asdict(settings), indent=2) + "\n")
+    with library_output_to(out / "train.log"):
+        ref = resolve_model(settings.model)
+        tokenizer = load_tokenizer(ref, padding_side="right")
+        model = AutoModelForCausalLM.from_pretrained(ref, dtype=pick_dtype(pick_device(None), settings.dtype))
+        peft_config = None
+        if settings.lora:
+            from peft import LoraConfig
+
+            peft_config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=0.05,
+                                     target_modules="all-linear", task_type="CAUSAL_LM")
+        trainer = SFTTrainer(
+            model=model, args=_sft_config(settings), train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer, peft_config=peft_config,
+            compute_loss_func=_sequence_weighted(settings.gradient_accumulation_steps)
+            if settings.weighting == "sequence" else None,
+            callbacks=[ConsoleProgress(out, enabled=progress, desc="sft")],
+        )
+        quiet_trainer_console(trainer)
+        resume = last_checkpoint(out)
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        trainer.save_model(str(out / "final"))
+        tokenizer.save_pretrained(str(out / "final"))
+    return SFTResult(out, trainer.state.global_step, resume, len(rows), skipped)

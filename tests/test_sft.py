@@ -1,0 +1,120 @@
+"""`lengthwise relabel` and `lengthwise sft`: self-relabeled length data and SFT on TRL's SFTTrainer."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import write_jsonl
+from lengthwise.cli import main
+from lengthwise.jobs.relabel import RelabelSettings, relabel_rows
+from lengthwise.sft_loss import aggregate_sft_loss, sft_loss
+from lengthwise.text import count_words
+
+# --- loss weighting (docs/reference.md §8) ----------------------------------------------------------
+
+def test_token_weighting_is_the_mean_over_all_answer_tokens():
+    nll = torch.tensor([[1.0, 1.0, 0.0], [4.0, 0.0, 0.0]])
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    assert aggregate_sft_loss(nll, mask, "token").item() == pytest.approx((1 + 1 + 4) / 3)
+    assert aggregate_sft_loss(nll, mask, "sequence").item() == pytest.approx((1 + 4) / 2)  # each answer weighs 1
+
+
+def test_sequence_weighting_ignores_answerless_rows_and_empty_batches_are_zero():
+    nll = torch.tensor([[3.0, 3.0], [9.0, 9.0]], requires_grad=True)
+    mask = torch.tensor([[1, 1], [0, 0]])
+    assert aggregate_sft_loss(nll, mask, "sequence").item() == 3.0
+    empty = aggregate_sft_loss(nll, torch.zeros_like(mask), "sequence")
+    assert empty.item() == 0.0 and empty.requires_grad
+
+
+def test_sft_loss_shifts_labels_and_skips_ignored_positions():
+    logits = torch.zeros(1, 3, 4)  # uniform: every target token costs log 4
+    labels = torch.tensor([[-100, 2, 3]])
+    assert sft_loss(logits, labels).item() == pytest.approx(torch.log(torch.tensor(4.0)).item())
+    with pytest.raises(ValueError):
+        aggregate_sft_loss(torch.zeros(1, 1), torch.ones(1, 1), "bogus")
+
+
+# --- relabel ------------------------------------------------------------------------------------------
+
+TASKS = {"t1": {"prompt": "Write an essay about tides.", "language": "en"}}
+
+
+def _sample(sid, text, finish="stop"):
+    return {"id": sid, "task_id": "t1", "response": text, "finish_reason": finish}
+
+
+def test_relabel_states_the_produced_length_keeps_model_ended_answers_and_dedupes():
+    long_text = " ".join("Rivers carry water seaward daily." for _ in range(20))  # 100 words
+    samples = [_sample("a", long_text), _sample("b", long_text), _sample("c", "cut off mid", "length"),
+               _sample("d", "too short.")]
+    rows, counts = relabel_rows(samples, TASKS, RelabelSettings(min_words=5, cut_targets=(20, 50, 200)))
+    assert counts == {"ended_by_model": 2, "from_cuts": 2, "duplicates": 3}
+    whole = rows[0]
+    assert whole["length"] == count_words(long_text) == 100
+    assert "100 words" in whole["messages"][0]["content"] and "tides" in whole["messages"][0]["content"]
+    assert whole["messages"][1]["content"] == long_text
+    cuts = {r["how"]: r for r in rows[1:]}
+    assert set(cuts) == {"cut:20", "cut:50"}  # 200 is longer than the answer
+    for how, r in cuts.items():
+        target = int(how.split(":")[1])
+        assert abs(r["length"] - target) <= 0.15 * target and r["messages"][1]["content"].endswith(".")
+        assert f"{r['length']} words" in r["messages"][0]["content"]
+
+
+def test_relabel_then_sft_end_to_end_on_a_tiny_model(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "relabeled.jsonl"
+    code = main(["relabel", "-o", str(out), "--model", str(tiny_model_dir), "--tasks", "3", "--samples", "2",
+                 "--max-new-tokens", "24", "--min-words", "1", "-q"])
+    assert code == 0, capsys.readouterr()
+    samples = [json.loads(x) for x in (tmp_path / "relabeled.jsonl.samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 6
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert all(r["length"] == count_words(r["messages"][1]["content"]) for r in rows)
+    # SFT on a hand-made chat file (the tiny model's answers may all hit their budget)
+    data = write_jsonl(tmp_path / "chat.jsonl", [
+        {"messages": [{"role": "user", "content": f"Write about {n} words on rivers."},
+                      {"role": "assistant", "content": "Rivers run. " * (n // 2)}]} for n in (4, 8, 12, 16)])
+    for weighting in ("token", "sequence"):
+        run = tmp_path / f"sft-{weighting}"
+        assert main(["sft", str(data), "-o", str(run), "--model", str(tiny_model_dir), "--max-steps", "2",
+                     "--batch-size", "2", "--weighting", weighting, "-q"]) == 0
+        assert (run / "final" / "adapter_config.json").exists()
+        logged = [json.loads(x) for x in (run / "logs.jsonl").read_text().splitlines()]
+        assert logged[-1]["step"] == 2 and "loss" in logged[0]
+
+
+def test_sft_bad_chat_rows_are_one_line_errors(tmp_path, capsys):
+    data = write_jsonl(tmp_path / "chat.jsonl", [{"messages": [{"role": "user", "content": "hi"}]}])
+    assert main(["sft", str(data), "-o", str(tmp_path / "run")]) == 2
+    assert f"{data}:1:" in capsys.readouterr().err
+
+
+def test_sft_survives_kill_9_and_resumes(tiny_model_dir, tmp_path):
+    data = write_jsonl(tmp_path / "chat.jsonl", [
+        {"messages": [{"role": "user", "content": f"Write {n} words."},
+                      {"role": "assistant", "content": "word " * n}]} for n in range(4, 20)])
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "lengthwise.cli", "sft", str(data), "-o", str(run), "--model", str(tiny_model_dir),
+            "--max-steps", "6", "--save-steps", "2", "--batch-size", "2", "-q"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (run / "checkpoint-2" / "trainer_state.json").exists():
+        if proc.poll() is not None:
+            pytest.fail(proc.stderr.read().decode()[-2000:])
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "final").exists()
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resumed from checkpoint-" in done.stdout
+    state = json.loads((run / "checkpoint-6" / "trainer_state.json").read_text())
+    assert state["global_step"] == 6

@@ -182,3 +182,19 @@ def test_unknown_counter_is_a_clear_error(tmp_path):
 def test_models_command_lists_embedded_models():
     result = run_cli("models")
     assert result.returncode == 0 and "smollm2" in result.stdout and "minilm" in result.stdout
+
+
+def test_browser_set_up_is_idempotent_and_finds_chromium():
+    import subprocess
+
+    from conftest import REPO
+
+    first = subprocess.run(["bash", str(REPO / "scripts" / "ensure-chromium.sh")], capture_output=True, text=True,
+                           timeout=600)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(["bash", str(REPO / "scripts" / "ensure-chromium.sh")], capture_output=True, text=True,
+                           timeout=60)
+    assert again.returncode == 0 and again.stdout == "" and again.stderr == ""  # found: nothing to say
+    makefile = (REPO / "Makefile").read_text()
+    assert "test: setup browser" in makefile and "ensure-chromium.sh" in makefile
+    assert (REPO / ".ci" / "run").read_text().strip().splitlines()[-1] == "make test"

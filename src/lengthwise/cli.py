@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -22,8 +23,18 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+class _Console(Console):
+    """A closed pipe (`lengthwise eval … | head`) is the reader saying it has enough, not an error:
+    the rest of the output goes nowhere and the command ends normally (rich would exit 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), (sys.stderr if self.stderr else sys.stdout).fileno())
+
+
+console = _Console(soft_wrap=True)
+err_console = _Console(stderr=True, soft_wrap=True)
 
 ModelOpt = Annotated[
     str | None,
@@ -162,11 +173,13 @@ def generate(
     quiet: QuietOpt = False,
 ) -> None:
     """Single-pass generation: one response per prompt, written as each finishes; rerun to resume."""
+    from lengthwise.io import check_output
     from lengthwise.jobs.generate import GenerateSettings, generate_responses
     from lengthwise.records import load_prompts
 
     _check_counter(counter)
     records, skipped = load_prompts(prompts, skip_bad=skip_bad)
+    check_output(out)  # before a model loads
     _report_skipped(skipped)
     generator = _generator_from_options(backend, model, base_url, api_key, api_key_env, concurrency, timeout,
                                         _retry_policy(max_attempts, backoff, deadline), device, dtype, batch_size)
@@ -414,7 +427,10 @@ def write(
                              max_sections=max_sections, digest=digest, max_continuations=max_continuations,
                              plan_attempts=plan_attempts, plan_example=plan_example, plan_prefill=plan_prefill,
                              window=window, temperature=temperature, seed=seed, counter=counter)
+    from lengthwise.io import check_output
+
     records, skipped = load_prompts(prompts, skip_bad=skip_bad)
+    check_output(out)  # before a model loads
     _report_skipped(skipped)
     measure_tokenizer = None
     if backend == "openai":
@@ -794,6 +810,10 @@ except (ImportError, AttributeError):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    # The libraries' own bars ("Loading weights") would interleave with ours; one line per phase.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "transformers" in sys.modules:
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
     try:
         # Without standalone mode click hands back typer.Exit codes as the return value.
         from lengthwise.io import input_scope
@@ -814,6 +834,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted; rerun the same command to resume")
         return 130
+    except BrokenPipeError:  # `lengthwise eval … | head`: the reader has what it wanted; the work is saved
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a bug of ours: one line, the traceback only on request
         if os.environ.get("LENGTHWISE_DEBUG"):
             raise

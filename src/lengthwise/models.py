@@ -31,6 +31,7 @@ __all__ = [
     "minilm_path",
     "resolve_model",
     "resolve_embedder",
+    "ensure_loadable",
     "pick_device",
     "pick_dtype",
     "load_causal_lm",
@@ -148,8 +149,15 @@ def resolve_model(spec: str | os.PathLike | None) -> str:
         return str(path)
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", str(spec)) or str(spec).startswith("."):
         raise BackendError(f"model {str(spec)!r} not found: not a local folder, nor a hub id of the form org/name")
-    _check_hub_reachable(str(spec), "model")
     return str(spec)
+
+
+def ensure_loadable(ref: str, what: str = "model") -> str:
+    """``ref`` (from ``resolve_model``) about to be loaded: a hub id must be cached or the hub
+    reachable, checked at once (recipes naming hub ids still validate on machines without them)."""
+    if not Path(ref).exists():
+        _check_hub_reachable(ref, what)
+    return ref
 
 
 def _check_hub_reachable(repo_id: str, what: str, timeout: float = 3.0) -> None:
@@ -250,7 +258,7 @@ def load_causal_lm(spec: str | None = None, device: str | None = None, dtype: st
     """Load ``(model, tokenizer)`` for generation: eval mode, on ``device``, left padding."""
     from transformers import AutoModelForCausalLM
 
-    ref = resolve_model(spec)
+    ref = ensure_loadable(resolve_model(spec))
     device = pick_device(device)
     try:
         tokenizer = load_tokenizer(ref)

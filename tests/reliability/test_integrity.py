@@ -106,6 +106,7 @@ def test_a_rerun_with_another_counter_or_stack_is_an_error(tmp_path, capsys):
     assert main(["eval", str(path), "-o", str(tmp_path / "e"), "-q", "--counter", "unicode"]) == 2
     _one_line(capsys, 'counter: "longbench" -> "unicode"')
     assert main(["score", str(path), "-o", str(tmp_path / "s.jsonl"), "--no-paraphrase", "-q"]) == 0
+    capsys.readouterr()
     stack = tmp_path / "stack.yaml"
     stack.write_text("components:\n  - {name: len, type: length_score}\n")
     assert main(["score", str(path), "-o", str(tmp_path / "s.jsonl"), "--stack", str(stack), "-q"]) == 2
@@ -268,6 +269,49 @@ def test_an_unknown_embedder_fails_at_once(tmp_path, capsys):
     stack = tmp_path / "stack.yaml"
     stack.write_text("embedder: nobody/no-such-embedder\ncomponents:\n  - {type: quality}\n")
     started = time.monotonic()
-    assert main(["score", str(path), "-o", str(tmp_path / "s.jsonl"), "--stack", str(stack)]) == 2
+    assert main(["score", str(path), "-o", str(tmp_path / "s.jsonl"), "--stack", str(stack), "-q"]) == 2
     assert time.monotonic() - started < 15
     _one_line(capsys, "nobody/no-such-embedder")
+
+
+def test_skip_bad_skips_and_counts_hostile_rows(tmp_path, capsys):
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(b'{"id": "ok", "prompt": "Write about 5 words.", "response": "one two three four five"}\n'
+                     b'{"id": "\\ud800", "prompt": "p", "response": "r"}\n'
+                     b'{"id": "b", "prompt": "p", "response": "r", "length": Infinity}\n'
+                     b'{"id": "c", "prompt": "p", "response": "r", "z": ' + b"[" * 3000 + b"]" * 3000 + b"}\n"
+                     b'{"id": "d", "prompt": "p", "response": "r", "n": ' + b"9" * 5000 + b"}\n")
+    assert main(["eval", str(path), "-o", str(tmp_path / "e"), "--skip-bad", "-q"]) == 0
+    assert "skipped 4 bad rows" in capsys.readouterr().err
+    assert json.loads((tmp_path / "e" / "summary.json").read_text())["n"] == 1
+
+
+def test_export_dpo_reports_skipped_rows(tmp_path, capsys):
+    responses = write_jsonl(tmp_path / "r.jsonl", [{"id": "a", "prompt": "p", "response": "x"},
+                                                   {"id": "b", "prompt": "p", "response": "y"}])
+    scores = tmp_path / "s.jsonl"
+    scores.write_text('{"id": "a", "score": 1.0}\n{"id": "b", "score": 0.0}\n{"id": "c", "score": Infinity}\n')
+    assert main(["export-dpo", str(responses), "--scores", str(scores), "-o", str(tmp_path / "d.jsonl"),
+                 "--skip-bad"]) == 0
+    assert "skipped 1 bad rows" in capsys.readouterr().err
+    assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 1
+
+
+def test_quiet_means_quiet_and_a_closed_pipe_is_not_an_error(tiny_model_dir, tmp_path):
+    import subprocess
+    import sys
+
+    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prompt": "Write about 5 words."}])
+    done = subprocess.run([sys.executable, "-m", "lengthwise.cli", "generate", str(prompts), "-o",
+                           str(tmp_path / "o.jsonl"), "--model", str(tiny_model_dir), "--max-new-tokens", "4", "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Loading weights" not in done.stderr and "%|" not in done.stderr
+    responses = write_jsonl(tmp_path / "r.jsonl", ROWS)
+    piped = subprocess.run(f"{sys.executable} -m lengthwise.cli eval {responses} -o {tmp_path / 'e'} -q | head -c 1",
+                           shell=True, capture_output=True, text=True, timeout=300, executable="/bin/bash")
+    assert "Traceback" not in piped.stderr and "internal error" not in piped.stderr and "Error" not in piped.stderr
+    status = subprocess.run(f"set -o pipefail; {sys.executable} -m lengthwise.cli eval {responses} -o "
+                            f"{tmp_path / 'e'} -q | head -c 1 > /dev/null", shell=True, executable="/bin/bash",
+                            capture_output=True, text=True, timeout=300)
+    assert status.returncode == 0, status.stderr

@@ -113,7 +113,7 @@ class RewardStack:
         for c in components:
             if c.type not in COMPONENTS:
                 problems.append(f"component {c.name!r}: unknown type {c.type!r}; choose one of: {', '.join(sorted(COMPONENTS))}")
-            if not isinstance(c.weight, int | float) or not math.isfinite(c.weight):
+            if isinstance(c.weight, bool) or not isinstance(c.weight, int | float) or not math.isfinite(c.weight):
                 problems.append(f"component {c.name!r}: weight must be a finite number, got {c.weight!r}")
         if problems:
             raise ValueError("; ".join(problems))
@@ -163,28 +163,30 @@ class RewardStack:
         for key in ("counter", "embedder"):
             if config.get(key) is not None and not isinstance(config[key], str):
                 raise ValueError(f"'{key}' must be a string, got {config[key]!r:.40}")
-        specs = []
+        specs, problems = [], []
         for k, c in enumerate(config["components"]):
             if not isinstance(c, dict) or "type" not in c:
-                raise ValueError(f"component #{k + 1} needs at least a 'type'")
+                problems.append(f"component #{k + 1} needs at least a 'type'")
+                continue
             extra = set(c) - {"name", "type", "weight", "params"}
             if extra:
-                raise ValueError(f"component #{k + 1}: unknown keys {sorted(map(str, extra))}; valid: name, type, "
-                                 "weight, params")
+                problems.append(f"component #{k + 1}: unknown keys {sorted(map(str, extra))}; valid: name, type, "
+                                "weight, params")
             name = c.get("name") or c["type"]
             if not isinstance(name, str) or not isinstance(c["type"], str):
-                raise ValueError(f"component #{k + 1}: 'name' and 'type' must be strings")
+                problems.append(f"component #{k + 1}: 'name' and 'type' must be strings")
+                continue
             if name in RESERVED_NAMES:
-                raise ValueError(f"component #{k + 1}: the name {name!r} is an output field; choose another "
-                                 f"(reserved: {', '.join(sorted(RESERVED_NAMES))})")
+                problems.append(f"component #{k + 1}: the name {name!r} is an output field; choose another "
+                                f"(reserved: {', '.join(sorted(RESERVED_NAMES))})")
             params = c.get("params") or {}
             if not isinstance(params, dict):
-                raise ValueError(f"component {name!r}: 'params' must be a mapping of names to values, got "
-                                 f"{type(params).__name__}")
-            weight = c.get("weight", 1.0)
-            if isinstance(weight, bool) or not isinstance(weight, int | float):
-                raise ValueError(f"component {name!r}: weight must be a number, got {weight!r:.40}")
-            specs.append(ComponentSpec(name, c["type"], weight, dict(params)))
+                problems.append(f"component {name!r}: 'params' must be a mapping of names to values, got "
+                                f"{type(params).__name__}")
+                params = {}
+            specs.append(ComponentSpec(name, c["type"], c.get("weight", 1.0), dict(params)))
+        if problems:
+            raise ValueError("; ".join(problems))
         return cls(specs, counter=config.get("counter") or DEFAULT_COUNTER, embedder=config.get("embedder"),
                    detectors=_checked_detectors(config.get("detectors")))
 

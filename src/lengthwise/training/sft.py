@@ -127,7 +127,7 @@ def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = Fal
     from trl import SFTTrainer
 
     from lengthwise.logs import library_output_to
-    from lengthwise.models import load_tokenizer, pick_device, pick_dtype, resolve_model
+    from lengthwise.models import ensure_loadable, load_tokenizer, pick_device, pick_dtype, resolve_model
     from lengthwise.training.callbacks import ConsoleProgress, quiet_trainer_console
     from lengthwise.training.trainer import last_checkpoint
 
@@ -137,7 +137,7 @@ def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = Fal
     out.mkdir(parents=True, exist_ok=True)
     (out / "sft_config.json").write_text(json.dumps(asdict(settings), indent=2) + "\n")
     with library_output_to(out / "train.log"):
-        ref = resolve_model(settings.model)
+        ref = ensure_loadable(resolve_model(settings.model))
         tokenizer = load_tokenizer(ref, padding_side="right")
         model = AutoModelForCausalLM.from_pretrained(ref, dtype=pick_dtype(pick_device(None), settings.dtype))
         peft_config = None

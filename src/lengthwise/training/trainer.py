@@ -96,11 +96,11 @@ def build_trainer(config: TrainConfig, progress: bool = True):
     from transformers import AutoModelForCausalLM
     from trl import GRPOTrainer
 
-    from lengthwise.models import load_tokenizer, pick_device, pick_dtype, resolve_model
+    from lengthwise.models import ensure_loadable, load_tokenizer, pick_device, pick_dtype, resolve_model
 
     dataset = build_dataset(config.data)  # a bad prompts file fails here, before any model loads
     stack = build_reward_stack(config)
-    ref = resolve_model(config.model.name)
+    ref = ensure_loadable(resolve_model(config.model.name))
     tokenizer = load_tokenizer(ref)
     model = AutoModelForCausalLM.from_pretrained(ref, dtype=pick_dtype(pick_device(None), config.model.dtype))
     trainer_class = make_lwz_trainer_class(stack.reward_weights) if config.advantage == "lwz_average" else GRPOTrainer

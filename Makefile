@@ -34,11 +34,15 @@ $(STAMP): pyproject.toml Makefile
 demo: setup
 	$(VENV)/bin/lengthwise demo $(ARGS)
 
+# Two workers, one thread each: much of the suite waits on subprocesses and local servers, and two
+# torch processes with default threads on 2 cores would slow each other down.
+TEST_WORKERS ?= 2
+
 test: setup browser
-	$(PY) -m pytest $(ARGS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) $(ARGS)
 
 test-fast: setup browser
-	$(PY) -m pytest -m "not slow" $(ARGS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) -m "not slow" $(ARGS)
 
 bench: setup
 	@if [ -n "$(NAME)" ]; then $(PY) benchmarks/$(NAME).py; \

@@ -196,5 +196,5 @@ def test_browser_set_up_is_idempotent_and_finds_chromium():
                            timeout=60)
     assert again.returncode == 0 and again.stdout == "" and again.stderr == ""  # found: nothing to say
     makefile = (REPO / "Makefile").read_text()
-    assert "test: setup browser" in makefile and "ensure-chromium.sh" in makefile
+    assert "test: setup browser" in makefile and "ensure-chromium.sh" in makefile and "-n $(TEST_WORKERS)" in makefile
     assert (REPO / ".ci" / "run").read_text().strip().splitlines()[-1] == "make test"

@@ -10,6 +10,8 @@ import time
 import tracemalloc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import write_jsonl
 from lengthwise.cli import main
@@ -315,3 +317,17 @@ def test_quiet_means_quiet_and_a_closed_pipe_is_not_an_error(tiny_model_dir, tmp
                             f"{tmp_path / 'e'} -q | head -c 1 > /dev/null", shell=True, executable="/bin/bash",
                             capture_output=True, text=True, timeout=300)
     assert status.returncode == 0, status.stderr
+
+
+@settings(max_examples=40, deadline=None)
+@given(pieces=st.lists(st.sampled_from(["one", "-", " ", "1", ",", "二", "字", "words", "at most", "and", "hundred",
+                                         "between", "to", "about", "每", "篇", "page", "x", "\n"]),
+                       min_size=1, max_size=40),
+       kb=st.integers(min_value=8, max_value=64))
+def test_parse_length_time_is_bounded_per_kilobyte(pieces, kb):
+    """Any mix of the parser's own vocabulary, repeated to ``kb`` KB: at most 10 ms per KB."""
+    unit = "".join(pieces)
+    text = (unit * (kb * 1024 // max(1, len(unit)) + 1))[:kb * 1024]
+    started = time.perf_counter()
+    parse_length(text)
+    assert time.perf_counter() - started < 0.010 * kb + 0.05

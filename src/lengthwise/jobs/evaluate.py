@@ -27,9 +27,9 @@ from lengthwise.io import ResumableJsonl, atomic_write_json, check_output, keyed
 from lengthwise.jobs.score import check_response_row
 from lengthwise.manifest import check_run
 from lengthwise.records import required_length
-from lengthwise.rewards.components import HackAudit, row_constraint
+from lengthwise.rewards.components import HackAudit, constraint_score
 from lengthwise.rewards.format import check_think_answer
-from lengthwise.rewards.length import length_score, score_constraint
+from lengthwise.rewards.length import length_score
 from lengthwise.text import count_words, extract_answer, get_counter
 
 __all__ = ["EvalSettings", "evaluate_responses", "item_row", "summarize_items", "AUDIT_NAMES"]
@@ -62,14 +62,6 @@ def _required(row: dict[str, Any], prompt: str) -> tuple[float | None, str]:
     return (required, "prompt") if required else (None, "none")
 
 
-def _constraint_score(row: dict[str, Any], prompt: str, required: float | None, words: int) -> tuple[float | None, str | None]:
-    """S_c, the constraint-aware length score, and the constraint kind it read (docs/reference.md §6)."""
-    if not required:
-        return None, None
-    c = row_constraint(prompt, required)
-    return (score_constraint(c, words), c.kind) if c is not None else (None, None)
-
-
 def format_check(response: str) -> dict[str, Any]:
     """Malformed = empty, or think/answer tags used but not in the documented grammar."""
     if not response.strip():
@@ -89,7 +81,7 @@ def item_row(item_id: str, row: dict[str, Any], audit: HackAudit, settings: Eval
     words = count_words(answer, settings.counter)
     required, source = _required(row, prompt)
     detections = audit(prompt, answer)
-    s_c, kind = _constraint_score(row, prompt, required, words)
+    s_c, kind = constraint_score(prompt, required, words)
     out: dict[str, Any] = {
         "id": item_id, "type": row.get("type"), "model": row.get("model"), "counter": settings.counter,
         "required": required, "required_from": source, "words": words,

@@ -23,9 +23,9 @@ from lengthwise.io import ResumableJsonl, atomic_write_json, check_output
 from lengthwise.manifest import check_run
 from lengthwise.prompts import build_messages
 from lengthwise.records import PromptRecord
-from lengthwise.rewards.components import row_constraint
-from lengthwise.rewards.length import length_score, score_constraint
-from lengthwise.text import count_words, extract_answer
+from lengthwise.rewards.components import constraint_score
+from lengthwise.rewards.length import length_score
+from lengthwise.text import count_words, detect_language, extract_answer
 from lengthwise.token_budget import DEFAULT_RATE, TokenRate, auto_max_new_tokens, token_rate_of
 
 __all__ = ["GenerateSettings", "GenerateReport", "generate_responses"]
@@ -94,21 +94,12 @@ def _request_for(record: PromptRecord, settings: GenerateSettings, index: int,
     messages = build_messages(record.prompt, think=settings.think)
     if settings.system:
         messages = [{"role": "system", "content": settings.system}] + [m for m in messages if m["role"] != "system"]
-    language = record.constraint.language if record.constraint is not None else (
-        "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in record.prompt) else "en")
+    language = record.constraint.language if record.constraint is not None else detect_language(record.prompt)
     budget = settings.max_new_tokens or auto_max_new_tokens(record.length, settings.max_tokens_cap, rate, language)
     return GenerationRequest(
         messages=messages, max_new_tokens=budget, temperature=settings.temperature, top_p=settings.top_p,
         seed=settings.seed + index,
     )
-
-
-def _constraint_score(record: PromptRecord, words: int) -> float | None:
-    """S_c: the constraint-aware length score of the row (docs/reference.md §6)."""
-    if not record.length:
-        return None
-    c = row_constraint(record.prompt, record.length)
-    return score_constraint(c, words) if c is not None else None
 
 
 def response_row(record: PromptRecord, result: GenerationResult, model: str, counter: str) -> dict[str, Any]:
@@ -123,7 +114,7 @@ def response_row(record: PromptRecord, result: GenerationResult, model: str, cou
         "words": words,
         "required": record.length,
         "S_l": length_score(required=record.length, produced=words) if record.length else None,
-        "S_c": _constraint_score(record, words),
+        "S_c": constraint_score(record.prompt, record.length, words)[0],
         "completion_tokens": result.completion_tokens,
     })
     return row

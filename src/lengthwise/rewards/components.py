@@ -38,7 +38,8 @@ from lengthwise.rewards.redundancy import (
 )
 from lengthwise.text import count_words, extract_answer
 
-__all__ = ["COMPONENTS", "register_component", "Component", "HackAudit", "as_text", "row_constraint"]
+__all__ = ["COMPONENTS", "register_component", "Component", "HackAudit", "as_text", "row_constraint",
+           "constraint_score"]
 
 COMPONENTS: dict[str, type[Component]] = {}
 # Keyword arguments TRL adds for reward functions that are not dataset columns.
@@ -95,6 +96,16 @@ def row_constraint(prompt: str, length: Any = None) -> LengthConstraint | None:
     if parsed is not None and parsed.required_words() is not None and math.isclose(parsed.required_words(), n):
         return parsed
     return LengthConstraint("exact", n, n, n, "words", text="length column")
+
+
+def constraint_score(prompt: str, required: float | None, words: float) -> tuple[float | None, str | None]:
+    """S_c of an answer of ``words`` counted words to a row asking for ``required`` (docs/reference.md
+    §6), and the constraint kind it read; ``(None, None)`` when no length is required or its unit does
+    not convert to counted words."""
+    if not required:
+        return None, None
+    c = row_constraint(prompt, required)
+    return (score_constraint(c, words), c.kind) if c is not None else (None, None)
 
 
 def _column(columns: dict[str, Any], name: str, n: int) -> list[Any]:

@@ -51,9 +51,13 @@ def test_demo_measures_trains_remeasures_and_reports(tiny_model_dir, tmp_path):
     assert summary["before"]["n"] == summary["after"]["n"] == 4
     assert summary["delta_S_l"] == pytest.approx(summary["after"]["S_l"] - summary["before"]["S_l"], abs=0.02)
     assert set(summary["phase_seconds"]) == {"before", "train", "after", "report"}
+    ci = summary["gain"]["S_l"]
+    assert ci["n"] == 4 and ci["low"] <= ci["mean"] <= ci["high"]
+    assert ci["mean"] == pytest.approx(summary["delta_S_l"], abs=0.02)
+    assert sum(g["n"] for g in summary["gain"]["S_l_by_target"].values()) == 4
     assert result.after is not None and len(result.after.rows) == 4
     page = (out / "report.html").read_text()
-    for part in ("mean S_l before", "mean S_l after", "S_l by requested length", "required_vs_produced.png",
+    for part in ("mean S_l before", "mean S_l after", "paired 95% CI", "S_l by requested length", "required_vs_produced.png",
                  "training_curves.png", "Samples (8)"):
         assert part in page, part
     seen = check_report(out / "report.html", tmp_path / "shot.png")

@@ -46,3 +46,16 @@ def test_bad_inputs_raise():
         mean_ci([])
     with pytest.raises(ValueError):
         mean_ci([1.0, float("nan")])
+
+
+def test_demo_gain_pairs_rows_by_id_and_breaks_down_by_target():
+    from lengthwise.jobs.demo import gain_intervals
+
+    before = [{"id": "a", "required": 20.0, "S_l": 50.0}, {"id": "b", "required": 40.0, "S_l": 60.0},
+              {"id": "c", "required": 40.0, "S_l": 70.0}, {"id": "d", "required": 40.0, "S_l": None}]
+    after = [{"id": "c", "required": 40.0, "S_l": 73.0}, {"id": "a", "required": 20.0, "S_l": 50.0},
+             {"id": "b", "required": 40.0, "S_l": 60.0}, {"id": "d", "required": 40.0, "S_l": 90.0}]
+    gain = gain_intervals(before, after)
+    # paired by id whatever the order; d has no before score and is left out: d = [0, 0, 3] -> [0, 2.35]
+    assert gain["S_l"] == {"mean": 1.0, "low": 0.0, "high": 2.35, "n": 3, "confidence": 0.95}
+    assert set(gain["S_l_by_target"]) == {"20", "40"} and gain["S_l_by_target"]["40"]["n"] == 2

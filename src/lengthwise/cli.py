@@ -370,7 +370,9 @@ def demo(
                  demo_table_rows(result))
     line = f"mean S_l {result.before.mean_S_l:.1f}"
     if result.after:
-        line += f" -> {result.after.mean_S_l:.1f} ({result.after.mean_S_l - result.before.mean_S_l:+.1f})"
+        line += f" -> {result.after.mean_S_l:.1f} ({result.after.mean_S_l - result.before.mean_S_l:+.1f}"
+        ci = (result.gain or {}).get("S_l")
+        line += f", paired 95% CI {ci['low']:+.1f} to {ci['high']:+.1f})" if ci else ")"
     console.print(f"{line}; report: {result.report}; took {result.seconds:.0f}s")
 
 

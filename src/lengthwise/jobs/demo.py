@@ -29,7 +29,8 @@ from lengthwise.prompts import writing_tasks
 from lengthwise.records import load_prompts
 from lengthwise.training.config import DataConfig, ModelConfig, TrainConfig
 
-__all__ = ["DEMO_LENGTHS", "DemoSettings", "DemoResult", "demo_train_config", "run_demo", "demo_table_rows"]
+__all__ = ["DEMO_LENGTHS", "DemoSettings", "DemoResult", "demo_train_config", "run_demo", "demo_table_rows",
+           "gain_intervals"]
 
 # Targets a 135M model can reach inside a CPU budget; the held-out prompts use the same grid, on
 # topic × genre pairs the training split never sees.
@@ -157,6 +158,11 @@ class DemoResult:
     def mean_S_l(self) -> float:
         return (self.after or self.before).mean_S_l
 
+    @property
+    def gain(self) -> dict[str, Any] | None:
+        """The S_l gain with its paired-bootstrap interval (``None`` before training)."""
+        return gain_intervals(self.before.rows, self.after.rows) if self.after else None
+
 
 def _measure(out: Path, name: str, records, model: str | None, settings: DemoSettings, progress: bool) -> PhaseScores:
     from lengthwise.backends.transformers_backend import TransformersGenerator
@@ -249,6 +255,7 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
         "before": before.as_dict(),
         "after": after.as_dict() if after else None,
         "delta_S_l": round(after.mean_S_l - before.mean_S_l, 2) if after else None,
+        "gain": gain_intervals(before.rows, after.rows) if after else None,
     }
     report = build_demo_report(out, before.rows, after.rows if after else None, summary,
                                metrics_path=train_dir / "metrics.jsonl")
@@ -257,6 +264,25 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
     summary.update(phase_seconds=phase_seconds, seconds=round(seconds, 1), report=report.name)
     atomic_write_json(out / "summary.json", summary)
     return DemoResult(out, before, after, report, seconds, phase_seconds)
+
+
+def gain_intervals(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
+    """The S_l gain after − before over the prompts both phases scored, with its paired-bootstrap 95%
+    interval (docs/reference.md §7), overall and per requested length."""
+    from lengthwise.stats import paired_bootstrap_ci
+
+    scored = {r["id"]: r for r in before if r.get("S_l") is not None}
+    pairs = [(scored[r["id"]], r) for r in after if r.get("S_l") is not None and r["id"] in scored]
+    if not pairs:
+        return {}
+    out: dict[str, Any] = {"S_l": paired_bootstrap_ci([b["S_l"] for b, _ in pairs], [a["S_l"] for _, a in pairs]).as_dict()}
+    by_target: dict[str, Any] = {}
+    for target in sorted({b.get("required") for b, _ in pairs if b.get("required") is not None}):
+        group = [(b, a) for b, a in pairs if b.get("required") == target]
+        key = str(int(target)) if float(target).is_integer() else str(target)
+        by_target[key] = paired_bootstrap_ci([b["S_l"] for b, _ in group], [a["S_l"] for _, a in group]).as_dict()
+    out["S_l_by_target"] = by_target
+    return out
 
 
 def demo_table_rows(result: DemoResult) -> list[list[str]]:

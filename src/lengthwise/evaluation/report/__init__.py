@@ -186,6 +186,9 @@ def build_demo_report(out_dir: str | os.PathLike, before: Sequence[Mapping[str, 
                 ("mean S_l before", _fmt(b["S_l"]))]
     if a:
         headline += [("mean S_l after", _fmt(a["S_l"])), ("change", f"{summary['delta_S_l']:+.1f}")]
+        ci = (summary.get("gain") or {}).get("S_l")
+        if ci:
+            headline.append(("change, paired 95% CI", f"{ci['low']:+.1f} to {ci['high']:+.1f} (n = {ci['n']})"))
     if b.get("S_c") is not None:
         headline.append(("mean S_c before" + (" / after" if a else ""),
                          _fmt(b["S_c"]) + (f" / {_fmt(a.get('S_c'))}" if a else "")))

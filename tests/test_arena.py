@@ -14,16 +14,14 @@ from scipy.stats import spearmanr
 from browser import check_report
 from conftest import write_jsonl
 from lengthwise.cli import main
-from lengthwise.evaluation.arena import (
-    ELO_SCALE,
+from lengthwise.evaluation.arena import ELO_SCALE, Comparison, fit_bradley_terry
+from lengthwise.jobs.arena import run_arena
+from lengthwise.judging.pairwise import (
     CallablePairJudge,
-    Comparison,
     GeneratorPairJudge,
     ProbabilityPairJudge,
-    fit_bradley_terry,
     parse_pairwise_reply,
 )
-from lengthwise.jobs.arena import run_arena
 from scripted import ScriptedGenerator
 
 STRENGTH = {f"s{k}": 0.45 * k for k in range(6)}  # log-strengths, spaced enough to be told apart

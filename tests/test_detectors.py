@@ -4,8 +4,8 @@ from collections import defaultdict
 
 import pytest
 
-from lengthwise.rewards.components import HackAudit
 from lengthwise.rewards.format import check_markdown, check_think_answer
+from lengthwise.rewards.hack_audit import HackAudit
 from lengthwise.rewards.keywords import keyword_stuffing
 from lengthwise.rewards.redundancy import (
     exact_repetition,

@@ -9,14 +9,14 @@ import pytest
 from browser import check_report
 from conftest import write_jsonl
 from lengthwise.cli import main
-from lengthwise.evaluation.judge import (
+from lengthwise.jobs.evaluate import EvalSettings, evaluate_responses
+from lengthwise.judging.rubric import (
     DIMENSIONS,
     GeneratorJudge,
     ProbabilityJudge,
     judge_with_cache,
     quality_score,
 )
-from lengthwise.jobs.evaluate import EvalSettings, evaluate_responses
 from lengthwise.synthetic import honest_text as _honest
 from scripted import ScriptedGenerator, rubric_reply
 

@@ -3,7 +3,7 @@
 import pytest
 
 from lengthwise.backends.base import GenerationResult
-from lengthwise.evaluation.judge import DIMENSIONS, JudgeParseError, parse_judge_reply, quality_score
+from lengthwise.judging.rubric import DIMENSIONS, JudgeParseError, parse_judge_reply, quality_score
 from lengthwise.rewards.quality import EmbeddedProxyScorer, LLMJudgeScorer, RewardModelScorer, mattr
 from lengthwise.synthetic import hacking_corpus
 

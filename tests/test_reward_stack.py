@@ -5,7 +5,8 @@ import pickle
 
 import pytest
 
-from lengthwise.rewards.components import COMPONENTS, as_text, row_constraint
+from lengthwise.records import row_constraint
+from lengthwise.rewards.components import COMPONENTS, as_text
 from lengthwise.rewards.stack import RewardStack, default_stack_config
 from lengthwise.synthetic import hacking_corpus
 

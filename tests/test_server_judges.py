@@ -13,8 +13,8 @@ from conftest import write_jsonl
 from lengthwise.backends.base import GenerationRequest
 from lengthwise.backends.openai_backend import OpenAIGenerator, RetryPolicy, probe_concurrency
 from lengthwise.cli import main
-from lengthwise.evaluation.arena import PAIRWISE_SCHEMA, GeneratorPairJudge
-from lengthwise.evaluation.judge import DIMENSIONS, RUBRIC_SCHEMA, GeneratorJudge
+from lengthwise.judging.pairwise import PAIRWISE_SCHEMA, GeneratorPairJudge
+from lengthwise.judging.rubric import DIMENSIONS, RUBRIC_SCHEMA, GeneratorJudge
 from openai_server import FakeOpenAIServer
 from scripted import ScriptedGenerator, rubric_reply
 

@@ -1,21 +1,67 @@
-"""Prompt records: one normalised shape for our prompts, LongBench-Write rows and Arena-Write rows.
+"""Records: one normalised shape for a prompt row and one for a response row, and the one rule for
+the length a row requires.
 
 ``{"id", "prompt", "length"?, "constraint"?, "type"?}`` is ours; LongBench-Write's
 ``{prompt, type, length}`` and Arena-Write's ``{idx, question, type, length, baseline_response}``
 load unchanged. Other fields are kept and carried into every output row.
+
+The required length (``row_constraint`` / ``resolve_required``): a usable ``length`` column wins (a
+finite number > 0; booleans, strings, NaN and ≤ 0 are not lengths and count as absent here — files
+are refused earlier by ``io.row_problem``), else the length the prompt states, else none.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from lengthwise.constraints import LengthConstraint, parse_length
 from lengthwise.errors import InputError
 from lengthwise.io import keyed_rows, read_jsonl
+from lengthwise.text import extract_answer
+from lengthwise.values import length_problem
 
-__all__ = ["PromptRecord", "load_prompts", "check_prompt_row", "required_length"]
+__all__ = ["PromptRecord", "ResponseRecord", "load_prompts", "check_prompt_row", "check_response_row",
+           "row_constraint", "resolve_required", "prompt_of"]
+
+RequiredFrom = Literal["length", "prompt", "none"]
+
+
+def _column_length(length: Any) -> float | None:
+    return None if length is None or length_problem(length) else float(length)
+
+
+def row_constraint(prompt: str, length: Any = None) -> LengthConstraint | None:
+    """The row's target: a usable ``length`` column wins; else the prompt's parsed request.
+
+    A ``length`` column that equals what the prompt asks for keeps the prompt's typed constraint
+    ("no more than 500 words" stays a maximum for the constraint-aware score); one that differs
+    (or a prompt that states none) is taken as exactly N."""
+    n = _column_length(length)
+    parsed = parse_length(prompt)
+    if n is None:
+        return parsed
+    if parsed is not None and parsed.required_words() is not None and math.isclose(parsed.required_words(), n):
+        return parsed
+    return LengthConstraint("exact", n, n, n, "words", text="length column")
+
+
+def resolve_required(prompt: str, length: Any = None) -> tuple[float | None, RequiredFrom]:
+    """The length in counted words to score against, and where it came from."""
+    n = _column_length(length)
+    if n is not None:
+        return n, "length"
+    parsed = parse_length(prompt) if prompt else None
+    required = parsed.required_words() if parsed is not None else None
+    return (required, "prompt") if required else (None, "none")
+
+
+def prompt_of(row: dict[str, Any]) -> str:
+    """The request of a row: ``prompt``, else Arena-Write's ``question``; ``""`` when neither."""
+    value = row.get("prompt", row.get("question"))
+    return value if isinstance(value, str) else ""
 
 
 @dataclass
@@ -56,13 +102,46 @@ def check_prompt_row(row: dict[str, Any]) -> str | None:
     return None
 
 
-def required_length(record_length: float | None, constraint: LengthConstraint | None) -> float | None:
-    """The length to score against: the row's ``length`` if given, else the parsed request's target."""
-    if record_length is not None:
-        return float(record_length)
-    if constraint is not None:
-        return constraint.required_words()
+def check_response_row(row: dict[str, Any]) -> str | None:
+    """The problem with a response row, or ``None`` when it is usable."""
+    if "response" not in row:
+        return "missing field 'response'"
+    if row["response"] is not None and not isinstance(row["response"], str):
+        return f"field 'response' must be a string, got {type(row['response']).__name__}"
+    prompt = row.get("prompt", row.get("question"))
+    if prompt is not None and not isinstance(prompt, str):
+        return f"field 'prompt' must be a string, got {type(prompt).__name__}"
     return None
+
+
+@dataclass(frozen=True)
+class ResponseRecord:
+    """A response row as every command reads it: ``id``, ``prompt`` (from ``prompt`` or
+    ``question``), the required length and where it came from, the ``response`` (``None`` → ``""``),
+    its answer part (the ``<answer>`` body when the think template was used), the ground-truth
+    ``answer`` column for verifiable tasks, and the row itself for any other field."""
+
+    id: str
+    prompt: str
+    response: str
+    required: float | None
+    required_from: RequiredFrom
+    answer: Any = None
+    type: str | None = None
+    model: str | None = None
+    row: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_row(cls, item_id: str, row: dict[str, Any]) -> ResponseRecord:
+        prompt = prompt_of(row)
+        required, source = resolve_required(prompt, row.get("length"))
+        return cls(id=item_id, prompt=prompt, response=row.get("response") or "", required=required,
+                   required_from=source, answer=row.get("answer"), type=row.get("type"), model=row.get("model"),
+                   row=row)
+
+    @property
+    def answer_part(self) -> str:
+        return extract_answer(self.response)
 
 
 def load_prompts(path: str | os.PathLike, skip_bad: bool = False) -> tuple[list[PromptRecord], list[str]]:
@@ -81,7 +160,7 @@ def load_prompts(path: str | os.PathLike, skip_bad: bool = False) -> tuple[list[
             PromptRecord(
                 id=item_id,
                 prompt=prompt,
-                length=required_length(row.get("length"), constraint),
+                length=resolve_required(prompt, row.get("length"))[0],
                 constraint=constraint,
                 type=row.get("type"),
                 extra=extra,

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import write_jsonl
-from lengthwise.evaluation.judge import DIMENSIONS
+from lengthwise.judging.rubric import DIMENSIONS
 from openai_server import FakeOpenAIServer
 from reliability.harness import check_same_items, cli, complete_lines, jsonl_rows, kill_when, tear_last_line
 from scripted import ScriptedGenerator, rubric_reply

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import write_jsonl
 from lengthwise.cli import main
-from lengthwise.evaluation.judge import DIMENSIONS
+from lengthwise.judging.rubric import DIMENSIONS
 from openai_server import FakeOpenAIServer
 from scripted import ScriptedGenerator, rubric_reply
 

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from lengthwise.errors import InputError, RemoteError
-from lengthwise.evaluation.arena import Comparison, combine_orders, leaderboard, pair_key
+from lengthwise.evaluation.arena import Comparison, combine_orders, leaderboard
 from lengthwise.io import ResumableJsonl, atomic_write_json, check_output, keyed_rows, read_jsonl
+from lengthwise.judging.pairwise import pair_key
 from lengthwise.manifest import check_run
+from lengthwise.resumable import Emit, run_pending
 from lengthwise.text import extract_answer
 
 __all__ = ["load_system", "run_arena"]
@@ -86,24 +86,19 @@ def run_arena(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike, ju
                 jobs.append((pair_key(judge.name, prompt, ra, rb), pid, a, b, prompt, ra, rb))
     # A failed comparison is recorded with the judge's raw reply, and asked again on the next run.
     cache = ResumableJsonl(out / "comparisons.jsonl", key="key", is_done=lambda row: row.get("outcome") is not None)
-    todo = [j for j in jobs if j[0] not in cache]
     failures: Counter[str] = Counter()
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="arena", unit="cmp", disable=not progress,
-               dynamic_ncols=True)
-    try:
-        for start in range(0, len(todo), batch):
-            chunk = todo[start:start + batch]
-            for job, verdict in zip(chunk, judge.compare([(j[4], j[5], j[6]) for j in chunk]), strict=True):
-                row = {"key": job[0], "judge": judge.name, "prompt_id": job[1], "first": job[2],
-                       "second": job[3], "outcome": verdict.outcome, "attempts": verdict.attempts}
-                if not verdict.ok:
-                    failures[verdict.error or "unknown"] += 1
-                    row.update(error=verdict.error, raw=getattr(verdict, "raw", None))
-                cache.append(row)
-                bar.update(1)
-    finally:
-        bar.close()
-        cache.close()
+
+    def work(chunk: list[tuple], emit: Emit) -> None:
+        for job, verdict in zip(chunk, judge.compare([(j[4], j[5], j[6]) for j in chunk]), strict=True):
+            row = {"key": job[0], "judge": judge.name, "prompt_id": job[1], "first": job[2],
+                   "second": job[3], "outcome": verdict.outcome, "attempts": verdict.attempts}
+            if not verdict.ok:
+                failures[verdict.error or "unknown"] += 1
+                row.update(error=verdict.error, raw=getattr(verdict, "raw", None))
+            emit(row)
+
+    run_pending(jobs, cache, key=lambda job: job[0], work=work, chunk=batch, progress=progress, desc="arena",
+                unit="cmp")
     outcomes = {}
     for job in jobs:
         row = cache.done.get(job[0])

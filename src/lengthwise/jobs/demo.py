@@ -22,8 +22,8 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
+from lengthwise.buckets import summarize_by_bucket
 from lengthwise.errors import ConfigError
-from lengthwise.evaluation.buckets import summarize_by_bucket
 from lengthwise.io import atomic_write_json, read_jsonl, write_jsonl
 from lengthwise.prompts import writing_tasks
 from lengthwise.records import load_prompts

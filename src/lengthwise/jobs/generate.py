@@ -15,15 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from lengthwise.backends.base import GenerationRequest, GenerationResult, Generator, summarize_results
 from lengthwise.errors import ConfigError
+from lengthwise.evaluation.longbench import constraint_score
 from lengthwise.io import ResumableJsonl, atomic_write_json, check_output
 from lengthwise.manifest import check_run
 from lengthwise.prompts import build_messages
 from lengthwise.records import PromptRecord
-from lengthwise.rewards.components import constraint_score
+from lengthwise.resumable import Emit, run_pending
 from lengthwise.rewards.length import length_score
 from lengthwise.text import count_words, detect_language, extract_answer
 from lengthwise.token_budget import DEFAULT_RATE, TokenRate, auto_max_new_tokens, token_rate_of
@@ -172,35 +171,31 @@ def generate_responses(
               [out_path, failures_path, summary_path], restart=restart)
     writer = ResumableJsonl(out_path)
     rate = token_rate_of(generator, settings.counter)
-    todo = [(r, _request_for(r, settings, k, rate)) for k, r in enumerate(records) if r.id not in writer]
-    # Similar budgets share a batch, so short requests do not wait for long ones.
-    todo.sort(key=lambda item: item[1].max_new_tokens)
-    already = len(records) - len(todo)
+    # every record keeps its seed (seed + position) however many are already done
+    items = [(r, _request_for(r, settings, k, rate)) for k, r in enumerate(records)]
     results: list[GenerationResult] = []
     new_failures: list[dict[str, Any]] = []
-    bar = tqdm(total=len(records), initial=already, desc="generate", unit="resp", disable=not progress, dynamic_ncols=True)
-    try:
-        for start in range(0, len(todo), settings.chunk):
-            chunk = todo[start:start + settings.chunk]
-            requests = [request for _, request in chunk]
 
-            def on_result(i: int, result: GenerationResult, chunk=chunk) -> None:
-                record = chunk[i][0]
-                results.append(result)
-                if result.ok:
-                    writer.append(response_row(record, result, generator.model_name, settings.counter))
-                else:
-                    failure = {"id": record.id, "error": result.error, "attempts": result.attempts,
-                               "failures": result.failures}
-                    new_failures.append(failure)
-                    with open(failures_path, "a", encoding="utf-8") as fh:  # kept even if we are killed next
-                        fh.write(json.dumps(failure) + "\n")
-                bar.update(1)
+    def work(chunk: list[tuple[PromptRecord, GenerationRequest]], emit: Emit) -> None:
+        def on_result(i: int, result: GenerationResult) -> None:
+            record = chunk[i][0]
+            results.append(result)
+            if result.ok:
+                emit(response_row(record, result, generator.model_name, settings.counter))
+                return
+            failure = {"id": record.id, "error": result.error, "attempts": result.attempts,
+                       "failures": result.failures}
+            new_failures.append(failure)
+            with open(failures_path, "a", encoding="utf-8") as fh:  # kept even if we are killed next
+                fh.write(json.dumps(failure) + "\n")
+            emit(None)
 
-            generator.generate(requests, on_result=on_result)
-    finally:
-        bar.close()
-        writer.close()
+        generator.generate([request for _, request in chunk], on_result=on_result)
+
+    # Similar budgets share a batch, so short requests do not wait for long ones.
+    loop = run_pending(items, writer, key=lambda item: item[0].id, work=work, chunk=settings.chunk,
+                       progress=progress, desc="generate", unit="resp", order=lambda item: item[1].max_new_tokens)
+    already = loop.already_done
     ids = {r.id for r in records}
     done_ids = {i for i in writer.done if i in ids}
     _prune_failures(failures_path, done_ids, new_failures)

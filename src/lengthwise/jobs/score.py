@@ -10,24 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from lengthwise.io import ResumableJsonl, atomic_write_json, check_output, keyed_rows, read_jsonl
 from lengthwise.manifest import check_run
+from lengthwise.records import ResponseRecord, check_response_row
+from lengthwise.resumable import Emit, run_pending
 from lengthwise.rewards.stack import RewardStack
 
 __all__ = ["ScoreReport", "score_responses", "check_response_row"]
-
-
-def check_response_row(row: dict[str, Any]) -> str | None:
-    if "response" not in row:
-        return "missing field 'response'"
-    if row["response"] is not None and not isinstance(row["response"], str):
-        return f"field 'response' must be a string, got {type(row['response']).__name__}"
-    prompt = row.get("prompt", row.get("question"))
-    if prompt is not None and not isinstance(prompt, str):
-        return f"field 'prompt' must be a string, got {type(prompt).__name__}"
-    return None
 
 
 @dataclass
@@ -49,20 +38,16 @@ def score_responses(responses: str | os.PathLike, out: str | os.PathLike, stack:
     check_run(Path(str(out) + ".manifest.json"), [responses], {"stack_version": stack.version},
               [out, Path(str(out) + ".summary.json")], restart=restart)
     writer = ResumableJsonl(out)
-    todo = [(i, r) for i, r in rows if i not in writer]
-    bar = tqdm(total=len(rows), initial=len(rows) - len(todo), desc="score", unit="resp", disable=not progress)
-    try:
-        for start in range(0, len(todo), batch):
-            chunk = todo[start:start + batch]
-            prompts = [r.get("prompt", r.get("question")) or "" for _, r in chunk]
-            completions = [r.get("response") or "" for _, r in chunk]
-            columns = {"length": [r.get("length") for _, r in chunk], "answer": [r.get("answer") for _, r in chunk]}
-            for (item_id, _), scored in zip(chunk, stack.score(prompts, completions, columns), strict=True):
-                writer.append({"id": item_id, **scored})
-                bar.update(1)
-    finally:
-        bar.close()
-        writer.close()
+
+    def work(chunk: list[tuple[str, dict[str, Any]]], emit: Emit) -> None:
+        records = [ResponseRecord.from_row(item_id, row) for item_id, row in chunk]
+        columns = {"length": [r.required for r in records], "answer": [r.answer for r in records]}
+        scored = stack.score([r.prompt for r in records], [r.response for r in records], columns)
+        for record, row in zip(records, scored, strict=True):
+            emit({"id": record.id, **row})
+
+    loop = run_pending(rows, writer, key=lambda item: item[0], work=work, chunk=batch, progress=progress,
+                       desc="score", unit="resp")
     done = [writer.done[i] for i, _ in rows if i in writer.done]
     means = {}
     for name in [*stack.names, "score"]:
@@ -72,7 +57,7 @@ def score_responses(responses: str | os.PathLike, out: str | os.PathLike, stack:
     for d in done:
         for det_name, det in (d.get("detectors") or {}).items():
             flagged[det_name] = flagged.get(det_name, 0) + int(bool(det.get("flagged")))
-    report = ScoreReport(len(rows), len(rows) - len(todo), len(todo), skipped, means, flagged)
+    report = ScoreReport(loop.total, loop.already_done, loop.processed, skipped, means, flagged)
     atomic_write_json(Path(str(out) + ".summary.json"), {**report.__dict__, "stack_version": stack.version,
                                                           "counter": stack.counter})
     return report

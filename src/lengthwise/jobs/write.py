@@ -20,7 +20,7 @@ from lengthwise.agentwrite.context import make_measure
 from lengthwise.agentwrite.writer import AgentWriter, Document, WriteSettings, document_row, new_document
 from lengthwise.io import ResumableJsonl, atomic_write_json, check_output
 from lengthwise.manifest import check_run
-from lengthwise.records import PromptRecord, required_length
+from lengthwise.records import PromptRecord
 
 __all__ = ["WriteReport", "write_documents"]
 
@@ -86,7 +86,7 @@ def write_documents(records: list[PromptRecord], out_path: str | os.PathLike, ge
     for r in records:
         if r.id in writer_out:
             continue
-        total = required_length(r.length, r.constraint)
+        total = r.length
         if not total:
             total, defaulted = default_words, defaulted + 1
         docs.append(new_document(r.id, r.prompt, int(round(total))))

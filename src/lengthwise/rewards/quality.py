@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from lengthwise.evaluation.judge import DIMENSIONS, GeneratorJudge
+from lengthwise.judging.rubric import DIMENSIONS, GeneratorJudge
 from lengthwise.rewards.embeddings import Embedder
 from lengthwise.rewards.redundancy import units
 from lengthwise.text import split_paragraphs, split_sentences

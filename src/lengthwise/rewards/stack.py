@@ -27,8 +27,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from lengthwise.rewards.components import COMPONENTS, Component, HackAudit, as_text
+from lengthwise.rewards.components import COMPONENTS, Component, as_text
 from lengthwise.rewards.embeddings import Embedder
+from lengthwise.rewards.hack_audit import HackAudit
 from lengthwise.text import DEFAULT_COUNTER, count_words, extract_answer, get_counter
 
 __all__ = ["ComponentSpec", "RewardStack", "STACK_VERSION", "default_stack_config"]

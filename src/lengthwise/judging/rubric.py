@@ -14,8 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DIMENSIONS", "RUBRIC_SCHEMA", "Asked", "JudgeParseError", "judge_messages", "parse_judge_reply", "quality_score", "Verdict",
-           "GeneratorJudge", "ProbabilityJudge", "judge_key", "judge_with_cache", "ask_until_parsed"]
+from lengthwise.judging.ask import ask_until_parsed, truncate_middle
+
+__all__ = ["DIMENSIONS", "RUBRIC_SCHEMA", "JudgeParseError", "judge_messages", "parse_judge_reply", "quality_score", "Verdict",
+           "GeneratorJudge", "ProbabilityJudge", "judge_key", "judge_with_cache"]
 
 DIMENSIONS = ("Relevance", "Accuracy", "Coherence", "Clarity", "Breadth and Depth", "Reading Experience")
 
@@ -158,54 +160,6 @@ class Verdict:
         return {"scores": self.scores, "error": self.error, "attempts": self.attempts, "raw": self.raw}
 
 
-@dataclass
-class Asked:
-    """What asking a judge produced for one item: the parsed ``value`` (``None`` on failure), the
-    last ``error``, the ``attempts`` spent and, on failure, the last ``raw`` reply."""
-
-    value: Any
-    error: str | None
-    attempts: int
-    raw: str | None = None
-
-
-def ask_until_parsed(generator, messages: Sequence[list[dict[str, str]]], parse, max_attempts: int,
-                     max_new_tokens: int, temperature: float, json_schema: dict[str, Any] | None = None) -> list[Asked]:
-    """Ask ``generator`` each message list until ``parse(reply_text)`` succeeds (it raises
-    ``ValueError`` when it cannot read a reply) or ``max_attempts`` asks are spent; later asks sample
-    at temperature >= 0.7 to leave a stuck answer. ``json_schema`` asks for structured output where
-    the backend offers it (the parser still reads the reply)."""
-    from lengthwise.backends.base import GenerationRequest
-
-    out: list[Asked | None] = [None] * len(messages)
-    errors: dict[int, str] = {}
-    raws: dict[int, str] = {}
-    pending = list(range(len(messages)))
-    for attempt in range(max_attempts):
-        if not pending:
-            break
-        requests = [GenerationRequest(messages=messages[i], max_new_tokens=max_new_tokens,
-                                      temperature=temperature if attempt == 0 else max(temperature, 0.7), seed=attempt,
-                                      json_schema=json_schema)
-                    for i in pending]
-        still = []
-        for i, reply in zip(pending, generator.generate(requests), strict=True):
-            if not reply.ok:
-                errors[i] = f"backend: {reply.error}"
-                still.append(i)
-                continue
-            try:
-                out[i] = Asked(parse(reply.text), None, attempt + 1)
-            except ValueError as exc:
-                errors[i] = f"parse: {exc}"
-                raws[i] = reply.text
-                still.append(i)
-        pending = still
-    for i in pending:
-        out[i] = Asked(None, errors.get(i, "unknown"), max_attempts, raws.get(i))
-    return [o for o in out if o is not None]
-
-
 class GeneratorJudge:
     """The rubric through any ``Generator`` (an OpenAI-compatible server, or a local model). A reply
     that does not parse (``parse_judge_reply``) or a backend failure is asked again, up to
@@ -238,16 +192,6 @@ _DIMENSION_QUESTIONS = {
     "Breadth and Depth": "how widely and deeply it covers the topic",
     "Reading Experience": "how engaging and pleasant it is to read",
 }
-
-
-def _truncate_middle(tokenizer, text: str, budget: int) -> str:
-    """``text`` within ``budget`` tokens: its head and tail, joined by a marker (long responses are
-    judged on their opening and ending when they exceed the judge's window)."""
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    if len(ids) <= budget:
-        return text
-    half = max(1, budget // 2 - 4)
-    return tokenizer.decode(ids[:half]) + "\n[…]\n" + tokenizer.decode(ids[-half:])
 
 
 class ProbabilityJudge:
@@ -286,7 +230,7 @@ class ProbabilityJudge:
         device = next(self.model.parameters()).device
         for prompt, response in items:
             overhead = len(self.tokenizer(self._prompt(prompt, "", DIMENSIONS[-1]))["input_ids"])
-            body = _truncate_middle(self.tokenizer, response, max(16, self.max_context - overhead - 8))
+            body = truncate_middle(self.tokenizer, response, max(16, self.max_context - overhead - 8))
             texts = [self._prompt(prompt, body, d) for d in DIMENSIONS]
             self.tokenizer.padding_side = "left"
             batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
@@ -307,32 +251,23 @@ def judge_with_cache(judge, items: Sequence[tuple[str, str]], cache_path, batch:
     """Verdicts for ``items``; successful ones are appended to ``cache_path`` (JSONL keyed by judge,
     prompt and response) as they arrive, so a rerun asks only what is missing. Failures are not
     cached: the next run asks again."""
-    from tqdm.auto import tqdm
-
     from lengthwise.io import ResumableJsonl
+    from lengthwise.resumable import Emit, run_pending
 
     cache = ResumableJsonl(cache_path, key="key")
     keys = [judge_key(judge.name, p, r) for p, r in items]
     out: dict[int, Verdict] = {}
-    todo = []
+
+    def work(chunk: list[int], emit: Emit) -> None:
+        for i, verdict in zip(chunk, judge.judge([items[i] for i in chunk]), strict=True):
+            out[i] = verdict
+            emit({"key": keys[i], "judge": judge.name, "scores": verdict.scores, "attempts": verdict.attempts}
+                 if verdict.ok else None)
+
+    run_pending(range(len(items)), cache, key=keys.__getitem__, work=work, chunk=batch, progress=progress,
+                desc=desc)
     for i, key in enumerate(keys):
-        row = cache.done.get(key)
-        if row is not None:
+        if i not in out:
+            row = cache.done[key]
             out[i] = Verdict(row["scores"], None, row.get("attempts", 1))
-        else:
-            todo.append(i)
-    bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=desc, unit="item", disable=not progress,
-               dynamic_ncols=True)
-    try:
-        for start in range(0, len(todo), batch):
-            chunk = todo[start:start + batch]
-            for i, verdict in zip(chunk, judge.judge([items[i] for i in chunk]), strict=True):
-                out[i] = verdict
-                if verdict.ok:
-                    cache.append({"key": keys[i], "judge": judge.name, "scores": verdict.scores,
-                                  "attempts": verdict.attempts})
-                bar.update(1)
-    finally:
-        bar.close()
-        cache.close()
     return [out[i] for i in range(len(items))]

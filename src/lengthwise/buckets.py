@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from statistics import mean, median
 from typing import Any
 
-__all__ = ["BUCKET_EDGES", "bucket_of", "bucket_label", "summarize_by_bucket"]
+__all__ = ["BUCKET_EDGES", "bucket_of", "bucket_label", "bucket_sort_key", "group_by_bucket", "summarize_by_bucket"]
 
 # Declared convention: half-open [0,500) [500,2000) [2000,4000) [4000,inf).
 BUCKET_EDGES = (0, 500, 2000, 4000, math.inf)
@@ -32,18 +32,28 @@ def bucket_of(required: float) -> str:
     raise AssertionError("unreachable: the last bucket is open")
 
 
+def bucket_sort_key(label: str) -> float:
+    """Sort key of a bucket label: its lower edge (``"[500,2000)"`` → 500)."""
+    return float(label[1:].split(",")[0])
+
+
+def group_by_bucket(rows: Iterable[Any], required: Callable[[Any], float | None]) -> dict[str, list[Any]]:
+    """``rows`` grouped by the bucket of ``required(row)`` (rows without a required length are left
+    out), buckets in ascending order, empty ones left out."""
+    groups: dict[str, list[Any]] = {}
+    for row in rows:
+        value = required(row)
+        if value:
+            groups.setdefault(bucket_of(value), []).append(row)
+    return {label: groups[label] for label in sorted(groups, key=bucket_sort_key)}
+
+
 def summarize_by_bucket(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
     """``{bucket: {n, S_l, required_mean, produced_mean, produced_median}}`` over rows that carry
     ``required``, ``words`` and ``S_l``; buckets in ascending order, empty ones left out."""
-    groups: dict[str, list[Mapping[str, Any]]] = {bucket_label(i): [] for i in range(len(BUCKET_EDGES) - 1)}
-    for row in rows:
-        if row.get("required") is None or row.get("S_l") is None:
-            continue
-        groups[bucket_of(row["required"])].append(row)
+    groups = group_by_bucket((r for r in rows if r.get("S_l") is not None), lambda r: r.get("required"))
     out = {}
     for label, members in groups.items():
-        if not members:
-            continue
         out[label] = {
             "n": len(members),
             "S_l": mean(r["S_l"] for r in members),

@@ -1,0 +1,216 @@
+"""Commands that train or inspect training: ``train``, ``demo``, ``sft``, ``plot``, ``bias``, ``models``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lengthwise.cli.app import app, console, print_table, report_skipped
+from lengthwise.cli.options import DtypeOpt, ModelOpt, QuietOpt, SkipBadOpt, int_list
+from lengthwise.errors import LengthwiseError
+
+
+@app.command()
+def models(
+    prepare: Annotated[bool, typer.Option(
+        "--prepare", help="Convert the embedded SmolLM2 GGUF into a cached checkpoint now.")] = False,
+) -> None:
+    """List the embedded default models and where they live (and optionally prepare them).
+
+    Examples:
+      lengthwise models
+      lengthwise models --prepare
+    """
+    from lengthwise.models import ensure_smollm2, model_status
+
+    if prepare:
+        path = ensure_smollm2()
+        console.print(f"SmolLM2-135M-Instruct checkpoint ready at {path}")
+    rows = model_status()
+    print_table("embedded models", ["name", "model", "ready", "path"],
+                [[r["name"], r["model"], "yes" if r["ready"] else "no", str(r.get("checkpoint") or r.get("problem"))]
+                 for r in rows])
+
+
+@app.command()
+def train(
+    config: Annotated[Path | None, typer.Argument(
+        help="YAML recipe (see examples/); defaults apply without one.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a config value: --set model.lora_r=8 (repeatable).")] = None,
+    preset: Annotated[str | None, typer.Option(help="Loss preset: grpo, dapo, dr_grpo, gspo, luspo.")] = None,
+    model: ModelOpt = None,
+    prompts: Annotated[Path | None, typer.Option(
+        help="Training prompts JSONL (default: built-in writing tasks).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps (max_steps).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Run folder; rerun the same command to resume.")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """RL training on TRL's GRPOTrainer with length-aware rewards and a loss preset; resumable.
+
+    The terminal shows one progress line (step, reward, mean words, S_l, S_c); the full logs are in
+    the run folder (logs.jsonl, metrics.jsonl, train.log).
+
+    Examples:
+      lengthwise train examples/cpu-demo.yaml -o runs/cpu
+      lengthwise train --preset luspo --steps 50 --set model.lora_r=8 -o runs/luspo
+    """
+    from lengthwise.training.config import load_config
+
+    overrides = list(set_ or [])
+    for key, value in (("preset", preset), ("model.name", model), ("data.prompts", prompts), ("max_steps", steps),
+                       ("output_dir", out)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    cfg = load_config(config, overrides)  # every problem reported here, before a model is loaded
+    from lengthwise.training.trainer import train as run_training
+
+    result = run_training(cfg, progress=not quiet)
+    resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""
+    console.print(f"trained to step {result.global_step}{resumed}; metrics: {result.metrics_path}; "
+                  f"model: {result.output_dir / 'final'}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Run folder (rerun the same command to resume).")] = Path("runs/demo"),
+    model: ModelOpt = None,
+    steps: Annotated[int | None, typer.Option(help="Training steps (default 12; 0 measures only).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Smoke run: 8 prompts, 2 short steps (a few minutes).")] = False,
+    prompts: Annotated[int | None, typer.Option("--prompts", help="Held-out prompts to measure (default 36).")] = None,
+    preset: Annotated[str, typer.Option(help="Loss preset: grpo, dr_grpo, dapo, gspo or luspo.")] = "luspo",
+    learning_rate: Annotated[float | None, typer.Option("--lr", help="Learning rate of the LoRA adapters.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for prompts, sampling and training.")] = 0,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if present).")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Teach the embedded SmolLM2-135M to follow requested lengths, and show it.
+
+    Measures the untrained model on held-out prompts, trains it with LUSPO + LoRA on TRL's
+    GRPOTrainer, measures again, and writes OUT/report.html (before/after tables, the
+    required-vs-produced plot, training curves, samples). About 15-20 minutes on 2 CPU cores.
+
+    Examples:
+      lengthwise demo
+      lengthwise demo --quick -o runs/demo-quick
+    """
+    from lengthwise.jobs.demo import DemoSettings, demo_table_rows, run_demo
+    from lengthwise.losses import PRESETS
+
+    if preset not in PRESETS:
+        raise LengthwiseError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    overrides: dict = {"model": model, "preset": preset, "seed": seed, "device": device}
+    for key, value in (("steps", steps), ("n_prompts", prompts), ("learning_rate", learning_rate)):
+        if value is not None:
+            overrides[key] = value
+    settings = DemoSettings.quick(**overrides) if quick else DemoSettings(**overrides)
+    say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[bold]{msg}[/bold]"))
+    result = run_demo(out, settings, progress=not quiet, on_phase=say)
+    print_table(f"length following on {len(result.before.rows)} held-out prompts (longbench counter)",
+                ["required", "n", "words before", "words after", "S_l before", "S_l after"], demo_table_rows(result))
+    line = f"mean S_l {result.before.mean_S_l:.1f}"
+    if result.after:
+        line += f" -> {result.after.mean_S_l:.1f} ({result.after.mean_S_l - result.before.mean_S_l:+.1f}"
+        ci = (result.gain or {}).get("S_l")
+        line += f", paired 95% CI {ci['low']:+.1f} to {ci['high']:+.1f})" if ci else ")"
+    console.print(f"{line}; report: {result.report}; took {result.seconds:.0f}s")
+
+
+@app.command()
+def sft(
+    data: Annotated[Path, typer.Argument(
+        help='Chat JSONL: {"messages": [..., {"role": "assistant", ...}]} (export-sft, relabel).')],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Run folder; rerun the same command to resume.")] = Path("runs/sft"),
+    model: ModelOpt = None,
+    lora: Annotated[bool, typer.Option(help="Train LoRA adapters (--no-lora: every weight).")] = True,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    epochs: Annotated[float, typer.Option(help="Passes over the data.")] = 2.0,
+    max_steps: Annotated[int, typer.Option(help="Stop after this many steps (overrides --epochs when > 0).")] = -1,
+    learning_rate: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 2e-4,
+    batch_size: Annotated[int, typer.Option(help="Examples per step (per device).")] = 8,
+    gradient_accumulation_steps: Annotated[int, typer.Option(help="Micro-batches per update.")] = 1,
+    max_length: Annotated[int, typer.Option(help="Longest example in tokens (longer ones are truncated).")] = 1024,
+    weighting: Annotated[str, typer.Option(
+        help="Loss weighting: token (mean over all answer tokens) or sequence (each answer weighs the same; "
+             "LongAlign).")] = "token",
+    save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 50,
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    dtype: DtypeOpt = None,
+    skip_bad: SkipBadOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Supervised fine-tuning on TRL's SFTTrainer, loss on the answer only; resumable.
+
+    Examples:
+      lengthwise sft relabeled.jsonl -o runs/sft --epochs 2
+      lengthwise sft longwriter.jsonl -o runs/sft-long --weighting sequence --max-length 8192
+    """
+    from lengthwise.training.sft import SFTSettings, train_sft
+
+    settings = SFTSettings(data=str(data), output_dir=str(out), model=model, lora=lora, lora_r=lora_r,
+                           lora_alpha=2 * lora_r, epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
+                           batch_size=batch_size, gradient_accumulation_steps=gradient_accumulation_steps,
+                           max_length=max_length, weighting=weighting, save_steps=save_steps, seed=seed, dtype=dtype)
+    result = train_sft(settings, progress=not quiet, skip_bad=skip_bad)
+    report_skipped(result.skipped)
+    resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""
+    console.print(f"trained to step {result.global_step} on {result.examples} examples{resumed}; "
+                  f"model: {result.output_dir / 'final'}")
+
+
+@app.command()
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="A training run folder (holds metrics.jsonl).")],
+) -> None:
+    """Plot a training run's length dynamics from its metrics.jsonl into training_curves.png.
+
+    Examples:
+      lengthwise plot runs/demo/train
+      lengthwise plot runs/luspo
+    """
+    from lengthwise.evaluation.plots import plot_training_curves
+    from lengthwise.metrics import read_metrics
+
+    metrics = run_dir / "metrics.jsonl"
+    if not metrics.is_file():
+        raise LengthwiseError(f"{metrics}: not found; is {run_dir} a training run folder?")
+    rows = read_metrics(metrics)
+    if not rows:
+        raise LengthwiseError(f"{metrics}: no logged steps yet")
+    path = plot_training_curves(rows, run_dir / "training_curves.png", title=f"{run_dir.name}: length dynamics")
+    console.print(f"wrote {path} ({len(rows)} steps)")
+
+
+@app.command()
+def bias(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for bias.json and bias.png.")] = Path("runs/bias"),
+    lengths: Annotated[str, typer.Option(
+        help="Comma-separated sequence lengths in tokens.")] = "16,32,64,128,256,512,1024",
+    trl_check: Annotated[bool, typer.Option(help="Also check our reference losses against TRL's on --model.")] = False,
+    model: ModelOpt = None,
+) -> None:
+    """Length bias of each loss preset: per-token and per-sequence gradient weight by length and advantage sign.
+
+    Examples:
+      lengthwise bias
+      lengthwise bias --lengths 64,256,1024 --trl-check -o runs/bias-trl
+    """
+    from lengthwise.jobs.bias import run_bias
+
+    values = int_list(lengths, "--lengths")
+    report = run_bias(out, values, trl_check=trl_check, model=model)
+    table = [[r["preset"], str(r["length"]), r["sign"], f"{r['per_token']:+.3e}", f"{r['per_sequence']:+.3e}",
+              f"{r['per_sequence_ratio']:.2f}"] for r in report.rows if r["sign"] == "+"]
+    print_table("gradient weight by length (advantage +1; one batch of all lengths)",
+                ["name", "length", "sign", "per token", "per sequence", "vs shortest"], table)
+    if report.trl_parity is not None:
+        print_table("reference loss vs TRL's GRPOTrainer._compute_loss (same inputs)",
+                    ["name", "trl", "ours", "abs diff"],
+                    [[r["preset"], f"{r['trl']:.6f}", f"{r['ours']:.6f}", f"{r['abs_diff']:.1e}"]
+                     for r in report.trl_parity])
+    console.print(f"wrote {report.json_path} and {report.plot_path}")

@@ -66,13 +66,13 @@ def arm(name: str, settings: DemoSettings, records, **config_changes) -> dict:
 def main() -> None:
     settings = DemoSettings()
     if os.environ.get("DEMO_BENCH_STEPS"):
-        settings = replace(settings, steps=int(os.environ["DEMO_BENCH_STEPS"]))
+        settings = DemoSettings.default(training={"max_steps": int(os.environ["DEMO_BENCH_STEPS"])})
     WORK.mkdir(parents=True, exist_ok=True)
     prompts = WORK / "prompts.jsonl"
     if not prompts.exists():
-        write_jsonl(prompts, heldout_prompts(settings.n_prompts, seed=settings.seed))
+        write_jsonl(prompts, heldout_prompts(settings.n_prompts, seed=settings.training.seed))
     records, _ = load_prompts(prompts)
-    before = _measure(WORK, "before", records, settings.model, settings, progress=False)
+    before = _measure(WORK, "before", records, settings.training.model.name, settings, progress=False)
     ours = arm("ours", settings, records)
     peer = arm("peer", settings, records, preset="trl", advantage="sum_then_normalize")
     # DEMO_BENCH_GSPO=0 skips the GSPO arm (its curves then come from benchmarks/results/length_drift.json)
@@ -80,22 +80,33 @@ def main() -> None:
     gain, peer_gain = ours["S_l_after"] - before.mean_S_l, peer["S_l_after"] - before.mean_S_l
     write_results(
         "demo",
-        goals={"heldout_S_l_gain": goal(gain, ">= 15"),
-               "ours_minus_peer_S_l": goal(ours["S_l_after"] - peer["S_l_after"], ">= 0.01")},
+        goals={
+            "heldout_S_l_gain": goal(gain, ">= 15"),
+            "ours_minus_peer_S_l": goal(ours["S_l_after"] - peer["S_l_after"], ">= 0.01"),
+        },
         figures={
-            "steps": settings.steps, "heldout_prompts": len(records), "lengths": list(DEMO_LENGTHS),
-            "recipe": {k: v for k, v in settings.__dict__.items() if k not in ("model", "device")},
-            "S_l_before": round(before.mean_S_l, 2), "words_before": round(before.mean_words, 1),
-            "ours": ours, "peer_trl_defaults": peer,
+            "steps": settings.training.max_steps,
+            "heldout_prompts": len(records),
+            "lengths": list(DEMO_LENGTHS),
+            "recipe": {"training": settings.training.as_dict(), "n_prompts": settings.n_prompts,
+                       "eval_max_tokens": settings.eval_max_tokens},
+            "S_l_before": round(before.mean_S_l, 2),
+            "words_before": round(before.mean_words, 1),
+            "ours": ours,
+            "peer_trl_defaults": peer,
             "gspo_same_task": gspo or "not run in this benchmark run (DEMO_BENCH_GSPO=0); see length_drift.json",
             "gain": {"ours": round(gain, 2), "peer": round(peer_gain, 2)},
             "earlier_attempts": EARLIER_ATTEMPTS,
-            "mean_words_curve_luspo_vs_gspo": {"luspo": ours["curve"]["mean_words"],
-                                               "gspo": gspo["curve"]["mean_words"] if gspo else None},
+            "mean_words_curve_luspo_vs_gspo": {
+                "luspo": ours["curve"]["mean_words"],
+                "gspo": gspo["curve"]["mean_words"] if gspo else None,
+            },
             "threads": os.environ.get("OMP_NUM_THREADS", "all"),
         },
-        summary=(f"held-out S_l {before.mean_S_l:.1f} -> ours {ours['S_l_after']:.1f} ({gain:+.1f}), "
-                 f"peer {peer['S_l_after']:.1f} ({peer_gain:+.1f})" + (f"; gspo {gspo['S_l_after']:.1f}" if gspo else "")),
+        summary=(
+            f"held-out S_l {before.mean_S_l:.1f} -> ours {ours['S_l_after']:.1f} ({gain:+.1f}), "
+            f"peer {peer['S_l_after']:.1f} ({peer_gain:+.1f})" + (f"; gspo {gspo['S_l_after']:.1f}" if gspo else "")
+        ),
     )
 
 

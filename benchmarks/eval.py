@@ -47,8 +47,11 @@ def make_responses(path: Path) -> list[dict]:
         required = int(produced * math.exp(rng.uniform(-0.9, 0.9)))
         text = honest_text(k, language=lang, words=produced)[0]
         stated_in_prompt = k % 5 == 0
-        prompt = (f"写一篇文章，字数约{required}字。" if lang == "zh" else f"Write about {required} words on topic {k}.") \
-            if stated_in_prompt else f"Write on topic {k}."
+        prompt = (
+            (f"写一篇文章，字数约{required}字。" if lang == "zh" else f"Write about {required} words on topic {k}.")
+            if stated_in_prompt
+            else f"Write on topic {k}."
+        )
         row = {"id": f"r{k}", "prompt": prompt, "response": text, "type": ["essay", "story", "report"][k % 3]}
         if not stated_in_prompt:
             row["length"] = required
@@ -76,14 +79,25 @@ def main() -> None:
         report_bytes = (tmp / "out" / "report.html").stat().st_size
     write_results(
         "eval",
-        goals={"eval_120_responses_seconds": goal(seconds, "<= 30"),
-               "max_abs_S_l_difference_vs_reference": goal(max(diffs), "<= 0")},
-        figures={"responses": N, "words_total": words_total, "max_words": max(reference_count(r["response"]) for r in rows),
-                 "seconds": round(seconds, 2), "words_per_second": round(words_total / seconds),
-                 "reference_scoring_seconds": round(ref_seconds, 3), "word_count_mismatches": count_mismatch,
-                 "mean_S_l": summary["S_l"], "flagged": summary["flagged"], "report_bytes": report_bytes,
-                 "note": "ours includes the audit detectors, summary and HTML report; the reference only counts and scores"},
-        summary=f"eval of {N} responses ({words_total} words) in {seconds:.1f}s; S_l max |diff| vs reference {max(diffs):.2g}",
+        goals={
+            "eval_120_responses_seconds": goal(seconds, "<= 30"),
+            "max_abs_S_l_difference_vs_reference": goal(max(diffs), "<= 0"),
+        },
+        figures={
+            "responses": N,
+            "words_total": words_total,
+            "max_words": max(reference_count(r["response"]) for r in rows),
+            "seconds": round(seconds, 2),
+            "words_per_second": round(words_total / seconds),
+            "reference_scoring_seconds": round(ref_seconds, 3),
+            "word_count_mismatches": count_mismatch,
+            "mean_S_l": summary["S_l"],
+            "flagged": summary["flagged"],
+            "report_bytes": report_bytes,
+            "note": "ours includes the audit detectors, summary and HTML report; the reference only counts and scores",
+        },
+        summary=f"eval of {N} responses ({words_total} words) in {seconds:.1f}s; "
+        f"S_l max |diff| vs reference {max(diffs):.2g}",
     )
 
 

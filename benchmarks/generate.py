@@ -51,7 +51,10 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 2)
     gen = TransformersGenerator.from_pretrained(None, device="cpu", batch_size=BATCH)
     prompts = [p["prompt"] for p in demo_prompts(BATCH)]
-    requests = [GenerationRequest(messages=[{"role": "user", "content": p}], max_new_tokens=MAX_NEW, temperature=0) for p in prompts]
+    requests = [
+        GenerationRequest(messages=[{"role": "user", "content": p}], max_new_tokens=MAX_NEW, temperature=0)
+        for p in prompts
+    ]
     texts = [gen.render(r) for r in requests]
     direct(gen.model, gen.tokenizer, texts[:2])  # warm-up
     ours_runs, direct_runs = [], []

@@ -166,7 +166,11 @@ def step_arena(server: Server, work: Path) -> dict:
     pb.write_text("".join(json.dumps(r) + "\n" for r in b))
     code, output, seconds = run(["arena", str(pa), str(pb), "-o", str(work / "arena"), "--judge", server.base_url,
                                  "--judge-model", MODEL, "--judge-attempts", "2", "--bootstrap", "50", "-q"])
-    board = json.loads((work / "arena" / "leaderboard.json").read_text()) if (work / "arena" / "leaderboard.json").exists() else {}
+    board = (
+        json.loads((work / "arena" / "leaderboard.json").read_text())
+        if (work / "arena" / "leaderboard.json").exists()
+        else {}
+    )
     return {"exit": code, "seconds": round(seconds, 1), "requested": board.get("requested"),
             "judged": board.get("judged"), "leaderboard": board.get("leaderboard"),
             "passed": code in (0, 1) and bool(board.get("judged")), "said": output.strip().splitlines()[-2:]}

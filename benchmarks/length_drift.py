@@ -29,8 +29,18 @@ STEPS = int(os.environ.get("LENGTH_DRIFT_STEPS", "8"))
 
 def run(preset: str, out: Path) -> dict:
     started = time.perf_counter()
-    config = load_config(RECIPE, [f"preset={preset}", f"output_dir={out}", f"max_steps={STEPS}", "steps_per_generation=2",
-                                  "max_completion_length=192", "save_steps=1000", "learning_rate=1e-4"])
+    config = load_config(
+        RECIPE,
+        [
+            f"preset={preset}",
+            f"output_dir={out}",
+            f"max_steps={STEPS}",
+            "steps_per_generation=2",
+            "max_completion_length=192",
+            "save_steps=1000",
+            "learning_rate=1e-4",
+        ],
+    )
     train(config)
     # With steps_per_generation = 2 a generation round (and its length metrics) happens every other step.
     rows = [r for r in read_metrics(out / "metrics.jsonl") if r.get("length/words_mean") is not None]

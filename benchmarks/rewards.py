@@ -71,12 +71,20 @@ def main() -> None:
         started = time.perf_counter()
         naive = naive_near_duplicate_paragraphs(text)
         naive_s = time.perf_counter() - started
-        scaling[str(target)] = {"words": count_words(text), "lsh_seconds": round(ours_s, 4), "all_pairs_seconds": round(naive_s, 4),
-                                "speedup": round(naive_s / ours_s, 2), "lsh_score": round(ours, 4), "all_pairs_score": round(naive, 4)}
+        scaling[str(target)] = {
+            "words": count_words(text),
+            "lsh_seconds": round(ours_s, 4),
+            "all_pairs_seconds": round(naive_s, 4),
+            "speedup": round(naive_s / ours_s, 2),
+            "lsh_score": round(ours, 4),
+            "all_pairs_score": round(naive, 4),
+        }
     growth = {}
     for key in ("lsh_seconds", "all_pairs_seconds"):
         a, b = scaling["10000"], scaling["100000"]
-        growth[key.replace("_seconds", "_growth_exponent")] = round(math.log(b[key] / a[key]) / math.log(b["words"] / a["words"]), 2)
+        growth[key.replace("_seconds", "_growth_exponent")] = round(
+            math.log(b[key] / a[key]) / math.log(b["words"] / a["words"]), 2
+        )
 
     huge = "<think>p</think><answer>" + paste_hack(honest_text(400, "en", 20_000)[0], 3, factor=50) + "</answer>"
     full.audit._cache.clear()

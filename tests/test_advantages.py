@@ -28,14 +28,21 @@ def test_group_normalize_golden_values(rewards, ddof, expected):
 
 def test_group_normalize_reference_table_rounding():
     assert [round(x, 4) for x in group_normalize([1, 1, 0, 0], 4, eps=0.0).tolist()] == [0.866, 0.866, -0.866, -0.866]
-    assert [round(x, 4) for x in group_normalize([1, 0, 0, 0], 4, ddof=0, eps=0.0).tolist()] == [1.7321, -0.5774, -0.5774, -0.5774]
+    assert [round(x, 4) for x in group_normalize([1, 0, 0, 0], 4, ddof=0, eps=0.0).tolist()] == [
+        1.7321,
+        -0.5774,
+        -0.5774,
+        -0.5774,
+    ]
 
 
 def test_group_normalize_uses_trl_epsilon_by_default():
     assert group_normalize([1, 0, 0, 0], 4).tolist()[0] == pytest.approx(0.75 / (0.5 + 1e-4), abs=1e-9)
 
 
-@pytest.mark.parametrize("rewards, expected", [([1, 1, 0, 0], [0.5, 0.5, -0.5, -0.5]), ([1, 0, 0, 0], [0.75, -0.25, -0.25, -0.25])])
+@pytest.mark.parametrize(
+    "rewards, expected", [([1, 1, 0, 0], [0.5, 0.5, -0.5, -0.5]), ([1, 0, 0, 0], [0.75, -0.25, -0.25, -0.25])]
+)
 def test_dr_grpo_centres_without_std(rewards, expected):
     assert group_center(rewards, 4).tolist() == pytest.approx(expected, abs=1e-9)
 

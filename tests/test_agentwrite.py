@@ -102,7 +102,11 @@ def test_short_sections_are_continued_and_long_ones_cut(tmp_path):
 
 def test_unparseable_plans_fall_back_to_an_even_split(tmp_path):
     def reply(request):
-        return "I would rather just write it." if "Break the writing task" in request.messages[-1]["content"] else honest(120)
+        return (
+            "I would rather just write it."
+            if "Break the writing task" in request.messages[-1]["content"]
+            else honest(120)
+        )
 
     generator = ScriptedGenerator(reply)
     cache = ResumableJsonl(tmp_path / "c.jsonl", key="key")
@@ -147,8 +151,22 @@ def test_kill_9_mid_document_then_resume(tiny_model_dir, tmp_path):
                                                  for k in range(2)])
     out = tmp_path / "docs.jsonl"
     cache = tmp_path / "docs.jsonl.cache.jsonl"
-    cmd = [sys.executable, "-m", "lengthwise.cli", "write", str(prompts), "--out", str(out), "--model", str(tiny_model_dir),
-           *WRITE_ARGS, "--batch-size", "1", "--max-continuations", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lengthwise.cli",
+        "write",
+        str(prompts),
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_model_dir),
+        *WRITE_ARGS,
+        "--batch-size",
+        "1",
+        "--max-continuations",
+        "0",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
@@ -178,9 +196,27 @@ def test_write_through_the_openai_backend(tiny_generator, tmp_path, capsys):
     out = tmp_path / "docs.jsonl"
     with FakeOpenAIServer(tiny_generator) as server:
         server.faults.extend(["500", "429-retry"])
-        code = main(["write", str(_prompts(tmp_path)), "--out", str(out), "--backend", "openai", "--model", "tiny",
-                     "--base-url", server.base_url, "--api-key", "sk-test", "--tokenizer", str(tiny_generator.model_name),
-                     "--window", "2048", *WRITE_ARGS])
+        code = main(
+            [
+                "write",
+                str(_prompts(tmp_path)),
+                "--out",
+                str(out),
+                "--backend",
+                "openai",
+                "--model",
+                "tiny",
+                "--base-url",
+                server.base_url,
+                "--api-key",
+                "sk-test",
+                "--tokenizer",
+                str(tiny_generator.model_name),
+                "--window",
+                "2048",
+                *WRITE_ARGS,
+            ]
+        )
     assert code == 0, capsys.readouterr()
     assert len(out.read_text().splitlines()) == 3
 
@@ -210,7 +246,9 @@ def test_export_dpo_pairs_best_against_worst_above_the_margin(tmp_path):
     assert main(["export-dpo", str(responses), "--scores", str(scores), "--out", str(tmp_path / "dpo.jsonl"),
                  "--min-margin", "0.1"]) == 0
     pairs = [json.loads(x) for x in (tmp_path / "dpo.jsonl").read_text().splitlines()]
-    assert pairs == [{"prompt": "A", "chosen": "a two", "rejected": "a one", "chosen_score": 0.9, "rejected_score": 0.2}]
+    assert pairs == [
+        {"prompt": "A", "chosen": "a two", "rejected": "a one", "chosen_score": 0.9, "rejected_score": 0.2}
+    ]
 
 
 def test_a_local_backend_continues_the_plan_from_its_first_line(tmp_path, tiny_generator):

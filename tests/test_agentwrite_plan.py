@@ -18,42 +18,70 @@ from lengthwise.agentwrite.plan import (
 
 MALFORMED = [
     # (plan text, expected [(main point, words)])
-    ("Paragraph 1 - Main Point: Origins of tides - Word Count: 300 words\n"
-     "Paragraph 2 - Main Point: The moon's pull - Word Count: 500 words",
-     [("Origins of tides", 300), ("The moon's pull", 500)]),
+    (
+        "Paragraph 1 - Main Point: Origins of tides - Word Count: 300 words\n"
+        "Paragraph 2 - Main Point: The moon's pull - Word Count: 500 words",
+        [("Origins of tides", 300), ("The moon's pull", 500)],
+    ),
     ("Paragraph 1 – Main Point: Intro – Word Count: 400 words", [("Intro", 400)]),  # en dash
     ("Paragraph 1 — Main Point: Intro — Word Count: 400 words", [("Intro", 400)]),  # em dash
-    ("Sure! Here is the plan:\n\nParagraph 1 - Main Point: Intro - Word Count: 250 words\n"
-     "Paragraph 2 - Main Point: Body - Word Count: 750 words\n\nLet me know if you want changes.",
-     [("Intro", 250), ("Body", 750)]),  # chatter around it
-    ("1. Main Point: Intro - Word Count: 200 words\n2. Main Point: Body - Word Count: 800 words",
-     [("Intro", 200), ("Body", 800)]),  # numbered list
-    ("Section 1: The setting (300 words)\nSection 2: The conflict (700 words)",
-     [("The setting", 300), ("The conflict", 700)]),  # counts in parentheses
+    (
+        "Sure! Here is the plan:\n\nParagraph 1 - Main Point: Intro - Word Count: 250 words\n"
+        "Paragraph 2 - Main Point: Body - Word Count: 750 words\n\nLet me know if you want changes.",
+        [("Intro", 250), ("Body", 750)],
+    ),  # chatter around it
+    (
+        "1. Main Point: Intro - Word Count: 200 words\n2. Main Point: Body - Word Count: 800 words",
+        [("Intro", 200), ("Body", 800)],
+    ),  # numbered list
+    (
+        "Section 1: The setting (300 words)\nSection 2: The conflict (700 words)",
+        [("The setting", 300), ("The conflict", 700)],
+    ),  # counts in parentheses
     ("**Paragraph 1** - Main Point: Intro - Word Count: 1,200 words", [("Intro", 1200)]),  # markdown bold, comma
-    ("- Paragraph 1 - Main Point: Intro - Word Count: 300\n- Paragraph 2 - Main Point: End - Word Count: 300",
-     [("Intro", 300), ("End", 300)]),  # bullets, no unit
-    ("Paragraph 1 - Main Point: Intro\nParagraph 2 - Main Point: Body - Word Count: 600 words",
-     [("Intro", None), ("Body", 600)]),  # a missing count
+    (
+        "- Paragraph 1 - Main Point: Intro - Word Count: 300\n- Paragraph 2 - Main Point: End - Word Count: 300",
+        [("Intro", 300), ("End", 300)],
+    ),  # bullets, no unit
+    (
+        "Paragraph 1 - Main Point: Intro\nParagraph 2 - Main Point: Body - Word Count: 600 words",
+        [("Intro", None), ("Body", 600)],
+    ),  # a missing count
     ("Paragraph 1 - Main Point: Intro - Word Count: about 300 words", [("Intro", 300)]),
     ("paragraph 3 - main point: lower case - word count: 350 words", [("lower case", 350)]),
-    ("段落1 - 主要内容：潮汐的成因 - 字数：300字\n段落2 - 主要内容：月球的引力 - 字数：500字",
-     [("潮汐的成因", 300), ("月球的引力", 500)]),  # zh, full-width colons
-    ("第1段 - 主要内容：引言 - 字数要求：400字\n第2段 - 主要内容：结论 - 字数要求：600字",
-     [("引言", 400), ("结论", 600)]),
+    (
+        "段落1 - 主要内容：潮汐的成因 - 字数：300字\n段落2 - 主要内容：月球的引力 - 字数：500字",
+        [("潮汐的成因", 300), ("月球的引力", 500)],
+    ),  # zh, full-width colons
+    (
+        "第1段 - 主要内容：引言 - 字数要求：400字\n第2段 - 主要内容：结论 - 字数要求：600字",
+        [("引言", 400), ("结论", 600)],
+    ),
     ("段落１－主要内容：引言－字数：３００字", [("引言", 300)]),  # full-width digits and dash
-    ("好的，以下是写作计划：\n段落 1 - 主要内容：背景（约200字）\n以上是计划。", [("背景", 200)]),  # zh chatter, parenthesised count
+    (
+        "好的，以下是写作计划：\n段落 1 - 主要内容：背景（约200字）\n以上是计划。",
+        [("背景", 200)],
+    ),  # zh chatter, parenthesised count
     ("Main Point: A single unnumbered section - Word Count: 900 words", [("A single unnumbered section", 900)]),
     ("1) Intro, 300 words\n2) Body, 700 words", [("Intro", 300), ("Body", 700)]),
     # a small model's copy of the template: placeholder lines are dropped, bracketed counts read
-    ("Paragraph 1 - Main Point: [what this section covers, in one or two sentences] - Word Count: [number] words\n"
-     "Paragraph 2 - Main Point: The harbour - Word Count: [400] words", [("The harbour", 400)]),
-    ("段落 1 - 主要内容：长江的源头 - 字数：[数字]字\n段落 2 - 主要内容：[这一段写什么！] - 字数：[200] 字",
-     [("长江的源头", None)]),
+    (
+        "Paragraph 1 - Main Point: [what this section covers, in one or two sentences] - Word Count: [number] words\n"
+        "Paragraph 2 - Main Point: The harbour - Word Count: [400] words",
+        [("The harbour", 400)],
+    ),
+    (
+        "段落 1 - 主要内容：长江的源头 - 字数：[数字]字\n段落 2 - 主要内容：[这一段写什么！] - 字数：[200] 字",
+        [("长江的源头", None)],
+    ),
     # a looping model repeats its lines: the repeats are not new sections
-    ("Paragraph 1 - Main Point: Tides - Word Count: 300 words\nParagraph 2 - Main Point: Moon - Word Count: 300 words\n"
-     "Paragraph 3 - Main Point: Tides - Word Count: 300 words\nParagraph 4 - Main Point: tides. - Word Count: 300 words",
-     [("Tides", 300), ("Moon", 300)]),
+    (
+        "Paragraph 1 - Main Point: Tides - Word Count: 300 words\n"
+        "Paragraph 2 - Main Point: Moon - Word Count: 300 words\n"
+        "Paragraph 3 - Main Point: Tides - Word Count: 300 words\n"
+        "Paragraph 4 - Main Point: tides. - Word Count: 300 words",
+        [("Tides", 300), ("Moon", 300)],
+    ),
 ]
 
 
@@ -155,9 +183,11 @@ def test_repair_always_sums_to_total_and_respects_feasible_bounds(counts, total,
 def test_lines_copied_from_the_prompts_example_are_not_sections():
     from lengthwise.agentwrite.prompts import EXAMPLE_POINTS
 
-    text = ("Paragraph 1 - Main Point: The history of the Port City - Word Count: 400 words\n"
-            "Paragraph 2 - Main Point: How a hive is organized: the queen, workers and drones - Word Count: 1000 words\n"
-            "Paragraph 3 - Main Point: The threats bees face today - Word Count: 100 words\n")
+    text = (
+        "Paragraph 1 - Main Point: The history of the Port City - Word Count: 400 words\n"
+        "Paragraph 2 - Main Point: How a hive is organized: the queen, workers and drones - Word Count: 1000 words\n"
+        "Paragraph 3 - Main Point: The threats bees face today - Word Count: 100 words\n"
+    )
     assert [s.main_point for s in parse_plan(text, ignore=EXAMPLE_POINTS["en"])] == ["The history of the Port City"]
     zh = "段落 1 - 主要内容：长江的源头 - 字数：300字\n段落 2 - 主要内容：蜂巢的分工：蜂王、工蜂和雄蜂 - 字数：400字"
     assert [s.main_point for s in parse_plan(zh, ignore=EXAMPLE_POINTS["zh"])] == ["长江的源头"]
@@ -165,5 +195,7 @@ def test_lines_copied_from_the_prompts_example_are_not_sections():
         parse_plan("Paragraph 1 - Main Point: Why bees matter to farms and wild plants - Word Count: 300 words",
                    ignore=EXAMPLE_POINTS["en"])
     # a short real point that happens to share the example's words is kept (a task about bees)
-    bees = "Paragraph 1 - Main Point: The queen - Word Count: 300 words\nParagraph 2 - Main Point: Bees - Word Count: 300"
+    bees = (
+        "Paragraph 1 - Main Point: The queen - Word Count: 300 words\nParagraph 2 - Main Point: Bees - Word Count: 300"
+    )
     assert [s.main_point for s in parse_plan(bees, ignore=EXAMPLE_POINTS["en"])] == ["The queen", "Bees"]

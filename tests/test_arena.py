@@ -31,7 +31,9 @@ def _systems(tmp_path, n_prompts: int, names=STRENGTH) -> list:
     paths = []
     tmp_path.mkdir(parents=True, exist_ok=True)
     for name in names:
-        rows = [{"id": f"p{k}", "prompt": f"Prompt {k}", "response": f"{name}|{k}", "model": name} for k in range(n_prompts)]
+        rows = [
+            {"id": f"p{k}", "prompt": f"Prompt {k}", "response": f"{name}|{k}", "model": name} for k in range(n_prompts)
+        ]
         paths.append(write_jsonl(tmp_path / f"{name}.jsonl", rows))
     return paths
 
@@ -81,7 +83,9 @@ def test_a_clean_sweep_stays_finite():
 
 def test_swapping_every_pair_order_changes_nothing(tmp_path):
     paths = _systems(tmp_path, 30)
-    first = run_arena(paths, tmp_path / "one", _simulated_judge(position_bias=0.0), n_bootstrap=20, progress=False, report=False)
+    first = run_arena(
+        paths, tmp_path / "one", _simulated_judge(position_bias=0.0), n_bootstrap=20, progress=False, report=False
+    )
     swapped = run_arena(list(reversed(paths)), tmp_path / "two", _simulated_judge(position_bias=0.0), n_bootstrap=20,
                         anchor="s0", progress=False, report=False)
     # the same judge outcomes (same prompts, same pairs, same orders) in reversed input order

@@ -35,7 +35,9 @@ def test_transformers_batch_matches_single_requests_under_left_padding(tiny_gene
 
 
 def test_transformers_respects_max_new_tokens_and_reports_length(tiny_generator):
-    results = tiny_generator.generate([chat("a", max_new_tokens=5, temperature=0), chat("b", max_new_tokens=9, temperature=0)])
+    results = tiny_generator.generate(
+        [chat("a", max_new_tokens=5, temperature=0), chat("b", max_new_tokens=9, temperature=0)]
+    )
     for r, limit in zip(results, (5, 9), strict=True):
         assert r.completion_tokens <= limit
         assert r.finish_reason in ("stop", "length")
@@ -81,7 +83,9 @@ def fast_policy(attempts=3):
 
 def test_openai_backend_generates_through_a_real_http_server(server):
     gen = OpenAIGenerator(model="tiny", base_url=server.base_url, concurrency=2, timeout=5, retry=fast_policy())
-    results = gen.generate([chat("hello", max_new_tokens=6, temperature=0), GenerationRequest(prompt="raw", max_new_tokens=4)])
+    results = gen.generate(
+        [chat("hello", max_new_tokens=6, temperature=0), GenerationRequest(prompt="raw", max_new_tokens=4)]
+    )
     assert all(r.ok for r in results)
     assert results[0].completion_tokens <= 6 and results[0].finish_reason in ("stop", "length")
     assert server.served["ok"] == 2
@@ -89,7 +93,9 @@ def test_openai_backend_generates_through_a_real_http_server(server):
 
 def test_openai_backend_retries_each_fault_then_succeeds(server):
     server.faults.extend(["429", "429-retry", "500", "503", "close", "malformed", "empty", "hang"])
-    gen = OpenAIGenerator(model="tiny", base_url=server.base_url, concurrency=1, timeout=0.5, retry=fast_policy(attempts=10))
+    gen = OpenAIGenerator(
+        model="tiny", base_url=server.base_url, concurrency=1, timeout=0.5, retry=fast_policy(attempts=10)
+    )
     results = gen.generate([chat("x", max_new_tokens=4, temperature=0)])
     assert results[0].ok
     assert results[0].failures == ["http_429", "http_429", "http_500", "http_503", "connection", "bad_response",
@@ -100,7 +106,9 @@ def test_openai_backend_retries_each_fault_then_succeeds(server):
 def test_openai_backend_records_every_failure_and_its_reason(server):
     # Sequential requests: the first meets 500 twice (gives up), the second 429 once (recovers).
     server.faults.extend(["500", "500", "429"])
-    gen = OpenAIGenerator(model="tiny", base_url=server.base_url, concurrency=1, timeout=5, retry=fast_policy(attempts=2))
+    gen = OpenAIGenerator(
+        model="tiny", base_url=server.base_url, concurrency=1, timeout=5, retry=fast_policy(attempts=2)
+    )
     results = gen.generate([chat("a", max_new_tokens=3), chat("b", max_new_tokens=3)])
     assert [r.ok for r in results] == [False, True]
     assert results[0].error == "http_500" and results[0].finish_reason == "error"

@@ -27,8 +27,22 @@ def read_rows(path: Path) -> list[dict]:
 def test_generate_kill_9_then_rerun_resumes_without_duplicates(tmp_path, tiny_model_dir):
     prompts = write_jsonl(tmp_path / "prompts.jsonl", PROMPTS)
     out = tmp_path / "out.jsonl"
-    args = [sys.executable, "-m", "lengthwise.cli", "generate", str(prompts), "--out", str(out), "--model", str(tiny_model_dir),
-            "--batch-size", "1", "--max-new-tokens", "160", "--quiet"]
+    args = [
+        sys.executable,
+        "-m",
+        "lengthwise.cli",
+        "generate",
+        str(prompts),
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_model_dir),
+        "--batch-size",
+        "1",
+        "--max-new-tokens",
+        "160",
+        "--quiet",
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -58,10 +72,25 @@ def test_generate_kill_9_then_rerun_resumes_without_duplicates(tmp_path, tiny_mo
 
 
 def test_generate_in_process_writes_rows_with_scores(tmp_path, tiny_model_dir, capsys):
-    prompts = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "写一篇100字的短文", "length": 100}, {"prompt": "No length here."}])
+    prompts = write_jsonl(
+        tmp_path / "p.jsonl", [{"prompt": "写一篇100字的短文", "length": 100}, {"prompt": "No length here."}]
+    )
     out = tmp_path / "o.jsonl"
-    code = main(["generate", str(prompts), "-o", str(out), "--model", str(tiny_model_dir), "--max-new-tokens", "8", "-q",
-                 "--counter", "unicode"])
+    code = main(
+        [
+            "generate",
+            str(prompts),
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_model_dir),
+            "--max-new-tokens",
+            "8",
+            "-q",
+            "--counter",
+            "unicode",
+        ]
+    )
     assert code == 0
     rows = sorted(read_rows(out), key=lambda r: r["id"])
     assert [r["id"] for r in rows] == ["line-1", "line-2"]
@@ -94,7 +123,9 @@ def test_generate_bad_input_is_one_line_with_file_line_and_exit_2(tmp_path, case
 
 def test_generate_skip_bad_reports_count_and_continues(tmp_path, tiny_model_dir):
     path = tmp_path / "mixed.jsonl"
-    path.write_bytes(b'{"id": "a", "prompt": "Write 20 words."}\nnot json\n{"id": "b"}\n{"id": "c", "prompt": "Write 30 words."}\n')
+    path.write_bytes(
+        b'{"id": "a", "prompt": "Write 20 words."}\nnot json\n{"id": "b"}\n{"id": "c", "prompt": "Write 30 words."}\n'
+    )
     result = run_cli("generate", str(path), "--out", str(tmp_path / "o.jsonl"), "--model", str(tiny_model_dir),
                      "--max-new-tokens", "4", "--skip-bad", "-q")
     assert result.returncode == 0, result.stderr
@@ -130,7 +161,10 @@ def test_generate_through_openai_backend_counts_failures_and_exits_nonzero(tmp_p
         assert failures == [{"id": "p0", "error": "http_500", "attempts": 3, "failures": ["http_500"] * 3}]
         summary = json.loads((tmp_path / "o.jsonl.summary.json").read_text())
         # p0's third failure ended it and p1's 429 was retried: two 500s and one 429 were retries.
-        assert summary["failed_by_reason"] == {"http_500": 1} and summary["retries_by_reason"] == {"http_500": 2, "http_429": 1}
+        assert summary["failed_by_reason"] == {"http_500": 1} and summary["retries_by_reason"] == {
+            "http_500": 2,
+            "http_429": 1,
+        }
         first_tokens = summary["completion_tokens"]
         assert summary["responses"] == 3 and summary["runs"] == 1 and first_tokens > 0
         # The rerun retries only the failed item.

@@ -16,8 +16,10 @@ def rows(path):
 @pytest.fixture(scope="module")
 def responses(tmp_path_factory):
     corpus = hacking_corpus(2, seed=0)
-    items = [{"id": f"r{k}", "prompt": "Write about 1500 words on a lighthouse town.", "response": s.text, "kind": s.kind}
-             for k, s in enumerate(corpus)]
+    items = [
+        {"id": f"r{k}", "prompt": "Write about 1500 words on a lighthouse town.", "response": s.text, "kind": s.kind}
+        for k, s in enumerate(corpus)
+    ]
     items.append({"id": "empty", "prompt": "Write a poem.", "response": ""})
     return write_jsonl(tmp_path_factory.mktemp("score") / "responses.jsonl", items)
 
@@ -59,7 +61,9 @@ def test_score_with_a_yaml_stack_and_bad_stacks(tmp_path, responses, capsys):
     bad.write_text(yaml.safe_dump({"components": [{"type": "nope"}]}))
     assert main(["score", str(responses), "-o", str(tmp_path / "x.jsonl"), "--stack", str(bad)]) == 2
     assert "unknown type 'nope'" in capsys.readouterr().err
-    assert main(["score", str(responses), "-o", str(tmp_path / "x.jsonl"), "--stack", str(tmp_path / "missing.yaml")]) == 2
+    assert (
+        main(["score", str(responses), "-o", str(tmp_path / "x.jsonl"), "--stack", str(tmp_path / "missing.yaml")]) == 2
+    )
 
 
 def test_score_bad_rows_are_named_by_file_and_line(tmp_path, capsys):

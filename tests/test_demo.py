@@ -15,8 +15,9 @@ from lengthwise.training.config import load_config
 
 
 def _settings(model_dir, **kw) -> DemoSettings:
-    return DemoSettings.quick(model=str(model_dir), n_prompts=4, steps=1, max_completion_length=24,
-                              eval_max_tokens=24, train_prompts=8, **kw)
+    training = {"model.name": str(model_dir), "max_steps": 1, "max_completion_length": 24, "data.builtin_n": 8,
+                **kw.pop("training", {})}
+    return DemoSettings.quick(training=training, n_prompts=4, eval_max_tokens=24, **kw)
 
 
 def test_heldout_prompts_never_appear_in_training():
@@ -57,8 +58,15 @@ def test_demo_measures_trains_remeasures_and_reports(tiny_model_dir, tmp_path):
     assert sum(g["n"] for g in summary["gain"]["S_l_by_target"].values()) == 4
     assert result.after is not None and len(result.after.rows) == 4
     page = (out / "report.html").read_text()
-    for part in ("mean S_l before", "mean S_l after", "paired 95% CI", "S_l by requested length", "required_vs_produced.png",
-                 "training_curves.png", "Samples (8)"):
+    for part in (
+        "mean S_l before",
+        "mean S_l after",
+        "paired 95% CI",
+        "S_l by requested length",
+        "required_vs_produced.png",
+        "training_curves.png",
+        "Samples (8)",
+    ):
         assert part in page, part
     seen = check_report(out / "report.html", tmp_path / "shot.png")
     assert len(seen["images"]) == 2 and all(w > 0 for _, w in seen["images"])

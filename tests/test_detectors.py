@@ -93,7 +93,9 @@ def test_exact_repetition_ignores_short_refrains_and_catches_pasted_paragraph():
 
 def test_near_duplicate_lsh_agrees_with_the_all_pairs_reference(corpus):
     for s in corpus[:12]:
-        assert near_duplicate_paragraphs(s.text).score == pytest.approx(naive_near_duplicate_paragraphs(s.text), abs=0.02)
+        assert near_duplicate_paragraphs(s.text).score == pytest.approx(
+            naive_near_duplicate_paragraphs(s.text), abs=0.02
+        )
 
 
 def test_keyword_stuffing_ignores_terms_the_prompt_asks_for():

@@ -108,7 +108,9 @@ def test_judge_verdicts_are_cached_and_failures_retried_on_rerun(tmp_path):
 
 def test_probability_judge_always_scores_within_range(tiny_model_dir):
     judge = ProbabilityJudge(model_spec=str(tiny_model_dir), device="cpu", max_context=256)
-    verdicts = judge.judge([("Write a poem.", "Roses are red."), ("Essay", honest_text(3000))])  # the second is truncated
+    verdicts = judge.judge(
+        [("Write a poem.", "Roses are red."), ("Essay", honest_text(3000))]
+    )  # the second is truncated
     for v in verdicts:
         assert v.ok and set(v.scores) == set(DIMENSIONS)
         assert all(1 <= s <= 5 for s in v.scores.values())
@@ -174,7 +176,9 @@ def test_audit_cli_lists_flagged_items_with_evidence(tmp_path, capsys):
     rows = [{"id": "honest", "prompt": "Write about rivers.", "response": honest_text(300)},
             {"id": "padded", "prompt": "Write about rivers.", "response": "\n\n".join([honest_text(80, seed=3)] * 6)},
             {"id": "broken", "prompt": "Write.", "response": "<answer>text</think>"}]
-    code = main(["audit", str(_responses(tmp_path, rows)), "--no-paraphrase", "--out", str(tmp_path / "a.jsonl"), "--quiet"])
+    code = main(
+        ["audit", str(_responses(tmp_path, rows)), "--no-paraphrase", "--out", str(tmp_path / "a.jsonl"), "--quiet"]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "2 of 3 responses flagged" in out and "padded" in out and "malformed" in out

@@ -21,7 +21,9 @@ def prompts(tmp_path):
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
 def test_recipe_starts_with_its_command_and_comments_every_key(recipe):
     lines = recipe.read_text().splitlines()
-    assert lines[0].startswith("#") and any("lengthwise train" in line or "lengthwise.cli train" in line for line in lines[:6])
+    assert lines[0].startswith("#") and any(
+        "lengthwise train" in line or "lengthwise.cli train" in line for line in lines[:6]
+    )
     assert any("--set" in line for line in lines[:8])
     for k, line in enumerate(lines):
         if line and not line.startswith((" ", "#", "-")) and ":" in line:
@@ -61,7 +63,9 @@ def test_export_verl_writes_parquet_stack_and_overrides(prompts, tmp_path):
     from lengthwise.integrations.verl import compute_score
 
     out = tmp_path / "verl"
-    assert main(["export-verl", str(REPO / "examples/cpu-demo.yaml"), "--out", str(out), "--set", "data.builtin_n=6"]) == 0
+    assert (
+        main(["export-verl", str(REPO / "examples/cpu-demo.yaml"), "--out", str(out), "--set", "data.builtin_n=6"]) == 0
+    )
     table = pq.read_table(out / "train.parquet").to_pylist()
     assert len(table) == 6 and table[0]["extra_info"]["length"] > 0 and table[0]["prompt"][-1]["role"] == "user"
     overrides = (out / "verl_overrides.txt").read_text().splitlines()
@@ -70,6 +74,12 @@ def test_export_verl_writes_parquet_stack_and_overrides(prompts, tmp_path):
     stack_path = next(o.split("=", 1)[1] for o in overrides if "reward_kwargs.stack" in o)
     row = table[0]
     answer = "<answer>" + "word " * int(row["extra_info"]["length"]) + "</answer>"
-    result = compute_score(row["data_source"], answer, row["reward_model"]["ground_truth"], row["extra_info"], stack=stack_path)
-    assert result["length"] == pytest.approx(1.0) and set(result) == {"score", "length", "quality"}  # the recipe's stack
+    result = compute_score(
+        row["data_source"], answer, row["reward_model"]["ground_truth"], row["extra_info"], stack=stack_path
+    )
+    assert result["length"] == pytest.approx(1.0) and set(result) == {
+        "score",
+        "length",
+        "quality",
+    }  # the recipe's stack
     assert Path(stack_path).exists()

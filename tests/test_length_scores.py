@@ -12,7 +12,7 @@ from lengthwise.rewards.length import (
     lwz_range_reward,
 )
 
-# REFERENCE.md §2, x = 1000.
+# docs/reference.md §2, x = 1000.
 SL_TABLE = [
     (1000, 100.0), (1500, 83.3333), (2000, 66.6667), (4000, 0.0), (5000, 0.0),
     (800, 87.5), (500, 50.0), (334, 0.2994), (333, 0.0), (250, 0.0), (0, 0.0),
@@ -45,7 +45,9 @@ def test_length_score_non_finite_produced_is_zero():
     assert length_score(required=100, produced=float("inf")) == 0.0
 
 
-@pytest.mark.parametrize("y, expected", [(2000, 1.0), (900, 0.5), (7100, 0.5), (12000, 0.0), (13000, 0.0), (1800, 1.0), (2200, 1.0)])
+@pytest.mark.parametrize(
+    "y, expected", [(2000, 1.0), (900, 0.5), (7100, 0.5), (12000, 0.0), (13000, 0.0), (1800, 1.0), (2200, 1.0)]
+)
 def test_lwz_range_reward_golden_values(y, expected):
     assert lwz_range_reward(y, lo=1800, hi=2200, max_length=12000) == pytest.approx(expected, abs=1e-9)
 

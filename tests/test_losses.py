@@ -1,4 +1,4 @@
-"""REFERENCE.md §4: gradients per token and per sequence of every aggregation, with visible arithmetic."""
+"""docs/reference.md §4: gradients per token and per sequence of every aggregation, with visible arithmetic."""
 
 import pytest
 import torch
@@ -35,7 +35,13 @@ TABLE = {
     "gspo": (-1 / (2 * 2), +1 / (2 * 4), 0.0),
     "luspo": (-2 / (2 * 2), +4 / (2 * 4), (-2 + 4) / 2),  # −0.5 / +0.5, loss 1.0
 }
-TOTALS = {"grpo": (-0.5, 0.5), "dapo": (-1 / 3, 2 / 3), "dr_grpo": (-0.25, 0.5), "gspo": (-0.5, 0.5), "luspo": (-1.0, 2.0)}
+TOTALS = {
+    "grpo": (-0.5, 0.5),
+    "dapo": (-1 / 3, 2 / 3),
+    "dr_grpo": (-0.25, 0.5),
+    "gspo": (-0.5, 0.5),
+    "luspo": (-1.0, 2.0),
+}
 
 
 @pytest.mark.parametrize("name", PRESET_NAMES)
@@ -141,10 +147,17 @@ def test_presets_map_to_trl_and_verl_settings():
     assert get_preset("luspo").trl_kwargs() == {"loss_type": "luspo", "importance_sampling_level": "sequence",
                                                 "epsilon": 2e-3, "epsilon_high": 2.5e-3}
     a = "actor_rollout_ref.actor"
-    assert get_preset("dr_grpo").verl_overrides(4096) == [f"{a}.loss_agg_mode=seq-mean-token-sum-norm",
-                                                          f"{a}.loss_scale_factor=4096", "algorithm.norm_adv_by_std_in_grpo=False"]
-    assert get_preset("luspo").verl_overrides(1) == [f"{a}.policy_loss.loss_mode=gspo", f"{a}.loss_agg_mode=seq-mean-token-sum",
-                                                     f"{a}.clip_ratio_low=0.002", f"{a}.clip_ratio_high=0.0025"]
+    assert get_preset("dr_grpo").verl_overrides(4096) == [
+        f"{a}.loss_agg_mode=seq-mean-token-sum-norm",
+        f"{a}.loss_scale_factor=4096",
+        "algorithm.norm_adv_by_std_in_grpo=False",
+    ]
+    assert get_preset("luspo").verl_overrides(1) == [
+        f"{a}.policy_loss.loss_mode=gspo",
+        f"{a}.loss_agg_mode=seq-mean-token-sum",
+        f"{a}.clip_ratio_low=0.002",
+        f"{a}.clip_ratio_high=0.0025",
+    ]
     assert get_preset("dapo").verl_overrides(1) == [f"{a}.loss_agg_mode=token-mean", f"{a}.clip_ratio_high=0.28"]
     assert get_preset("gspo").verl_overrides(1)[0] == f"{a}.policy_loss.loss_mode=gspo"
     assert get_preset("grpo").verl_overrides(1) == [f"{a}.loss_agg_mode=seq-mean-token-mean"]

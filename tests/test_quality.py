@@ -38,8 +38,16 @@ def tiny_reward_model(tmp_path_factory, tiny_model_dir):
     out = tmp_path_factory.mktemp("rm")
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                      num_key_value_heads=1, num_labels=1, pad_token_id=tok.pad_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        num_labels=1,
+        pad_token_id=tok.pad_token_id,
+    )
     LlamaForSequenceClassification(cfg).save_pretrained(out)
     tok.save_pretrained(out)
     return out
@@ -70,7 +78,9 @@ class ScriptedGenerator:
         for r in requests:
             self.requests.append(r)
             reply = self.replies.pop(0)
-            out.append(reply if isinstance(reply, GenerationResult) else GenerationResult(text=reply, finish_reason="stop"))
+            out.append(
+                reply if isinstance(reply, GenerationResult) else GenerationResult(text=reply, finish_reason="stop")
+            )
         return out
 
     def close(self):

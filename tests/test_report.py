@@ -21,7 +21,10 @@ def test_highlight_escapes_text_and_marks_spans():
 
 
 def test_highlight_clamps_spans_outside_the_text():
-    assert highlight("abc", [(-5, 1, "x"), (2, 99, "y")]) == '<mark class="x" title="x">a</mark>b<mark class="y" title="y">c</mark>'
+    assert (
+        highlight("abc", [(-5, 1, "x"), (2, 99, "y")])
+        == '<mark class="x" title="x">a</mark>b<mark class="y" title="y">c</mark>'
+    )
 
 
 def test_by_target_table_aligns_systems_per_required_length():

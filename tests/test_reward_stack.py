@@ -65,7 +65,11 @@ def test_every_component_is_picklable_and_still_works(stack):
 
 def test_trl_and_verl_adapters_give_the_same_numbers(stack):
     prompts = ["Write about 280 words on tides.", "写一篇300字的短文", "Write a poem."]
-    completions = [ANSWER, "<think>计划</think><answer>" + "潮水慢慢地涨上了岩石。" * 30, "<think>x</think><answer>Roses.</answer>"]
+    completions = [
+        ANSWER,
+        "<think>计划</think><answer>" + "潮水慢慢地涨上了岩石。" * 30,
+        "<think>x</think><answer>Roses.</answer>",
+    ]
     lengths = [None, 300, None]
     trl = {f.__name__: f(prompts=prompts, completions=completions, length=lengths) for f in stack.reward_funcs}
     for k in range(3):
@@ -95,7 +99,9 @@ def test_every_component_gives_a_defined_score_on_bad_input(case):
     text = BAD_TEXTS[case]
     for type_name, cls in COMPONENTS.items():
         func = cls()
-        out = func(prompts=["Write about 300 words."], completions=[text], completion_ids=[[]], answer=["42"], length=[300])
+        out = func(
+            prompts=["Write about 300 words."], completions=[text], completion_ids=[[]], answer=["42"], length=[300]
+        )
         assert len(out) == 1
         assert out[0] is None or math.isfinite(out[0]), (type_name, case, out)
 
@@ -114,9 +120,15 @@ def test_million_word_text_is_scored_in_bounded_time(stack):
 
 def test_stack_config_errors_list_every_problem():
     with pytest.raises(ValueError) as err:
-        RewardStack.from_dict({"components": [{"type": "lenght"}, {"type": "format", "weight": "heavy"}], "counter": "x"})
+        RewardStack.from_dict(
+            {"components": [{"type": "lenght"}, {"type": "format", "weight": "heavy"}], "counter": "x"}
+        )
     message = str(err.value)
-    assert "unknown type 'lenght'" in message and "weight must be a finite number" in message and "unknown counter" in message
+    assert (
+        "unknown type 'lenght'" in message
+        and "weight must be a finite number" in message
+        and "unknown counter" in message
+    )
     with pytest.raises(ValueError, match="unknown parameter"):
         RewardStack.from_dict({"components": [{"type": "lwz_range", "params": {"tolerence": 0.1}}]})
     with pytest.raises(ValueError, match="unique"):
@@ -152,7 +164,9 @@ def test_under_advantage_averaging_every_hack_ranks_below_its_honest_source(stac
         target = count_words(group[1].text)  # the hacks pad toward this target; the honest text is short of it
         prompts = [honest.prompt] * 4
         completions = [wrap(s.text) for s in group]
-        rewards = {f.__name__: f(prompts=prompts, completions=completions, length=[target] * 4) for f in stack.reward_funcs}
+        rewards = {
+            f.__name__: f(prompts=prompts, completions=completions, length=[target] * 4) for f in stack.reward_funcs
+        }
         adv = advantage_average(rewards, group_size=4).tolist()
         assert all(adv[0] > a for a in adv[1:]), (honest.language, rewards, adv)
 
@@ -162,7 +176,11 @@ def test_onnx_and_torch_runtimes_give_the_same_embeddings():
 
     from lengthwise.rewards.embeddings import Embedder
 
-    sentences = ["The tide rose over the rocks.", "潮水慢慢地涨上了岩石。", "A much longer sentence about lighthouses " * 5]
+    sentences = [
+        "The tide rose over the rocks.",
+        "潮水慢慢地涨上了岩石。",
+        "A much longer sentence about lighthouses " * 5,
+    ]
     onnx, torch_ = Embedder(runtime="auto"), Embedder(runtime="torch")
     assert onnx.active_runtime == "onnx" and torch_.active_runtime == "torch"
     a, b = onnx(sentences), torch_(sentences)

@@ -33,7 +33,15 @@ def test_longbench_counter_reproduces_reference_quirks(text, expected):
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("café naïve", 2), ("GPT-4o", 2), ("你好，世界", 4), ("안녕하세요", 5), ("こんにちは", 5), ("cafe\u0301 ok", 2), ("a_b", 2)],
+    [
+        ("café naïve", 2),
+        ("GPT-4o", 2),
+        ("你好，世界", 4),
+        ("안녕하세요", 5),
+        ("こんにちは", 5),
+        ("cafe\u0301 ok", 2),
+        ("a_b", 2),
+    ],
 )
 def test_unicode_counter_counts_every_script_fairly(text, expected):
     assert count_words(text, counter="unicode") == expected

@@ -19,10 +19,18 @@ PRESETS = ["grpo", "dapo", "dr_grpo", "gspo", "luspo"]
 
 
 def tiny_overrides(model_dir, out, steps=2, save_steps=10):
-    return [f"model.name={model_dir}", f"output_dir={out}", f"max_steps={steps}", f"save_steps={save_steps}",
-            "num_generations=2", "per_device_batch_size=2", "max_completion_length=8", "data.builtin_n=8",
-            "rewards={components: [{name: length, type: lwz_range}, {name: format, type: format, params: {think: false}}], "
-            "detectors: {paraphrase: false}}"]
+    return [
+        f"model.name={model_dir}",
+        f"output_dir={out}",
+        f"max_steps={steps}",
+        f"save_steps={save_steps}",
+        "num_generations=2",
+        "per_device_batch_size=2",
+        "max_completion_length=8",
+        "data.builtin_n=8",
+        "rewards={components: [{name: length, type: lwz_range}, {name: format, type: format, params: {think: false}}], "
+        "detectors: {paraphrase: false}}",
+    ]
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -33,7 +41,17 @@ def test_two_step_training_for_each_preset(preset, tiny_model_dir, tmp_path):
     for key, value in get_preset(preset).trl.items():
         assert getattr(args, key) == value, key
     assert args.max_completion_length == 8 and args.multi_objective_aggregation == "normalize_then_sum"
-    assert main(["train", "--set", f"preset={preset}", *sum((["--set", o] for o in tiny_overrides(tiny_model_dir, out)), [])]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--set",
+                f"preset={preset}",
+                *sum((["--set", o] for o in tiny_overrides(tiny_model_dir, out)), []),
+            ]
+        )
+        == 0
+    )
     rows = read_metrics(out / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1, 2]
     for key in ("length/words_mean", "length/words_median", "length/S_l_mean", "length/S_c_mean",

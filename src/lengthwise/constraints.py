@@ -13,6 +13,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from lengthwise.numbers import NUM_ANY as _NUM_ANY
+from lengthwise.numbers import NUM_EN as _NUM_EN
+from lengthwise.numbers import NUM_ZH as _NUM_ZH
+from lengthwise.numbers import parse_number
+
 __all__ = ["LengthConstraint", "parse_length", "parse_number", "Kind", "Unit"]
 
 Kind = Literal["exact", "about", "min", "max", "range"]
@@ -84,105 +89,6 @@ class LengthConstraint:
                        unit="words" if self.language == "en" or self.unit == "pages" else self.unit)
 
 
-# ---------------------------------------------------------------------------------------------
-# Numbers: Arabic (with thousands separators, k/千/万 suffixes), Chinese numerals, English words.
-
-_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_ZH_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
-_EN_SMALL = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
-    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
-}
-_EN_SCALES = {"hundred": 100, "thousand": 1000}
-
-_EN_WORD = "|".join(sorted([*_EN_SMALL, *_EN_SCALES], key=len, reverse=True))
-# Every repetition below is bounded (a number has at most a dozen digits, an English number phrase
-# at most eight words, a gap at most a few spaces). With unbounded ones the regex engine retries
-# each start position against the rest of the text, and 4 KB of "one-one-one-…" took minutes;
-# bounded, the scan is linear in the prompt (tests/reliability: 100 KB in well under a second).
-_ARABIC = r"\d{1,3}(?:,\d{3}){1,5}(?:\.\d{1,6})?|\d{1,12}(?:\.\d{1,6})?"
-_ARABIC_SCALED = rf"(?:{_ARABIC})(?:\s?(?:[kK](?![a-zA-Z])|[千万]))?"
-_NUM_EN = (
-    rf"(?:(?:{_ARABIC})(?:\s?[kK](?![a-zA-Z]))?"
-    rf"|(?:an?\s{{1,4}})?\b(?:{_EN_WORD})(?:[\s-]{{1,4}}(?:and[\s-]{{1,4}})?(?:{_EN_WORD})){{0,7}}\b)"
-)
-_NUM_ZH = rf"(?:(?:{_ARABIC})\s?[千万]?|[零〇一二两三四五六七八九十百千万]{{1,12}})"
-_NUM_ANY = re.compile(rf"{_ARABIC_SCALED}|{_NUM_ZH}|{_NUM_EN}")
-
-
-def _parse_zh_numeral(s: str) -> int | None:
-    total, section, digit = 0, 0, None
-    last_unit = None
-    for ch in s:
-        if ch in _ZH_DIGITS:
-            digit = _ZH_DIGITS[ch]
-        elif ch in _ZH_UNITS:
-            unit = _ZH_UNITS[ch]
-            if unit == 10000:
-                section = (section + (digit or 0)) or 1
-                total += section * unit
-                section = 0
-            else:
-                section += (1 if digit is None else digit) * unit
-            digit, last_unit = None, unit
-        else:
-            return None
-    if digit is not None:
-        # Colloquial "一千二" = 1200, "三千五" = 3500, "一万五" = 15000: a trailing digit is one place below.
-        if last_unit is not None and last_unit >= 100 and s[-2] in _ZH_UNITS:
-            digit *= last_unit // 10
-        section += digit
-    return total + section
-
-
-def _parse_en_words(s: str) -> int | None:
-    total, current = 0, 0
-    seen = False
-    tokens = [t for t in re.split(r"[\s-]+", s.lower()) if t not in ("and", "")]
-    for k, tok in enumerate(tokens):
-        if tok in ("a", "an"):
-            # "a hundred", "a thousand" mean one; "a five-hundred-word essay" is an article.
-            if k + 1 < len(tokens) and tokens[k + 1] in _EN_SCALES:
-                current = max(current, 1)
-            continue
-        if tok in _EN_SMALL:
-            current += _EN_SMALL[tok]
-        elif tok == "hundred":
-            current = max(current, 1) * 100
-        elif tok == "thousand":
-            total += max(current, 1) * 1000
-            current = 0
-        else:
-            return None
-        seen = True
-    return total + current if seen else None
-
-
-def parse_number(s: str) -> float | None:
-    """Parse one number as written in a request.
-
-    >>> [parse_number(x) for x in ["2,000", "3k", "1.5万", "两千", "三千五百", "一万", "一千二", "two thousand five hundred"]]
-    [2000.0, 3000.0, 15000.0, 2000.0, 3500.0, 10000.0, 1200.0, 2500.0]
-    """
-    s = s.strip()
-    m = re.fullmatch(rf"({_ARABIC})\s?([kK千万])?", s)
-    if m:
-        value = float(m.group(1).replace(",", ""))
-        scale = {"k": 1000, "K": 1000, "千": 1000, "万": 10000}.get(m.group(2) or "", 1)
-        return value * scale
-    if re.fullmatch(r"[零〇一二两三四五六七八九十百千万]+", s):
-        v = _parse_zh_numeral(s)
-        return float(v) if v is not None else None
-    v = _parse_en_words(s)
-    return float(v) if v is not None else None
-
-
-# ---------------------------------------------------------------------------------------------
-# Phrase patterns. Each yields (kind, numbers, unit). The earliest match in the text wins; at the
-# same start the longer match wins, so a qualifier or range beats the bare number inside it.
-
 _Q_MIN_EN = (
     r"at\s{1,4}least|no\s{1,4}less\s{1,4}than|not\s{1,4}less\s{1,4}than|no\s{1,4}fewer\s{1,4}than|not\s{1,4}fewer\s{1,4}than|a\s{1,4}minimum\s{1,4}of"
     r"|minimum\s{1,4}of|min\.?|more\s{1,4}than|over|upwards\s{1,4}of|in\s{1,4}excess\s{1,4}of|exceeding|greater\s{1,4}than|no\s{1,4}shorter\s{1,4}than"
@@ -193,7 +99,10 @@ _Q_MAX_EN = (
     r"|at\s{1,4}most|no\s{1,4}more\s{1,4}than|not\s{1,4}more\s{1,4}than|no\s{1,4}longer\s{1,4}than|up\s{1,4}to|under|less\s{1,4}than|fewer\s{1,4}than"
     r"|a\s{1,4}maximum\s{1,4}of|maximum\s{1,4}of|max\.?|within|not\s{1,4}exceeding|not\s{1,4}to\s{1,4}exceed|below|limited\s{1,4}to|capped\s{1,4}at"
 )
-_Q_ABOUT_EN = r"about|around|approximately|approx\.?|roughly|~|circa|some|nearly|close\s{1,4}to|in\s{1,4}the\s{1,4}region\s{1,4}of"
+_Q_ABOUT_EN = (
+    r"about|around|approximately|approx\.?|roughly|~|circa|some|nearly|close\s{1,4}to"
+    r"|in\s{1,4}the\s{1,4}region\s{1,4}of"
+)
 _Q_EXACT_EN = r"exactly|precisely|a\s{1,4}total\s{1,4}of|totall?ing"
 _UNIT_EN = r"(?P<unit>words?|characters?|chars|tokens?|pages?)\b"
 
@@ -202,7 +111,10 @@ _UNIT_EN = r"(?P<unit>words?|characters?|chars|tokens?|pages?)\b"
 # earlier in the text, so the earliest-match rule picks them over the bare comparative inside.
 _NEG = r"(?:不要|不得|不能|不可|不应|不宜|不准|切勿|请勿|勿)"
 _Q_MIN_ZH = rf"{_NEG}(?:少于|低于|短于|小于)|不少于|至少|不低于|不小于|最少|起码|超过|多于|大于|不短于"
-_Q_MAX_ZH = rf"{_NEG}(?:超过|超出|多于|大于|长于|高于)|不超出|不超过|不多于|不大于|最多|至多|少于|低于|小于|不长于|控制在|限制在|限于|以内的"
+_Q_MAX_ZH = (
+    rf"{_NEG}(?:超过|超出|多于|大于|长于|高于)|不超出|不超过|不多于|不大于|最多|至多|少于|低于|小于|不长于"
+    r"|控制在|限制在|限于|以内的"
+)
 _Q_ABOUT_ZH = r"大约|大概|大致|约|左右"
 _Q_AFTER_ZH = r"(?P<after>以上|以内|以下|之内|左右|上下|之间)"
 _UNIT_ZH = r"(?P<unit>个?字|个?词|页)"
@@ -226,33 +138,67 @@ def _kind_of_qualifier(q: str | None) -> Kind | None:
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # English ranges: "between 500 and 800 words", "500-800 words", "from 1,000 to 1,500 words".
-    ("range", re.compile(rf"\bbetween\s{{1,4}}(?P<nums>{_NUM_EN}\s{{1,4}}and\s{{1,4}}{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}", re.I)),
-    ("range", re.compile(rf"(?P<nums>{_NUM_EN}(?:\s{{0,4}}words?)?{_RANGE_SEP}{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}", re.I)),
+    (
+        "range",
+        re.compile(
+            rf"\bbetween\s{{1,4}}(?P<nums>{_NUM_EN}\s{{1,4}}and\s{{1,4}}{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}", re.I
+        ),
+    ),
+    (
+        "range",
+        re.compile(
+            rf"(?P<nums>{_NUM_EN}(?:\s{{0,4}}words?)?{_RANGE_SEP}{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}", re.I
+        ),
+    ),
     # Qualifier before the number: "at least 800 words", "no more than 300-word".
-    ("qual", re.compile(
-        rf"(?<![\w-])(?P<q>{_Q_MIN_EN}|{_Q_MAX_EN}|{_Q_ABOUT_EN}|{_Q_EXACT_EN})\s{{0,4}}(?:of\s{{1,4}})?"
-        rf"(?P<nums>{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}", re.I)),
+    (
+        "qual",
+        re.compile(
+            rf"(?<![\w-])(?P<q>{_Q_MIN_EN}|{_Q_MAX_EN}|{_Q_ABOUT_EN}|{_Q_EXACT_EN})\s{{0,4}}(?:of\s{{1,4}})?"
+            rf"(?P<nums>{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}",
+            re.I,
+        ),
+    ),
     # Qualifier after: "800 words or more", "300 words max", "1000+ words".
-    ("qual", re.compile(
-        rf"(?P<nums>{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}\s{{0,4}}(?P<after_en>or\s{{1,4}}(?:more|longer|above)|minimum|at\s{{1,4}}minimum"
-        rf"|or\s{{1,4}}(?:less|fewer|shorter|under)|max(?:imum)?|at\s{{1,4}}most|tops)\b", re.I)),
+    (
+        "qual",
+        re.compile(
+            rf"(?P<nums>{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}\s{{0,4}}(?P<after_en>or\s{{1,4}}(?:more|longer|above)|minimum|at\s{{1,4}}minimum"
+            rf"|or\s{{1,4}}(?:less|fewer|shorter|under)|max(?:imum)?|at\s{{1,4}}most|tops)\b",
+            re.I,
+        ),
+    ),
     ("qual", re.compile(rf"(?P<nums>{_NUM_EN})\s{{0,4}}(?P<plus>\+)\s{{0,4}}{_UNIT_EN}", re.I)),
     # Unit named before the number: "word count: 800", "word limit of 500", "length: 1,200 words".
-    ("unit_first", re.compile(
-        rf"\b(?P<label>word\s{{0,4}}count|word\s{{0,4}}limit|word\s{{0,4}}target|length)\s{{0,4}}(?:of|:|=|is|should\s{{1,4}}be|must\s{{1,4}}be)?\s{{0,4}}"
-        rf"(?:(?P<q>{_Q_MIN_EN}|{_Q_MAX_EN}|{_Q_ABOUT_EN}|{_Q_EXACT_EN})\s{{1,4}})?"
-        rf"(?P<nums>{_NUM_EN}(?:{_RANGE_SEP}{_NUM_EN})?)(?:\s{{0,4}}-?\s{{0,4}}{_UNIT_EN})?", re.I)),
+    (
+        "unit_first",
+        re.compile(
+            rf"\b(?P<label>word\s{{0,4}}count|word\s{{0,4}}limit|word\s{{0,4}}target|length)\s{{0,4}}(?:of|:|=|is|should\s{{1,4}}be|must\s{{1,4}}be)?\s{{0,4}}"
+            rf"(?:(?P<q>{_Q_MIN_EN}|{_Q_MAX_EN}|{_Q_ABOUT_EN}|{_Q_EXACT_EN})\s{{1,4}})?"
+            rf"(?P<nums>{_NUM_EN}(?:{_RANGE_SEP}{_NUM_EN})?)(?:\s{{0,4}}-?\s{{0,4}}{_UNIT_EN})?",
+            re.I,
+        ),
+    ),
     # Bare: "a 500-word essay", "1,000 words".
     ("plain", re.compile(rf"(?P<nums>{_NUM_EN})\s{{0,4}}-?\s{{0,4}}{_UNIT_EN}", re.I)),
     # Chinese ranges: "2000-3000字", "两千到三千字".
     ("range", re.compile(rf"(?P<nums>{_NUM_ZH}(?:个?字)?{_RANGE_SEP}{_NUM_ZH})\s{{0,4}}{_UNIT_ZH}")),
     # Chinese qualifier before (and maybe after): "不少于3000字", "约两千字左右", "控制在800字以内".
-    ("qual", re.compile(rf"(?P<q>{_Q_MIN_ZH}|{_Q_MAX_ZH}|{_Q_ABOUT_ZH})\s{{0,4}}(?P<nums>{_NUM_ZH})\s{{0,4}}{_UNIT_ZH}{_Q_AFTER_ZH}?")),
+    (
+        "qual",
+        re.compile(
+            rf"(?P<q>{_Q_MIN_ZH}|{_Q_MAX_ZH}|{_Q_ABOUT_ZH})\s{{0,4}}(?P<nums>{_NUM_ZH})\s{{0,4}}{_UNIT_ZH}{_Q_AFTER_ZH}?"
+        ),
+    ),
     # Unit before the number: "字数不少于3000", "字数：2000", "字数在2000到3000之间", "篇幅约五千字".
-    ("unit_first", re.compile(
-        rf"(?P<label>字数|篇幅|字数要求|长度)\s{{0,4}}(?:要求|限制|限定|控制)?\s{{0,4}}(?:为|是|在|:|：)?\s{{0,4}}"
-        rf"(?P<q>{_Q_MIN_ZH}|{_Q_MAX_ZH}|{_Q_ABOUT_ZH})?\s{{0,4}}(?:在)?\s{{0,4}}"
-        rf"(?P<nums>{_NUM_ZH}(?:{_RANGE_SEP}{_NUM_ZH})?)\s{{0,4}}(?:{_UNIT_ZH})?\s{{0,4}}{_Q_AFTER_ZH}?")),
+    (
+        "unit_first",
+        re.compile(
+            rf"(?P<label>字数|篇幅|字数要求|长度)\s{{0,4}}(?:要求|限制|限定|控制)?\s{{0,4}}(?:为|是|在|:|：)?\s{{0,4}}"
+            rf"(?P<q>{_Q_MIN_ZH}|{_Q_MAX_ZH}|{_Q_ABOUT_ZH})?\s{{0,4}}(?:在)?\s{{0,4}}"
+            rf"(?P<nums>{_NUM_ZH}(?:{_RANGE_SEP}{_NUM_ZH})?)\s{{0,4}}(?:{_UNIT_ZH})?\s{{0,4}}{_Q_AFTER_ZH}?"
+        ),
+    ),
     # Chinese bare, maybe with a qualifier after: "一篇800字的文章", "两千字以上".
     ("plain", re.compile(rf"(?P<nums>{_NUM_ZH})\s{{0,4}}{_UNIT_ZH}{_Q_AFTER_ZH}?")),
 ]
@@ -268,11 +214,15 @@ _PART_NOUNS_EN = (
     r"|installments?|pieces?|segments?|posts?|entries|entry|scenes?|acts?|emails?|reviews?|versions?|speeches|speech"
 )
 _PART_NOUNS_ZH = r"个部分|部分|个|篇|章|段|节|首|封|则|幕|期|集"
-_MULT_EN = re.compile(rf"\b(?P<count>{_NUM_EN})\s{{1,4}}(?:[a-zA-Z-]{{1,30}}\s{{1,4}}){{0,2}}?(?:{_PART_NOUNS_EN})\b", re.I)
+_MULT_EN = re.compile(
+    rf"\b(?P<count>{_NUM_EN})\s{{1,4}}(?:[a-zA-Z-]{{1,30}}\s{{1,4}}){{0,2}}?(?:{_PART_NOUNS_EN})\b", re.I
+)
 _MULT_ZH = re.compile(rf"(?P<count>{_NUM_ZH})\s{{0,4}}(?:{_PART_NOUNS_ZH})")
 _EACH_EN = re.compile(r"\b(?:each|apiece|per\s{1,4}\w+|every\s{1,4}\w+|a\s{1,4}piece)\b|\bof\s{0,4}$", re.I)
 _TOTAL_ZH = re.compile(r"共|总计|合计|全文|全篇|总字数|一共|总长")
-_TOTAL_EN = re.compile(r"\b(?:in\s{1,4}total|total(?:\s{1,4}of)?|altogether|overall|combined)\s{0,4}(?:of\s{1,4})?$", re.I)
+_TOTAL_EN = re.compile(
+    r"\b(?:in\s{1,4}total|total(?:\s{1,4}of)?|altogether|overall|combined)\s{0,4}(?:of\s{1,4})?$", re.I
+)
 _TOTAL_EN_AFTER = re.compile(r"\s{0,4}(?:in\s{1,4}total|total|altogether|overall|combined|all\s{1,4}together)\b", re.I)
 _EACH_ZH = re.compile(rf"每(?:{_PART_NOUNS_ZH})?|各")
 

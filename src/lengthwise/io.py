@@ -15,7 +15,19 @@ from typing import Any
 
 from lengthwise.errors import InputError
 
-__all__ = ["input_scope", "register_input", "check_output", "row_problem", "JsonlRows", "read_jsonl", "keyed_rows", "ResumableJsonl", "atomic_write_text", "atomic_write_json", "repair_truncated_tail"]
+__all__ = [
+    "input_scope",
+    "register_input",
+    "check_output",
+    "row_problem",
+    "JsonlRows",
+    "read_jsonl",
+    "keyed_rows",
+    "ResumableJsonl",
+    "atomic_write_text",
+    "atomic_write_json",
+    "repair_truncated_tail",
+]
 
 
 @dataclass

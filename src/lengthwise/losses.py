@@ -2,7 +2,7 @@
 
 The functions are small, plain-torch references of how each method weights tokens and sequences,
 used to test and to explain length bias (``lengthwise bias``); training itself runs in TRL with the
-matching ``GRPOConfig`` settings from ``PRESETS``. Formulas and golden values: REFERENCE.md §4.
+matching ``GRPOConfig`` settings from ``PRESETS``. Formulas and golden values: docs/reference.md §4.
 
 Shapes: B sequences, T padded positions. ``logp``/``old_logp`` (B, T) per-token log-probs,
 ``advantages`` (B,), ``mask`` (B, T) with 1 on completion tokens.
@@ -34,7 +34,9 @@ class LossSettings:
         return self.epsilon if self.epsilon_high is None else self.epsilon_high
 
 
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, LossSettings], tuple[torch.Tensor, dict[str, float]]]
+LossFn = Callable[
+    [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, LossSettings], tuple[torch.Tensor, dict[str, float]]
+]
 LOSSES: dict[str, LossFn] = {}
 
 
@@ -162,7 +164,7 @@ def policy_loss(
 
 
 # ---------------------------------------------------------------------------------------------
-# Presets: one name → TRL GRPOConfig kwargs and verl overrides (REFERENCE.md §4).
+# Presets: one name → TRL GRPOConfig kwargs and verl overrides (docs/reference.md §4).
 
 
 @dataclass(frozen=True)
@@ -197,29 +199,55 @@ _ACTOR = "actor_rollout_ref.actor"
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        Preset("grpo", "GRPO: token ratio, group-normalised advantages, sequence mean of token means",
-               {"loss_type": "grpo", "scale_rewards": "group"},
-               {f"{_ACTOR}.loss_agg_mode": "seq-mean-token-mean"},
-               LossSettings(0.2, 0.2)),
-        Preset("dapo", "DAPO: token mean over the batch, clip-higher ε_high = 0.28",
-               {"loss_type": "dapo", "epsilon_high": 0.28},
-               {f"{_ACTOR}.loss_agg_mode": "token-mean", f"{_ACTOR}.clip_ratio_high": 0.28},
-               LossSettings(0.2, 0.28)),
-        Preset("dr_grpo", "Dr. GRPO: token sum over a constant, advantages not divided by the std",
-               {"loss_type": "dr_grpo", "scale_rewards": "none"},
-               {f"{_ACTOR}.loss_agg_mode": "seq-mean-token-sum-norm", f"{_ACTOR}.loss_scale_factor": "{max_response_length}",
-                "algorithm.norm_adv_by_std_in_grpo": False},
-               LossSettings(0.2, 0.2)),
-        Preset("gspo", "GSPO: sequence-level ratio with tight clipping (3e-4, 4e-4)",
-               {"loss_type": "grpo", "importance_sampling_level": "sequence", "epsilon": 3e-4, "epsilon_high": 4e-4},
-               {f"{_ACTOR}.policy_loss.loss_mode": "gspo", f"{_ACTOR}.loss_agg_mode": "seq-mean-token-mean",
-                f"{_ACTOR}.clip_ratio_low": 3e-4, f"{_ACTOR}.clip_ratio_high": 4e-4},
-               LossSettings(3e-4, 4e-4)),
-        Preset("luspo", "LUSPO: GSPO with each sequence's loss scaled by its length (no short-response bias)",
-               {"loss_type": "luspo", "importance_sampling_level": "sequence", "epsilon": 2e-3, "epsilon_high": 2.5e-3},
-               {f"{_ACTOR}.policy_loss.loss_mode": "gspo", f"{_ACTOR}.loss_agg_mode": "seq-mean-token-sum",
-                f"{_ACTOR}.clip_ratio_low": 2e-3, f"{_ACTOR}.clip_ratio_high": 2.5e-3},
-               LossSettings(2e-3, 2.5e-3)),
+        Preset(
+            "grpo",
+            "GRPO: token ratio, group-normalised advantages, sequence mean of token means",
+            {"loss_type": "grpo", "scale_rewards": "group"},
+            {f"{_ACTOR}.loss_agg_mode": "seq-mean-token-mean"},
+            LossSettings(0.2, 0.2),
+        ),
+        Preset(
+            "dapo",
+            "DAPO: token mean over the batch, clip-higher ε_high = 0.28",
+            {"loss_type": "dapo", "epsilon_high": 0.28},
+            {f"{_ACTOR}.loss_agg_mode": "token-mean", f"{_ACTOR}.clip_ratio_high": 0.28},
+            LossSettings(0.2, 0.28),
+        ),
+        Preset(
+            "dr_grpo",
+            "Dr. GRPO: token sum over a constant, advantages not divided by the std",
+            {"loss_type": "dr_grpo", "scale_rewards": "none"},
+            {
+                f"{_ACTOR}.loss_agg_mode": "seq-mean-token-sum-norm",
+                f"{_ACTOR}.loss_scale_factor": "{max_response_length}",
+                "algorithm.norm_adv_by_std_in_grpo": False,
+            },
+            LossSettings(0.2, 0.2),
+        ),
+        Preset(
+            "gspo",
+            "GSPO: sequence-level ratio with tight clipping (3e-4, 4e-4)",
+            {"loss_type": "grpo", "importance_sampling_level": "sequence", "epsilon": 3e-4, "epsilon_high": 4e-4},
+            {
+                f"{_ACTOR}.policy_loss.loss_mode": "gspo",
+                f"{_ACTOR}.loss_agg_mode": "seq-mean-token-mean",
+                f"{_ACTOR}.clip_ratio_low": 3e-4,
+                f"{_ACTOR}.clip_ratio_high": 4e-4,
+            },
+            LossSettings(3e-4, 4e-4),
+        ),
+        Preset(
+            "luspo",
+            "LUSPO: GSPO with each sequence's loss scaled by its length (no short-response bias)",
+            {"loss_type": "luspo", "importance_sampling_level": "sequence", "epsilon": 2e-3, "epsilon_high": 2.5e-3},
+            {
+                f"{_ACTOR}.policy_loss.loss_mode": "gspo",
+                f"{_ACTOR}.loss_agg_mode": "seq-mean-token-sum",
+                f"{_ACTOR}.clip_ratio_low": 2e-3,
+                f"{_ACTOR}.clip_ratio_high": 2.5e-3,
+            },
+            LossSettings(2e-3, 2.5e-3),
+        ),
     )
 }
 

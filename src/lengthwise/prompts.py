@@ -65,33 +65,78 @@ def render_prompt(prompt: str, think: bool = False, language: Language | None = 
 
 _TOPICS: dict[str, list[str]] = {
     "en": [
-        "the history of lighthouses", "urban beekeeping", "a town that loses its river", "the ethics of self-driving cars",
-        "learning a second language as an adult", "the night shift at a hospital", "deep-sea exploration",
-        "the first day at a new school", "why bridges collapse", "a chess tournament in a small village",
-        "the future of public libraries", "growing tomatoes on a balcony", "a letter that arrives fifty years late",
-        "how tides work", "the invention of the printing press", "a robot that learns to paint",
-        "remote work and loneliness", "the migration of monarch butterflies", "a family bakery's last week",
-        "climate change and coastal cities", "the science of sleep", "a mountain rescue team", "street food in winter",
+        "the history of lighthouses",
+        "urban beekeeping",
+        "a town that loses its river",
+        "the ethics of self-driving cars",
+        "learning a second language as an adult",
+        "the night shift at a hospital",
+        "deep-sea exploration",
+        "the first day at a new school",
+        "why bridges collapse",
+        "a chess tournament in a small village",
+        "the future of public libraries",
+        "growing tomatoes on a balcony",
+        "a letter that arrives fifty years late",
+        "how tides work",
+        "the invention of the printing press",
+        "a robot that learns to paint",
+        "remote work and loneliness",
+        "the migration of monarch butterflies",
+        "a family bakery's last week",
+        "climate change and coastal cities",
+        "the science of sleep",
+        "a mountain rescue team",
+        "street food in winter",
         "the life of a forgotten inventor",
     ],
     "zh": [
-        "灯塔的历史", "城市养蜂", "一座失去河流的小镇", "自动驾驶汽车的伦理", "成年人学习外语", "医院的夜班", "深海探索",
-        "新学校的第一天", "桥梁为什么会倒塌", "小村庄里的象棋比赛", "公共图书馆的未来", "在阳台上种番茄",
-        "一封迟到五十年的信", "潮汐的原理", "印刷术的发明", "学会画画的机器人", "远程办公与孤独", "帝王蝶的迁徙",
-        "家庭面包店的最后一周", "气候变化与沿海城市", "睡眠的科学", "山地救援队", "冬天的街头小吃", "一位被遗忘的发明家",
+        "灯塔的历史",
+        "城市养蜂",
+        "一座失去河流的小镇",
+        "自动驾驶汽车的伦理",
+        "成年人学习外语",
+        "医院的夜班",
+        "深海探索",
+        "新学校的第一天",
+        "桥梁为什么会倒塌",
+        "小村庄里的象棋比赛",
+        "公共图书馆的未来",
+        "在阳台上种番茄",
+        "一封迟到五十年的信",
+        "潮汐的原理",
+        "印刷术的发明",
+        "学会画画的机器人",
+        "远程办公与孤独",
+        "帝王蝶的迁徙",
+        "家庭面包店的最后一周",
+        "气候变化与沿海城市",
+        "睡眠的科学",
+        "山地救援队",
+        "冬天的街头小吃",
+        "一位被遗忘的发明家",
     ],
 }
 _GENRES: dict[str, list[tuple[str, str]]] = {
     "en": [
-        ("essay", "Write an essay about {topic}"), ("story", "Write a short story about {topic}"),
-        ("report", "Write an informative report on {topic}"), ("blog", "Write a blog post about {topic}"),
-        ("speech", "Write a speech about {topic}"), ("letter", "Write a letter to a friend about {topic}"),
-        ("review", "Write a critical review of a book about {topic}"), ("guide", "Write a practical guide to {topic}"),
+        ("essay", "Write an essay about {topic}"),
+        ("story", "Write a short story about {topic}"),
+        ("report", "Write an informative report on {topic}"),
+        ("blog", "Write a blog post about {topic}"),
+        ("speech", "Write a speech about {topic}"),
+        ("letter", "Write a letter to a friend about {topic}"),
+        ("review", "Write a critical review of a book about {topic}"),
+        ("guide", "Write a practical guide to {topic}"),
     ],
     "zh": [
-        ("essay", "写一篇关于{topic}的议论文"), ("story", "写一个关于{topic}的短篇故事"), ("report", "写一篇关于{topic}的科普报告"),
-        ("blog", "写一篇关于{topic}的博客文章"), ("speech", "写一篇关于{topic}的演讲稿"), ("letter", "给朋友写一封信，谈谈{topic}"),
-        ("review", "写一篇关于{topic}的书评"), ("guide", "写一份关于{topic}的实用指南"),
+        ("essay", "写一篇关于{topic}的议论文"),
+        ("story", "写一个关于{topic}的短篇故事"),
+        ("report", "写一篇关于{topic}的科普报告"),
+        ("blog", "写一篇关于{topic}的博客文章"),
+        ("speech", "写一篇关于{topic}的演讲稿"),
+        ("letter", "给朋友写一封信，谈谈{topic}"),
+        ("review", "写一篇关于{topic}的书评"),
+        ("guide", "写一份关于{topic}的实用指南"),
     ],
 }
 _LENGTH_PHRASES: dict[str, list[str]] = {
@@ -141,7 +186,9 @@ def writing_tasks(
         phrase = rng.choice(_LENGTH_PHRASES[lang])
         prompt = phrase.format(genre_prompt=template.format(topic=topic), n=length)
         digest = hashlib.sha1(f"{lang}|{topic}|{genre}|{length}".encode()).hexdigest()[:10]
-        rows.append({"id": f"{split}-{lang}-{digest}", "prompt": prompt, "length": length, "type": genre, "language": lang})
+        rows.append(
+            {"id": f"{split}-{lang}-{digest}", "prompt": prompt, "length": length, "type": genre, "language": lang}
+        )
     return rows
 
 
@@ -166,8 +213,14 @@ def task_prompts(split: Literal["train", "heldout", "all"] = "train", n: int | N
     rows = []
     for lang, topic, genre, template in pairs[:n] if n is not None else pairs:
         digest = hashlib.sha1(f"{lang}|{topic}|{genre}".encode()).hexdigest()[:10]
-        rows.append({"id": f"task-{lang}-{digest}", "prompt": template.format(topic=topic) + ("." if lang == "en" else "。"),
-                     "type": genre, "language": lang})
+        rows.append(
+            {
+                "id": f"task-{lang}-{digest}",
+                "prompt": template.format(topic=topic) + ("." if lang == "en" else "。"),
+                "type": genre,
+                "language": lang,
+            }
+        )
     return rows
 
 

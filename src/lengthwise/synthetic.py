@@ -17,63 +17,212 @@ __all__ = ["Sample", "honest_text", "paste_hack", "paraphrase_hack", "stuffing_h
 
 # -- English vocabulary: each slot word has synonyms, used by the paraphrase hack -----------------
 _EN = {
-    "who": {"the old keeper": "the elderly warden", "a young engineer": "a junior technician", "the mayor": "the town leader",
-            "my grandmother": "my father's mother", "a travelling painter": "a wandering artist", "the fishermen": "the anglers",
-            "a quiet student": "a reserved pupil", "the ship's captain": "the vessel's commander", "two botanists": "a pair of plant scientists",
-            "the night nurse": "the evening caregiver", "a local historian": "a regional chronicler", "the baker": "the bread maker",
-            "our neighbour": "the family next door", "the surveyor": "the land measurer", "a retired pilot": "a former aviator"},
-    "did": {"repaired": "fixed", "studied": "examined", "described": "portrayed", "measured": "gauged", "painted": "depicted",
-            "protected": "guarded", "visited": "toured", "questioned": "challenged", "documented": "recorded", "rebuilt": "reconstructed",
-            "admired": "praised", "mapped": "charted", "cleaned": "scrubbed", "explained": "clarified", "tested": "checked"},
-    "what": {"the rusted lantern": "the corroded lamp", "the harbour wall": "the pier barrier", "an old map": "an ancient chart",
-             "the tide tables": "the sea schedules", "a broken compass": "a damaged navigator", "the stone bridge": "the rock crossing",
-             "the village archive": "the hamlet records", "a ledger of storms": "a book of gales", "the signal tower": "the beacon mast",
-             "the school garden": "the classroom plot", "a wooden boat": "a timber vessel", "the weather station": "the climate post",
-             "a box of letters": "a crate of correspondence", "the market square": "the trading plaza", "the northern road": "the upper route"},
-    "when": {"at dawn": "at daybreak", "before the storm": "ahead of the tempest", "in late autumn": "toward the end of fall",
-             "after midnight": "past twelve at night", "during the festival": "throughout the celebration", "every winter": "each cold season",
-             "on a foggy morning": "one misty forenoon", "last spring": "the previous springtime", "in the summer heat": "amid the warm months",
-             "at low tide": "when the water ebbed"},
-    "why": {"to warn passing ships": "so that vessels nearby were alerted", "for the children": "for the sake of the youngsters",
-            "because the records were lost": "since the archives had vanished", "to earn a living": "in order to make money",
-            "out of curiosity": "from sheer interest", "after the council asked": "once the committee requested it",
-            "to settle an argument": "so a dispute could end", "for a museum exhibit": "for a gallery display"},
-    "adj": {"patient": "unhurried", "careful": "meticulous", "curious": "inquisitive", "tired": "weary", "hopeful": "optimistic",
-            "stubborn": "obstinate", "generous": "open-handed", "anxious": "uneasy", "cheerful": "jovial", "proud": "dignified"},
+    "who": {
+        "the old keeper": "the elderly warden",
+        "a young engineer": "a junior technician",
+        "the mayor": "the town leader",
+        "my grandmother": "my father's mother",
+        "a travelling painter": "a wandering artist",
+        "the fishermen": "the anglers",
+        "a quiet student": "a reserved pupil",
+        "the ship's captain": "the vessel's commander",
+        "two botanists": "a pair of plant scientists",
+        "the night nurse": "the evening caregiver",
+        "a local historian": "a regional chronicler",
+        "the baker": "the bread maker",
+        "our neighbour": "the family next door",
+        "the surveyor": "the land measurer",
+        "a retired pilot": "a former aviator",
+    },
+    "did": {
+        "repaired": "fixed",
+        "studied": "examined",
+        "described": "portrayed",
+        "measured": "gauged",
+        "painted": "depicted",
+        "protected": "guarded",
+        "visited": "toured",
+        "questioned": "challenged",
+        "documented": "recorded",
+        "rebuilt": "reconstructed",
+        "admired": "praised",
+        "mapped": "charted",
+        "cleaned": "scrubbed",
+        "explained": "clarified",
+        "tested": "checked",
+    },
+    "what": {
+        "the rusted lantern": "the corroded lamp",
+        "the harbour wall": "the pier barrier",
+        "an old map": "an ancient chart",
+        "the tide tables": "the sea schedules",
+        "a broken compass": "a damaged navigator",
+        "the stone bridge": "the rock crossing",
+        "the village archive": "the hamlet records",
+        "a ledger of storms": "a book of gales",
+        "the signal tower": "the beacon mast",
+        "the school garden": "the classroom plot",
+        "a wooden boat": "a timber vessel",
+        "the weather station": "the climate post",
+        "a box of letters": "a crate of correspondence",
+        "the market square": "the trading plaza",
+        "the northern road": "the upper route",
+    },
+    "when": {
+        "at dawn": "at daybreak",
+        "before the storm": "ahead of the tempest",
+        "in late autumn": "toward the end of fall",
+        "after midnight": "past twelve at night",
+        "during the festival": "throughout the celebration",
+        "every winter": "each cold season",
+        "on a foggy morning": "one misty forenoon",
+        "last spring": "the previous springtime",
+        "in the summer heat": "amid the warm months",
+        "at low tide": "when the water ebbed",
+    },
+    "why": {
+        "to warn passing ships": "so that vessels nearby were alerted",
+        "for the children": "for the sake of the youngsters",
+        "because the records were lost": "since the archives had vanished",
+        "to earn a living": "in order to make money",
+        "out of curiosity": "from sheer interest",
+        "after the council asked": "once the committee requested it",
+        "to settle an argument": "so a dispute could end",
+        "for a museum exhibit": "for a gallery display",
+    },
+    "adj": {
+        "patient": "unhurried",
+        "careful": "meticulous",
+        "curious": "inquisitive",
+        "tired": "weary",
+        "hopeful": "optimistic",
+        "stubborn": "obstinate",
+        "generous": "open-handed",
+        "anxious": "uneasy",
+        "cheerful": "jovial",
+        "proud": "dignified",
+    },
 }
 _EN_TEMPLATES = [
     ("{when}, {who} {did} {what} {why}.", "{who} {did} {what} {when}, {why}."),
     ("{who}, {adj} as ever, {did} {what} {when}.", "{when} {who} {did} {what}, {adj} as ever."),
     ("Nobody expected that {who} would have {did} {what} {why}.", "That {who} {did} {what} {why} surprised everyone."),
     ("It was {when} that {who} finally {did} {what}.", "{who} finally {did} {what} {when}."),
-    ("Some say {who} {did} {what} only {why}, but the truth was more {adj}.",
-     "The truth was more {adj}, although people claim {who} {did} {what} only {why}."),
-    ("With a {adj} smile, {who} {did} {what} and went home {when}.", "{who} went home {when} after a {adj} smile and having {did} {what}."),
+    (
+        "Some say {who} {did} {what} only {why}, but the truth was more {adj}.",
+        "The truth was more {adj}, although people claim {who} {did} {what} only {why}.",
+    ),
+    (
+        "With a {adj} smile, {who} {did} {what} and went home {when}.",
+        "{who} went home {when} after a {adj} smile and having {did} {what}.",
+    ),
     ("{what} had been neglected until {who} {did} it {when}.", "Until {who} {did} it {when}, {what} stayed neglected."),
     ("According to the diary, {who} {did} {what} {why}.", "{who} {did} {what} {why}, the diary says."),
-    ("Years later, people still remember how {who} {did} {what} {when}.", "How {who} {did} {what} {when} is still remembered years later."),
+    (
+        "Years later, people still remember how {who} {did} {what} {when}.",
+        "How {who} {did} {what} {when} is still remembered years later.",
+    ),
     ("Because {who} was {adj}, {what} was {did} {when}.", "{what} was {did} {when}, since {who} was {adj}."),
-    ("Rumour has it that {who} {did} {what} alone {when}.", "People whisper that {who} {did} {what} without help {when}."),
-    ("If {who} had not {did} {what}, the rest of the story would be different.",
-     "The rest of the story would be different had {who} not {did} {what}."),
-    ("Thanks to {who}, who {did} {what} {why}, it survives today.", "It survives today because {who} {did} {what} {why}."),
-    ("On that day {who} seemed unusually {adj} and {did} {what} {when}.", "{when}, an unusually {adj} {who} {did} {what}."),
+    (
+        "Rumour has it that {who} {did} {what} alone {when}.",
+        "People whisper that {who} {did} {what} without help {when}.",
+    ),
+    (
+        "If {who} had not {did} {what}, the rest of the story would be different.",
+        "The rest of the story would be different had {who} not {did} {what}.",
+    ),
+    (
+        "Thanks to {who}, who {did} {what} {why}, it survives today.",
+        "It survives today because {who} {did} {what} {why}.",
+    ),
+    (
+        "On that day {who} seemed unusually {adj} and {did} {what} {when}.",
+        "{when}, an unusually {adj} {who} {did} {what}.",
+    ),
 ]
 _ZH = {
-    "who": {"老守塔人": "年迈的看塔人", "年轻工程师": "青年技术员", "镇长": "小镇领导", "我的外婆": "我妈妈的母亲", "流浪画家": "四处漂泊的画师",
-            "渔民们": "打鱼的人们", "安静的学生": "沉默的学子", "船长": "舰船指挥", "两位植物学家": "一对研究植物的学者", "夜班护士": "值夜的护理员",
-            "地方史学家": "本地的史志研究者", "面包师": "烘焙师傅", "邻居": "隔壁人家", "测量员": "勘测人员", "退休飞行员": "离职的机师"},
-    "did": {"修好了": "修复了", "研究了": "考察了", "描绘了": "刻画了", "测量了": "丈量了", "保护了": "守护了", "拜访了": "探访了",
-            "记录了": "记载了", "重建了": "重新修建了", "整理了": "梳理了", "清洗了": "擦洗了", "解释了": "说明了", "检查了": "查验了"},
-    "what": {"生锈的灯笼": "锈蚀的提灯", "港口的石墙": "码头的护墙", "一张旧地图": "一幅古老的海图", "潮汐表": "潮水时刻表", "坏掉的罗盘": "损坏的指南针",
-             "石桥": "石头砌的桥", "村里的档案": "乡村的卷宗", "风暴日志": "暴风记录簿", "信号塔": "信标塔", "学校的菜园": "校园里的菜地",
-             "木船": "木头小船", "气象站": "天气观测站", "一箱旧信": "一盒陈年信件", "集市广场": "赶集的广场", "北边的公路": "北面的道路"},
-    "when": {"在黎明时分": "天刚亮的时候", "在暴风雨来临之前": "风暴到来以前", "在深秋": "秋末的时候", "在午夜之后": "半夜过后", "在节日期间": "过节的那几天",
-             "每年冬天": "每逢冬季", "在一个起雾的早晨": "某个雾蒙蒙的清晨", "去年春天": "上一个春季", "在盛夏": "最热的夏天", "在退潮时": "潮水退去时"},
-    "why": {"为了提醒过往的船只": "好让路过的船只注意", "为了孩子们": "为了那些小孩", "因为记录丢失了": "由于档案不见了", "为了谋生": "为了挣钱养家",
-            "出于好奇": "因为感到好奇", "应议会的请求": "按照委员会的要求", "为了结束争论": "为了平息争执", "为了博物馆的展览": "为了展馆的陈列"},
-    "adj": {"耐心": "不急不躁", "细心": "一丝不苟", "好奇": "充满求知欲", "疲惫": "困倦", "满怀希望": "乐观", "固执": "倔强", "慷慨": "大方",
-            "焦虑": "不安", "开朗": "快活", "自豪": "骄傲"},
+    "who": {
+        "老守塔人": "年迈的看塔人",
+        "年轻工程师": "青年技术员",
+        "镇长": "小镇领导",
+        "我的外婆": "我妈妈的母亲",
+        "流浪画家": "四处漂泊的画师",
+        "渔民们": "打鱼的人们",
+        "安静的学生": "沉默的学子",
+        "船长": "舰船指挥",
+        "两位植物学家": "一对研究植物的学者",
+        "夜班护士": "值夜的护理员",
+        "地方史学家": "本地的史志研究者",
+        "面包师": "烘焙师傅",
+        "邻居": "隔壁人家",
+        "测量员": "勘测人员",
+        "退休飞行员": "离职的机师",
+    },
+    "did": {
+        "修好了": "修复了",
+        "研究了": "考察了",
+        "描绘了": "刻画了",
+        "测量了": "丈量了",
+        "保护了": "守护了",
+        "拜访了": "探访了",
+        "记录了": "记载了",
+        "重建了": "重新修建了",
+        "整理了": "梳理了",
+        "清洗了": "擦洗了",
+        "解释了": "说明了",
+        "检查了": "查验了",
+    },
+    "what": {
+        "生锈的灯笼": "锈蚀的提灯",
+        "港口的石墙": "码头的护墙",
+        "一张旧地图": "一幅古老的海图",
+        "潮汐表": "潮水时刻表",
+        "坏掉的罗盘": "损坏的指南针",
+        "石桥": "石头砌的桥",
+        "村里的档案": "乡村的卷宗",
+        "风暴日志": "暴风记录簿",
+        "信号塔": "信标塔",
+        "学校的菜园": "校园里的菜地",
+        "木船": "木头小船",
+        "气象站": "天气观测站",
+        "一箱旧信": "一盒陈年信件",
+        "集市广场": "赶集的广场",
+        "北边的公路": "北面的道路",
+    },
+    "when": {
+        "在黎明时分": "天刚亮的时候",
+        "在暴风雨来临之前": "风暴到来以前",
+        "在深秋": "秋末的时候",
+        "在午夜之后": "半夜过后",
+        "在节日期间": "过节的那几天",
+        "每年冬天": "每逢冬季",
+        "在一个起雾的早晨": "某个雾蒙蒙的清晨",
+        "去年春天": "上一个春季",
+        "在盛夏": "最热的夏天",
+        "在退潮时": "潮水退去时",
+    },
+    "why": {
+        "为了提醒过往的船只": "好让路过的船只注意",
+        "为了孩子们": "为了那些小孩",
+        "因为记录丢失了": "由于档案不见了",
+        "为了谋生": "为了挣钱养家",
+        "出于好奇": "因为感到好奇",
+        "应议会的请求": "按照委员会的要求",
+        "为了结束争论": "为了平息争执",
+        "为了博物馆的展览": "为了展馆的陈列",
+    },
+    "adj": {
+        "耐心": "不急不躁",
+        "细心": "一丝不苟",
+        "好奇": "充满求知欲",
+        "疲惫": "困倦",
+        "满怀希望": "乐观",
+        "固执": "倔强",
+        "慷慨": "大方",
+        "焦虑": "不安",
+        "开朗": "快活",
+        "自豪": "骄傲",
+    },
 }
 _ZH_TEMPLATES = [
     ("{when}，{who}{why}{did}{what}。", "{who}{when}{did}{what}，是{why}。"),
@@ -113,10 +262,14 @@ class _Sentence:
 
 
 def _sentences(rng: random.Random, vocab: dict, templates: list, n: int) -> list[_Sentence]:
-    return [_Sentence(rng.randrange(len(templates)), {k: rng.choice(list(v)) for k, v in vocab.items()}) for _ in range(n)]
+    return [
+        _Sentence(rng.randrange(len(templates)), {k: rng.choice(list(v)) for k, v in vocab.items()}) for _ in range(n)
+    ]
 
 
-def _render(s: _Sentence, templates: list, vocab: dict, paraphrase: bool = False, rng: random.Random | None = None) -> str:
+def _render(
+    s: _Sentence, templates: list, vocab: dict, paraphrase: bool = False, rng: random.Random | None = None
+) -> str:
     """The sentence; a paraphrase uses the template's reordered form and swaps about half of the slot
     fillers for synonyms, as a policy restating its own earlier sentences does."""
     form = templates[s.template][1 if paraphrase else 0]
@@ -155,8 +308,11 @@ def honest_poem(seed: int, language: str = "en", words: int = 1200) -> str:
         lines = []
         for _ in range(4):
             if language == "en":
-                lines.append(f"{rng.choice(list(vocab['who']))} {rng.choice(list(vocab['did']))} {rng.choice(list(vocab['what']))} "
-                             f"{rng.choice(list(vocab['when']))}")
+                lines.append(
+                    f"{rng.choice(list(vocab['who']))} {rng.choice(list(vocab['did']))} "
+                    f"{rng.choice(list(vocab['what']))} "
+                    f"{rng.choice(list(vocab['when']))}"
+                )
             else:
                 lines.append(f"{rng.choice(list(vocab['when']))}{rng.choice(list(vocab['who']))}{rng.choice(list(vocab['did']))}"
                              f"{rng.choice(list(vocab['what']))}")
@@ -202,13 +358,17 @@ def stuffing_hack(text: str, language: str, seed: int, per_sentence: float = 0.6
     for para in text.split("\n\n"):
         if language == "en":
             sentences = para.split(". ")
-            sentences = [s + (f", a {rng.choice(words)} and {rng.choice(words)} point" if rng.random() < per_sentence else "")
-                         for s in sentences]
+            sentences = [
+                s + (f", a {rng.choice(words)} and {rng.choice(words)} point" if rng.random() < per_sentence else "")
+                for s in sentences
+            ]
             out.append(". ".join(sentences))
         else:
             sentences = para.split("。")
-            sentences = [s + (f"，体现了{rng.choice(words)}与{rng.choice(words)}" if s and rng.random() < per_sentence else "")
-                         for s in sentences]
+            sentences = [
+                s + (f"，体现了{rng.choice(words)}与{rng.choice(words)}" if s and rng.random() < per_sentence else "")
+                for s in sentences
+            ]
             out.append("。".join(sentences))
     return "\n\n".join(out)
 

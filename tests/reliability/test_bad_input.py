@@ -61,7 +61,17 @@ def command(name: str, path, tmp_path) -> list[str]:
         "score": ["score", str(path), "--out", out + ".jsonl", "--no-paraphrase"],
         "eval": ["eval", str(path), "--out", out],
         "audit": ["audit", str(path), "--no-paraphrase"],
-        "arena": ["arena", str(path), str(other), "--out", out, "--judge", "http://127.0.0.1:9/v1", "--judge-model", "x"],
+        "arena": [
+            "arena",
+            str(path),
+            str(other),
+            "--out",
+            out,
+            "--judge",
+            "http://127.0.0.1:9/v1",
+            "--judge-model",
+            "x",
+        ],
         "export-sft": ["export-sft", str(path), "--out", out + ".jsonl"],
         "export-dpo": ["export-dpo", str(path), "--scores", str(other), "--out", out + ".jsonl"],
         "train": ["train", "--set", f"data.prompts={path}", "--set", f"output_dir={out}"],
@@ -140,7 +150,9 @@ def test_degenerate_responses_get_defined_scores(case, tmp_path):
 
 
 def test_bom_and_crlf_files_load_as_normal(tmp_path):
-    rows = [{"id": "a", "prompt": "Write about 10 words.", "response": "one two three four five six seven eight nine ten"}]
+    rows = [
+        {"id": "a", "prompt": "Write about 10 words.", "response": "one two three four five six seven eight nine ten"}
+    ]
     text = "".join(json.dumps(r) + "\r\n" for r in rows)
     path = tmp_path / "bom.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
@@ -151,8 +163,13 @@ def test_bom_and_crlf_files_load_as_normal(tmp_path):
 
 
 def test_prompts_without_a_length_are_reported_apart(tmp_path, capsys):
-    path = write_jsonl(tmp_path / "r.jsonl", [{"id": "a", "prompt": "Write a poem.", "response": "Roses."},
-                                              {"id": "b", "prompt": "Write 5 words.", "response": "one two three four five"}])
+    path = write_jsonl(
+        tmp_path / "r.jsonl",
+        [
+            {"id": "a", "prompt": "Write a poem.", "response": "Roses."},
+            {"id": "b", "prompt": "Write 5 words.", "response": "one two three four five"},
+        ],
+    )
     assert main(["eval", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["n_unscored"] == 1 and summary["S_l"] == 100

@@ -39,11 +39,24 @@ def clean_run(key: str, tmp_path_factory, args_for):
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_generate_survives_kill_9(point, tiny_model_dir, tmp_path, tmp_path_factory):
     prompts = write_jsonl(tmp_path / "prompts.jsonl", PROMPTS)
-    common = ["--model", str(tiny_model_dir), "--batch-size", "1", "--max-new-tokens", "48", "--temperature", "0", "--quiet"]
+    common = [
+        "--model",
+        str(tiny_model_dir),
+        "--batch-size",
+        "1",
+        "--max-new-tokens",
+        "48",
+        "--temperature",
+        "0",
+        "--quiet",
+    ]
     clean = clean_run("generate", tmp_path_factory,
                       lambda d: ["generate", str(prompts), "--out", str(d / "clean.jsonl"), *common]) / "clean.jsonl"
     out = tmp_path / "out.jsonl"
-    kill_when(["generate", str(prompts), "--out", str(out), *common], _ready_after(out, 1 if point == "after_first_item" else 3))
+    kill_when(
+        ["generate", str(prompts), "--out", str(out), *common],
+        _ready_after(out, 1 if point == "after_first_item" else 3),
+    )
     if point == "during_a_write":
         tear_last_line(out)
     done = cli(["generate", str(prompts), "--out", str(out), *common])
@@ -62,7 +75,10 @@ def test_write_survives_kill_9(point, tiny_model_dir, tmp_path, tmp_path_factory
                       lambda d: ["write", str(prompts), "--out", str(d / "clean.jsonl"), *common]) / "clean.jsonl"
     out = tmp_path / "out.jsonl"
     cache = tmp_path / "out.jsonl.cache.jsonl"
-    kill_when(["write", str(prompts), "--out", str(out), *common], _ready_after(cache, 1 if point == "after_first_item" else 3))
+    kill_when(
+        ["write", str(prompts), "--out", str(out), *common],
+        _ready_after(cache, 1 if point == "after_first_item" else 3),
+    )
     if point == "during_a_write":
         tear_last_line(cache, b'{"key": "d0:s9", "sect')
     done = cli(["write", str(prompts), "--out", str(out), *common])
@@ -83,7 +99,9 @@ def _slow_rubric_server():
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_eval_with_judge_survives_kill_9(point, tmp_path):
-    rows = [{"id": f"r{k}", "prompt": "Write about 20 words.", "response": " ".join(["word"] * (10 + k))} for k in range(24)]
+    rows = [
+        {"id": f"r{k}", "prompt": "Write about 20 words.", "response": " ".join(["word"] * (10 + k))} for k in range(24)
+    ]
     responses = write_jsonl(tmp_path / "responses.jsonl", rows)
     with _slow_rubric_server() as server:
         common = ["--judge", server.base_url, "--judge-model", "judge", "--quiet"]

@@ -95,22 +95,69 @@ def test_total_failure_ends_nonzero_with_a_summary_not_a_hang(tiny_generator, tm
 def test_api_keys_never_reach_outputs_logs_caches_or_reports(tiny_generator, tmp_path, capsys, monkeypatch):
     key = "sk-test-SECRET-0123456789abcdef"
     monkeypatch.setenv("LENGTHWISE_TEST_KEY", key)
-    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": f"p{k}", "prompt": f"Write about {10 + k} words."} for k in range(4)])
+    prompts = write_jsonl(
+        tmp_path / "p.jsonl", [{"id": f"p{k}", "prompt": f"Write about {10 + k} words."} for k in range(4)]
+    )
     with FakeOpenAIServer(tiny_generator) as server:
         server.faults.extend(["500", "429"])  # failures and retries are logged too
-        assert main(["generate", str(prompts), "-o", str(tmp_path / "gen.jsonl"), "--backend", "openai", "--base-url",
-                     server.base_url, "--model", "tiny", "--api-key-env", "LENGTHWISE_TEST_KEY", "--max-new-tokens", "4",
-                     *FAST_RETRY]) == 0
+        assert (
+            main(
+                [
+                    "generate",
+                    str(prompts),
+                    "-o",
+                    str(tmp_path / "gen.jsonl"),
+                    "--backend",
+                    "openai",
+                    "--base-url",
+                    server.base_url,
+                    "--model",
+                    "tiny",
+                    "--api-key-env",
+                    "LENGTHWISE_TEST_KEY",
+                    "--max-new-tokens",
+                    "4",
+                    *FAST_RETRY,
+                ]
+            )
+            == 0
+        )
         seen = list(server.seen_auth)
     with _judge_server({"ok": 1.0}) as judge:
         assert main(["eval", str(tmp_path / "gen.jsonl"), "--out", str(tmp_path / "eval"), "--judge", judge.base_url,
                      "--judge-model", "j", "--judge-api-key-env", "LENGTHWISE_TEST_KEY"]) == 0
         seen += judge.seen_auth
     with FakeOpenAIServer(tiny_generator) as server:
-        assert main(["write", str(prompts), "-o", str(tmp_path / "docs.jsonl"), "--backend", "openai", "--base-url",
-                     server.base_url, "--model", "tiny", "--api-key", key, "--tokenizer", str(tiny_generator.model_name),
-                     "--window", "2048", "--min-section-words", "5", "--max-section-words", "20", "--plan-attempts", "1",
-                     "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "write",
+                    str(prompts),
+                    "-o",
+                    str(tmp_path / "docs.jsonl"),
+                    "--backend",
+                    "openai",
+                    "--base-url",
+                    server.base_url,
+                    "--model",
+                    "tiny",
+                    "--api-key",
+                    key,
+                    "--tokenizer",
+                    str(tiny_generator.model_name),
+                    "--window",
+                    "2048",
+                    "--min-section-words",
+                    "5",
+                    "--max-section-words",
+                    "20",
+                    "--plan-attempts",
+                    "1",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         seen += server.seen_auth
     assert seen and all(a == f"Bearer {key}" for a in seen)  # the key was really used
     captured = capsys.readouterr()

@@ -73,8 +73,18 @@ def _tail_starts(text: str) -> list[int]:
     return starts or [0]
 
 
-def fit_section_prompt(instruction: str, plan: str, done: list[DoneSection], current: str, step: str, words: int,
-                       last: bool, budget: int, measure: Callable[[Messages], int], language: str = "en") -> FittedPrompt:
+def fit_section_prompt(
+    instruction: str,
+    plan: str,
+    done: list[DoneSection],
+    current: str,
+    step: str,
+    words: int,
+    last: bool,
+    budget: int,
+    measure: Callable[[Messages], int],
+    language: str = "en",
+) -> FittedPrompt:
     """The richest request for this step within ``budget`` tokens: the whole text so far if it fits,
     else the digest of earlier sections plus the longest tail (from a sentence start) that fits;
     oldest digest lines go first if even that is too long. ``current``: the part of this section

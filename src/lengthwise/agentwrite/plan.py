@@ -64,7 +64,9 @@ _BRACKETED_NUMBER = re.compile(r"\[\s*(\d[\d,]*)\s*\]")
 # a main point that is still the template's placeholder: wholly in brackets, or the template's words
 _PLACEHOLDER = re.compile(r"^\[[^\]]*\]$|what this section covers|这一段写什么", re.IGNORECASE)
 # the template's count placeholder left unfilled: the section is real, its count missing
-_COUNT_PLACEHOLDER = re.compile(r"(?:word\s*count|字数)\s*:?\s*\[\s*(?:number|数字)\s*\]\s*(?:words?|字)?", re.IGNORECASE)
+_COUNT_PLACEHOLDER = re.compile(
+    r"(?:word\s*count|字数)\s*:?\s*\[\s*(?:number|数字)\s*\]\s*(?:words?|字)?", re.IGNORECASE
+)
 
 
 def _count_of(text: str) -> tuple[int | None, str]:

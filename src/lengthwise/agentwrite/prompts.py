@@ -20,22 +20,35 @@ _EXAMPLE_PLAN = {
            "段落 4 - 主要内容：蜜蜂今天面临的威胁以及应对办法 - 字数：400字\n\n"),
 }
 EXAMPLE_POINTS = {
-    "en": ["Why bees matter to farms and wild plants", "How a hive is organised: the queen, workers and drones",
-           "A year in the life of a colony, season by season", "The threats bees face today and what can be done"],
-    "zh": ["蜜蜂对农田和野生植物的重要性", "蜂巢的分工：蜂王、工蜂和雄蜂", "蜂群一年四季的生活", "蜜蜂今天面临的威胁以及应对办法"],
+    "en": [
+        "Why bees matter to farms and wild plants",
+        "How a hive is organised: the queen, workers and drones",
+        "A year in the life of a colony, season by season",
+        "The threats bees face today and what can be done",
+    ],
+    "zh": [
+        "蜜蜂对农田和野生植物的重要性",
+        "蜂巢的分工：蜂王、工蜂和雄蜂",
+        "蜂群一年四季的生活",
+        "蜜蜂今天面临的威胁以及应对办法",
+    ],
 }
 PLAN_PREFIX = {"en": "Paragraph 1 - Main Point:", "zh": "段落 1 - 主要内容："}
 
 _PLAN = {
-    "en": ("Break the writing task below into sections for a long piece of writing. Give one line per section, "
-           "exactly in this form, and nothing else:\n"
-           "Paragraph 1 - Main Point: [what this section covers, in one or two sentences] - Word Count: [number] words\n"
-           "Each section should be between {lo} and {hi} words, and the word counts must add up to {total} words.\n\n"
-           "{example}Writing task:\n{instruction}"),
-    "zh": ("请把下面的写作任务拆分成若干段落来完成一篇长文。每段一行，严格按下面的格式输出，不要输出其他内容：\n"
-           "段落 1 - 主要内容：[这一段写什么，一两句话] - 字数：[数字]字\n"
-           "每段字数在{lo}到{hi}字之间，所有段落的字数加起来必须等于{total}字。\n\n"
-           "{example}写作任务：\n{instruction}"),
+    "en": (
+        "Break the writing task below into sections for a long piece of writing. Give one line per section, "
+        "exactly in this form, and nothing else:\n"
+        "Paragraph 1 - Main Point: [what this section covers, in one or two sentences] - Word Count: [number] words\n"
+        "Each section should be between {lo} and {hi} words, and the word counts must add up to {total} words.\n\n"
+        "{example}Writing task:\n{instruction}"
+    ),
+    "zh": (
+        "请把下面的写作任务拆分成若干段落来完成一篇长文。每段一行，严格按下面的格式输出，不要输出其他内容：\n"
+        "段落 1 - 主要内容：[这一段写什么，一两句话] - 字数：[数字]字\n"
+        "每段字数在{lo}到{hi}字之间，所有段落的字数加起来必须等于{total}字。\n\n"
+        "{example}写作任务：\n{instruction}"
+    ),
 }
 
 _SECTION = {
@@ -100,7 +113,11 @@ def continuation_note(index: int, main_point: str, written: int, target: int, la
 
 
 def summary_messages(section: str, language: str = "en") -> list[dict[str, str]]:
-    ask = "用一两句话概括下面这段文字：\n\n" if language == "zh" else "Summarise this passage in one or two sentences:\n\n"
+    ask = (
+        "用一两句话概括下面这段文字：\n\n"
+        if language == "zh"
+        else "Summarise this passage in one or two sentences:\n\n"
+    )
     return [{"role": "user", "content": ask + section}]
 
 

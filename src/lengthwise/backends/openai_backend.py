@@ -246,7 +246,9 @@ class OpenAIGenerator:
                 wait = self.retry.wait(attempt, retry_after, self._rng)
                 out_of_time = self.retry.deadline is not None and elapsed + wait > self.retry.deadline
                 if not retryable or attempt >= self.retry.max_attempts or out_of_time:
-                    return GenerationResult(text="", finish_reason="error", error=reason, attempts=attempt, failures=failures)
+                    return GenerationResult(
+                        text="", finish_reason="error", error=reason, attempts=attempt, failures=failures
+                    )
                 await asyncio.sleep(wait)
 
     def _refused_schema(self, request: GenerationRequest, exc: BaseException) -> bool:

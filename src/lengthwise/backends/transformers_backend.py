@@ -93,7 +93,9 @@ class TransformersGenerator:
             group = list(same_settings)
             for start in range(0, len(group), self.batch_size):
                 batch = group[start:start + self.batch_size]
-                for i, result in zip(batch, self._generate_batch([requests[i] for i in batch], [encoded[i] for i in batch]), strict=True):
+                for i, result in zip(
+                    batch, self._generate_batch([requests[i] for i in batch], [encoded[i] for i in batch]), strict=True
+                ):
                     results[i] = result
                     if on_result is not None:
                         on_result(i, result)
@@ -147,7 +149,9 @@ class TransformersGenerator:
             cut = text.find(stop)
             if cut >= 0:
                 text, reason = text[:cut], "stop"
-        return GenerationResult(text=text, finish_reason=reason, prompt_tokens=prompt_len, completion_tokens=n_generated)
+        return GenerationResult(
+            text=text, finish_reason=reason, prompt_tokens=prompt_len, completion_tokens=n_generated
+        )
 
     def close(self) -> None:
         pass

@@ -144,7 +144,7 @@ def write(
 
     Examples:
       lengthwise write prompts.jsonl -o documents.jsonl --words 5000
-      lengthwise write prompts.jsonl -o documents.jsonl --backend openai --base-url http://127.0.0.1:8080/v1 -m m --tokenizer embedded
+      lengthwise write tasks.jsonl -o docs.jsonl --backend openai --base-url http://host:8080/v1 --tokenizer embedded
     """
     from lengthwise.agentwrite.writer import WriteSettings
     from lengthwise.io import check_output

@@ -76,11 +76,14 @@ def train(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(
-        "--out", "-o", help="Run folder (rerun the same command to resume).")] = Path("runs/demo"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (rerun the same command to resume).")] = Path(
+        "runs/demo"
+    ),
     model: ModelOpt = None,
     steps: Annotated[int | None, typer.Option(help="Training steps (default 12; 0 measures only).")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Smoke run: 8 prompts, 2 short steps (a few minutes).")] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Smoke run: 8 prompts, 2 short steps (a few minutes).")
+    ] = False,
     prompts: Annotated[int | None, typer.Option("--prompts", help="Held-out prompts to measure (default 36).")] = None,
     preset: Annotated[str, typer.Option(help="Loss preset: grpo, dr_grpo, dapo, gspo or luspo.")] = "luspo",
     learning_rate: Annotated[float | None, typer.Option("--lr", help="Learning rate of the LoRA adapters.")] = None,
@@ -103,13 +106,16 @@ def demo(
 
     if preset not in PRESETS:
         raise LengthwiseError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    overrides: dict = {"model": model, "preset": preset, "seed": seed, "device": device}
-    for key, value in (("steps", steps), ("n_prompts", prompts), ("learning_rate", learning_rate)):
+    if steps is not None and steps < 0:
+        raise LengthwiseError(f"--steps must be >= 0, got {steps}")
+    training = {"model.name": model, "preset": preset, "seed": seed, "data.seed": seed, "device": device}
+    for key, value in (("max_steps", steps or None), ("learning_rate", learning_rate)):
         if value is not None:
-            overrides[key] = value
-    settings = DemoSettings.quick(**overrides) if quick else DemoSettings(**overrides)
+            training[key] = value
+    measure = {"n_prompts": prompts} if prompts is not None else {}
+    settings = (DemoSettings.quick if quick else DemoSettings.default)(training=training, **measure)
     say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[bold]{msg}[/bold]"))
-    result = run_demo(out, settings, progress=not quiet, on_phase=say)
+    result = run_demo(out, settings, progress=not quiet, on_phase=say, train=steps != 0)
     print_table(f"length following on {len(result.before.rows)} held-out prompts (longbench counter)",
                 ["required", "n", "words before", "words after", "S_l before", "S_l after"], demo_table_rows(result))
     line = f"mean S_l {result.before.mean_S_l:.1f}"

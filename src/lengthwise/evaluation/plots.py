@@ -17,6 +17,14 @@ __all__ = ["plot_required_vs_produced", "plot_training_curves", "plot_bars", "pl
 _SL80_LOW, _SL80_HIGH = 1 / 1.4, 1.6
 
 
+def _save(fig, path: Path) -> Path:
+    """Lay out, write and release a figure (pyplot keeps every open figure alive otherwise)."""
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot_required_vs_produced(
     series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     path: str | os.PathLike,
@@ -44,10 +52,7 @@ def plot_required_vs_produced(
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_training_curves(rows, path: str | os.PathLike, title: str = "Length dynamics during training") -> Path:
@@ -82,10 +87,7 @@ def plot_training_curves(rows, path: str | os.PathLike, title: str = "Length dyn
            ["truncated completions", "clipped, negative advantage", "clipped, positive advantage"])
     axes[1, 1].set_title("truncation and clipping")
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_bars(values: Mapping[str, float | None], path: str | os.PathLike, title: str, ylabel: str,
@@ -104,19 +106,20 @@ def plot_bars(values: Mapping[str, float | None], path: str | os.PathLike, title
                     ha="center", va="bottom", fontsize=8)
     if reference is not None:
         ax.axhline(reference, color="#2ca02c", ls="--", lw=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=20 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center")
+    ax.set_xticks(
+        range(len(labels)), labels, rotation=20 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center"
+    )
     if ymax is not None:
         ax.set_ylim(0, ymax * 1.08)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
-def plot_leaderboard(rows: Sequence[Mapping[str, float]], path: str | os.PathLike, title: str = "Arena ratings") -> Path:
+def plot_leaderboard(
+    rows: Sequence[Mapping[str, float]], path: str | os.PathLike, title: str = "Arena ratings"
+) -> Path:
     """Horizontal rating bars with their bootstrap intervals; ``rows``: ``{system, rating, low, high}``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +134,4 @@ def plot_leaderboard(rows: Sequence[Mapping[str, float]], path: str | os.PathLik
     ax.set_xlabel("rating (Bradley–Terry, 95% bootstrap interval)")
     ax.set_title(title)
     ax.grid(True, axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

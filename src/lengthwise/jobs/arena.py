@@ -111,10 +111,18 @@ def run_arena(paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike, ju
     comparisons: list[Comparison] = combine_orders(outcomes)
     board = leaderboard(comparisons, names, anchor=anchor or ("baseline" if "baseline" in systems else names[0]),
                         n_bootstrap=n_bootstrap, seed=seed)
-    summary = {"inputs": [str(Path(p).resolve()) for p in paths], "systems": names, "prompts": len(shared), "judged": len(outcomes), "requested": len(jobs),
-               "judge": judge.name, "judge_failures": {"count": sum(failures.values()), "by_reason": dict(failures)},
-               "anchor": anchor or ("baseline" if "baseline" in systems else names[0]), "leaderboard": board,
-               "unmatched": {n: len(v) - len(shared) for n, v in systems.items()}}
+    summary = {
+        "inputs": [str(Path(p).resolve()) for p in paths],
+        "systems": names,
+        "prompts": len(shared),
+        "judged": len(outcomes),
+        "requested": len(jobs),
+        "judge": judge.name,
+        "judge_failures": {"count": sum(failures.values()), "by_reason": dict(failures)},
+        "anchor": anchor or ("baseline" if "baseline" in systems else names[0]),
+        "leaderboard": board,
+        "unmatched": {n: len(v) - len(shared) for n, v in systems.items()},
+    }
     atomic_write_json(out / "leaderboard.json", summary)
     if report:
         from lengthwise.evaluation.report import build_arena_report

@@ -14,6 +14,7 @@ append-only by id; training resumes from its last checkpoint).
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Callable
@@ -48,67 +49,77 @@ DEMO_REWARDS: dict[str, Any] = {
 }
 
 
+def demo_training(output_dir: str = "runs/demo/train") -> TrainConfig:
+    """What the demo trains (the same recipe as examples/cpu-demo.yaml): LUSPO + LoRA on the
+    built-in English training tasks over the demo's length grid."""
+    return TrainConfig(
+        output_dir=output_dir,
+        model=ModelConfig(lora=True, lora_r=16, lora_alpha=32),
+        data=DataConfig(builtin_n=96, lengths=list(DEMO_LENGTHS), languages=["en"], think=False),
+        preset="luspo",
+        rewards=DEMO_REWARDS,
+        advantage="normalize_then_sum",
+        num_generations=4,
+        per_device_batch_size=8,
+        max_steps=12,
+        learning_rate=5e-4,
+        # 256 tokens ≈ 190 words: room for 1.5x the longest target, so overshooting is seen and penalised
+        max_completion_length=256,
+        temperature=1.0,
+        save_steps=4,
+        logging_steps=1,
+    )
+
+
+def with_changes(config: TrainConfig, changes: dict[str, Any]) -> TrainConfig:
+    """``config`` with dotted-key changes applied (``{"model.name": …, "max_steps": 2}``)."""
+    config = copy.deepcopy(config)
+    for key, value in changes.items():
+        target = config
+        *path, name = key.split(".")
+        for part in path:
+            target = getattr(target, part)
+        if not hasattr(target, name):
+            raise ConfigError(f"demo training has no setting {key!r}")
+        setattr(target, name, value)
+    return config
+
+
 @dataclass
 class DemoSettings:
-    """What the demo runs. The defaults fit 20 minutes on 2 CPU cores; ``quick()`` is a smoke run."""
+    """What the demo runs: ``training`` (a ``TrainConfig``, the single source of every training
+    setting: model, preset, steps, seed, device…) and how the held-out measurement is made."""
 
-    model: str | None = None
+    training: TrainConfig = field(default_factory=demo_training)
     n_prompts: int = 36
-    steps: int = 12
-    preset: str = "luspo"
-    learning_rate: float = 5e-4
-    lora_r: int = 16
-    num_generations: int = 4
-    per_device_batch_size: int = 8
-    # 256 tokens ≈ 190 words: room for 1.5x the longest target, so overshooting is seen and penalised
-    max_completion_length: int = 256
-    train_prompts: int = 96
     eval_max_tokens: int = 320
     eval_batch_size: int = 8
-    seed: int = 0
-    device: str | None = None
-    rewards: dict[str, Any] = field(default_factory=lambda: DEMO_REWARDS)
-    advantage: str = "normalize_then_sum"
-    extra_trl: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def quick(cls, **overrides: Any) -> DemoSettings:
-        values = dict(n_prompts=8, steps=2, max_completion_length=96, eval_max_tokens=128, train_prompts=16)
+    def quick(cls, training: dict[str, Any] | None = None, **overrides: Any) -> DemoSettings:
+        """A smoke run: 8 prompts, 2 short steps."""
+        changes = {"max_steps": 2, "max_completion_length": 96, "data.builtin_n": 16, **(training or {})}
+        values = dict(n_prompts=8, eval_max_tokens=128)
         values.update(overrides)
-        return cls(**values)
+        return cls(training=with_changes(demo_training(), changes), **values)
+
+    @classmethod
+    def default(cls, training: dict[str, Any] | None = None, **overrides: Any) -> DemoSettings:
+        return cls(training=with_changes(demo_training(), training or {}), **overrides)
 
     def check(self) -> None:
-        problems = []
+        problems = self.training.problems()
         if self.n_prompts < 2:
             problems.append(f"prompts must be >= 2, got {self.n_prompts}")
-        if self.steps < 0:
-            problems.append(f"steps must be >= 0, got {self.steps}")
-        if self.per_device_batch_size % self.num_generations:
-            problems.append("per_device_batch_size must be a multiple of num_generations")
         if problems:
             raise ConfigError("; ".join(problems))
 
 
 def demo_train_config(settings: DemoSettings, output_dir: str | os.PathLike) -> TrainConfig:
-    """The training half of the demo as a ``TrainConfig`` (the same recipe as examples/cpu-demo.yaml)."""
-    config = TrainConfig(
-        output_dir=str(output_dir),
-        model=ModelConfig(name=settings.model, lora=True, lora_r=settings.lora_r, lora_alpha=2 * settings.lora_r),
-        data=DataConfig(builtin_n=settings.train_prompts, lengths=list(DEMO_LENGTHS), languages=["en"], think=False,
-                        seed=settings.seed),
-        preset=settings.preset,
-        rewards=settings.rewards,
-        advantage=settings.advantage,  # type: ignore[arg-type]
-        num_generations=settings.num_generations,
-        per_device_batch_size=settings.per_device_batch_size,
-        max_steps=max(settings.steps, 1),
-        learning_rate=settings.learning_rate,
-        max_completion_length=settings.max_completion_length,
-        temperature=1.0,
-        seed=settings.seed,
-        save_steps=max(1, min(4, settings.steps)),
-        logging_steps=1,
-    )
+    """The training half of the demo, writing to ``output_dir``."""
+    config = copy.deepcopy(settings.training)
+    config.output_dir = str(output_dir)
+    config.save_steps = max(1, min(config.save_steps, config.max_steps))
     return config.validate()
 
 
@@ -172,10 +183,10 @@ def _measure(out: Path, name: str, records, model: str | None, settings: DemoSet
     done = {row.get("id") for row in _rows_if_any(path)}
     todo = [r for r in records if r.id not in done]
     if todo:
-        generator = TransformersGenerator.from_pretrained(model, device=settings.device,
+        generator = TransformersGenerator.from_pretrained(model, device=settings.training.device,
                                                           batch_size=settings.eval_batch_size)
         gen_settings = GenerateSettings(max_tokens_cap=settings.eval_max_tokens, temperature=0.7, top_p=0.95,
-                                        seed=settings.seed, chunk=settings.eval_batch_size)
+                                        seed=settings.training.seed, chunk=settings.eval_batch_size)
         # every record is passed so each keeps its seed (seed + position) across phases and resumes
         report = generate_responses(records, path, generator, gen_settings, progress=progress)
         if report.failed:
@@ -216,22 +227,22 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
     phase_seconds: dict[str, float] = {}
     prompts_path = out / "prompts.jsonl"
     if not prompts_path.exists():
-        write_jsonl(prompts_path, heldout_prompts(settings.n_prompts, seed=settings.seed))
+        write_jsonl(prompts_path, heldout_prompts(settings.n_prompts, seed=settings.training.seed))
     records, _ = load_prompts(prompts_path)
 
     t = time.monotonic()
     say(f"1/4 measuring the untrained model on {len(records)} held-out prompts")
-    before = _measure(out, "before", records, settings.model, settings, progress)
+    before = _measure(out, "before", records, settings.training.model.name, settings, progress)
     phase_seconds["before"] = round(time.monotonic() - t, 1)
 
     after = None
     train_dir = out / "train"
-    if train and settings.steps > 0:
+    if train:
         t = time.monotonic()
         config = demo_train_config(settings, train_dir)
         final = train_dir / "final"
         if not (final / "adapter_config.json").exists():
-            say(f"2/4 training {settings.steps} steps of {settings.preset} + LoRA (r={settings.lora_r}) "
+            say(f"2/4 training {config.max_steps} steps of {config.preset} + LoRA (r={config.model.lora_r}) "
                 f"on {config.data.builtin_n} training prompts")
             run_training(config, progress=progress)
         else:
@@ -248,10 +259,10 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
     from lengthwise.evaluation.report import build_demo_report
 
     summary = {
-        "model": settings.model or "SmolLM2-135M-Instruct (embedded)",
+        "model": settings.training.model.name or "SmolLM2-135M-Instruct (embedded)",
         "counter": "longbench",
-        "settings": {k: v for k, v in settings.__dict__.items() if k != "rewards"},
-        "rewards": settings.rewards,
+        "settings": _summary_settings(settings),
+        "rewards": settings.training.rewards,
         "before": before.as_dict(),
         "after": after.as_dict() if after else None,
         "delta_S_l": round(after.mean_S_l - before.mean_S_l, 2) if after else None,
@@ -266,6 +277,18 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
     return DemoResult(out, before, after, report, seconds, phase_seconds)
 
 
+def _summary_settings(settings: DemoSettings) -> dict[str, Any]:
+    """The recipe as the report shows it: the training settings (without the reward stack, kept
+    apart) and the measurement's."""
+    training = settings.training.as_dict()
+    training.pop("rewards", None)
+    return {"steps": settings.training.max_steps, "preset": settings.training.preset,
+            "lora_r": settings.training.model.lora_r, "learning_rate": settings.training.learning_rate,
+            "num_generations": settings.training.num_generations, "n_prompts": settings.n_prompts,
+            "eval_max_tokens": settings.eval_max_tokens, "eval_batch_size": settings.eval_batch_size,
+            "training": training}
+
+
 def gain_intervals(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
     """The S_l gain after − before over the prompts both phases scored, with its paired-bootstrap 95%
     interval (docs/reference.md §7), overall and per requested length."""
@@ -275,7 +298,9 @@ def gain_intervals(before: list[dict[str, Any]], after: list[dict[str, Any]]) ->
     pairs = [(scored[r["id"]], r) for r in after if r.get("S_l") is not None and r["id"] in scored]
     if not pairs:
         return {}
-    out: dict[str, Any] = {"S_l": paired_bootstrap_ci([b["S_l"] for b, _ in pairs], [a["S_l"] for _, a in pairs]).as_dict()}
+    out: dict[str, Any] = {
+        "S_l": paired_bootstrap_ci([b["S_l"] for b, _ in pairs], [a["S_l"] for _, a in pairs]).as_dict()
+    }
     by_target: dict[str, Any] = {}
     for target in sorted({b.get("required") for b, _ in pairs if b.get("required") is not None}):
         group = [(b, a) for b, a in pairs if b.get("required") == target]

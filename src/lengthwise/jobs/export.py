@@ -62,8 +62,13 @@ def export_sft(documents: str | os.PathLike, out: str | os.PathLike, min_sl: flo
             {"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": text}]
         examples.append({"messages": messages})
     write_jsonl(out, examples)
-    return {"total": len(data.rows), "written": len(examples), "dropped_sl": dropped_sl, "dropped_redundancy": dropped_red,
-            "skipped_rows": list(data.skipped)}
+    return {
+        "total": len(data.rows),
+        "written": len(examples),
+        "dropped_sl": dropped_sl,
+        "dropped_redundancy": dropped_red,
+        "skipped_rows": list(data.skipped),
+    }
 
 
 def export_dpo(responses: str | os.PathLike, scores: str | os.PathLike, out: str | os.PathLike, min_margin: float = 0.1,

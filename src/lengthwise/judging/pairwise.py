@@ -40,8 +40,13 @@ PAIRWISE_SCHEMA: dict[str, Any] = {
 
 
 def pairwise_messages(prompt: str, a: str, b: str) -> list[dict[str, str]]:
-    return [{"role": "system", "content": _PAIR_RUBRIC},
-            {"role": "user", "content": f"[Writing request]\n{prompt}\n\n[Response A]\n{a}\n\n[Response B]\n{b}\n\n[Your comparison]"}]
+    return [
+        {"role": "system", "content": _PAIR_RUBRIC},
+        {
+            "role": "user",
+            "content": f"[Writing request]\n{prompt}\n\n[Response A]\n{a}\n\n[Response B]\n{b}\n\n[Your comparison]",
+        },
+    ]
 
 
 class PairParseError(ValueError):
@@ -152,7 +157,9 @@ class ProbabilityPairJudge:
         for prompt, a, b in items:
             overhead = len(self.tokenizer(self._text(prompt, "", ""))["input_ids"])
             budget = max(16, (self.max_context - overhead - 8) // 2)
-            text = self._text(prompt, self._truncate(self.tokenizer, a, budget), self._truncate(self.tokenizer, b, budget))
+            text = self._text(
+                prompt, self._truncate(self.tokenizer, a, budget), self._truncate(self.tokenizer, b, budget)
+            )
             batch = self.tokenizer(text, return_tensors="pt", add_special_tokens=False).to(device)
             with torch.inference_mode():
                 logits = self.model(**batch).logits[0, -1, self.ids].float()

@@ -16,8 +16,19 @@ from typing import Any
 
 from lengthwise.judging.ask import ask_until_parsed, truncate_middle
 
-__all__ = ["DIMENSIONS", "RUBRIC_SCHEMA", "JudgeParseError", "judge_messages", "parse_judge_reply", "quality_score", "Verdict",
-           "GeneratorJudge", "ProbabilityJudge", "judge_key", "judge_with_cache"]
+__all__ = [
+    "DIMENSIONS",
+    "RUBRIC_SCHEMA",
+    "JudgeParseError",
+    "judge_messages",
+    "parse_judge_reply",
+    "quality_score",
+    "Verdict",
+    "GeneratorJudge",
+    "ProbabilityJudge",
+    "judge_key",
+    "judge_with_cache",
+]
 
 DIMENSIONS = ("Relevance", "Accuracy", "Coherence", "Clarity", "Breadth and Depth", "Reading Experience")
 
@@ -32,7 +43,7 @@ dimensions, each an integer from 1 (very poor) to 5 (excellent):
 Judge quality only: ignore whether the response meets any requested length.
 
 First write a short analysis, then give the scores as one JSON object with exactly these keys:
-{"analysis": "...", "Relevance": n, "Accuracy": n, "Coherence": n, "Clarity": n, "Breadth and Depth": n, "Reading Experience": n}"""
+{"analysis": "...", "Relevance": n, "Accuracy": n, "Coherence": n, "Clarity": n, "Breadth and Depth": n, "Reading Experience": n}"""  # noqa: E501 (the prompt's exact text)
 
 
 # Structured output for servers that offer it (llama.cpp, vLLM and OpenAI all take a JSON schema):
@@ -238,7 +249,9 @@ class ProbabilityJudge:
                 logits = self.model(**batch).logits[:, -1, :].float()
             probs = torch.softmax(logits[:, self.score_ids], dim=-1)
             expected = (probs * torch.arange(1, 6, device=probs.device, dtype=probs.dtype)).sum(-1)
-            verdicts.append(Verdict({d: round(float(v), 4) for d, v in zip(DIMENSIONS, expected.tolist(), strict=True)}))
+            verdicts.append(
+                Verdict({d: round(float(v), 4) for d, v in zip(DIMENSIONS, expected.tolist(), strict=True)})
+            )
         return verdicts
 
 

@@ -95,9 +95,17 @@ class Component:
     def telemetry(self, prompts: list[str], texts: list[str], columns: dict[str, Any], log_metric) -> None:
         """Extra metrics for the trainer's logs (TRL passes ``log_metric``); none by default."""
 
-    def score_batch(self, prompts: list[str], texts: list[str], ids: list[Any], columns: dict[str, Any]) -> list[float | None]:
-        rows = [{k: v for k, v in zip(columns, vals, strict=True)} for vals in zip(*(column(columns, k, len(texts)) for k in columns), strict=True)] \
-            if columns else [{} for _ in texts]
+    def score_batch(
+        self, prompts: list[str], texts: list[str], ids: list[Any], columns: dict[str, Any]
+    ) -> list[float | None]:
+        rows = (
+            [
+                {k: v for k, v in zip(columns, vals, strict=True)}
+                for vals in zip(*(column(columns, k, len(texts)) for k in columns), strict=True)
+            ]
+            if columns
+            else [{} for _ in texts]
+        )
         return [self._safe(self.score_row, p, t, i, r) for p, t, i, r in zip(prompts, texts, ids, rows, strict=True)]
 
     @staticmethod

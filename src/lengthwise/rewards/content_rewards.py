@@ -57,8 +57,10 @@ class QualityReward(Component):
         elif scorer == "reward_model":
             scorer = RewardModelScorer(**scorer_kwargs)
         elif isinstance(scorer, str):
-            raise ValueError(f"unknown quality scorer {scorer!r}; choose proxy or reward_model, or pass a scorer object "
-                             "(an LLMJudgeScorer needs a generator)")
+            raise ValueError(
+                f"unknown quality scorer {scorer!r}; choose proxy or reward_model, or pass a scorer object "
+                "(an LLMJudgeScorer needs a generator)"
+            )
         self.scorer = scorer
         self.penalize_hacks = penalize_hacks
         self.audit = audit or (HackAudit(embedder=embedder) if penalize_hacks else None)

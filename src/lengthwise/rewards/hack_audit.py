@@ -46,7 +46,9 @@ class HackAudit:
         t = self.thresholds
         result = {
             "exact_repetition": exact_repetition(answer, threshold=t.get("exact_repetition", 0.15)),
-            "near_duplicate_paragraphs": near_duplicate_paragraphs(answer, threshold=t.get("near_duplicate_paragraphs", 0.15)),
+            "near_duplicate_paragraphs": near_duplicate_paragraphs(
+                answer, threshold=t.get("near_duplicate_paragraphs", 0.15)
+            ),
             "keyword_stuffing": keyword_stuffing(answer, prompt, threshold=t.get("keyword_stuffing", 0.2)),
         }
         if self.paraphrase:

@@ -31,7 +31,9 @@ while who whom why will with would you your yours yourself yourselves one two th
 must shall like even every still yet however thus although though since upon within without among across along
 around toward towards onto per via made make makes making way ways also well back time times day days year years
 """.split())
-_ZH_FUNCTION = frozenset("的了是在和与也就都而及或把被让给对从向到为以之其这那个们我你他她它有没不很更最会能要可上下中里")
+_ZH_FUNCTION = frozenset(
+    "的了是在和与也就都而及或把被让给对从向到为以之其这那个们我你他她它有没不很更最会能要可上下中里"
+)
 _EN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 
@@ -71,7 +73,8 @@ def keyword_stuffing(
 ) -> Detection:
     """Detect stuffed keywords; the score is ``min(1, 10 × Σ excess share)`` over flagged terms,
     where the excess is the share above ``min_share`` (so 2 percentage points of stuffing reach the
-    default threshold 0.2). Defaults are calibrated on ``lengthwise.synthetic.hacking_corpus``. ``details["terms"]`` lists the stuffed terms with their counts."""
+    default threshold 0.2). Defaults are calibrated on ``lengthwise.synthetic.hacking_corpus``.
+    ``details["terms"]`` lists the stuffed terms with their counts."""
     name = "keyword_stuffing"
     # Chinese bigram counts are flatter than English word counts, so the same outlier stands out less.
     z = z if z is not None else (2.0 if is_cjk_text(text) else 2.5)

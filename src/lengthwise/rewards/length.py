@@ -1,4 +1,4 @@
-"""Length scores and length rewards (REFERENCE.md §2), as pure functions of lengths.
+"""Length scores and length rewards (docs/reference.md §2), as pure functions of lengths.
 
 Notation: ``required`` is x, the requested length; ``produced`` is y, the produced length, both
 under the same counter. Every function takes named arguments so x and y cannot be swapped.

@@ -84,7 +84,11 @@ class EmbeddedProxyScorer:
             if rows:
                 v = vecs[rows].mean(axis=0)
                 para_vecs.append(v / (np.linalg.norm(v) or 1.0))
-        coherence_raw = float(np.mean([a @ b for a, b in zip(para_vecs, para_vecs[1:], strict=False)])) if len(para_vecs) > 1 else 0.45
+        coherence_raw = (
+            float(np.mean([a @ b for a, b in zip(para_vecs, para_vecs[1:], strict=False)]))
+            if len(para_vecs) > 1
+            else 0.45
+        )
         diversity_raw = mattr(toks)
         parts = {
             "relevance": _ramp(relevance_raw, 0.1, 0.6),
@@ -123,7 +127,9 @@ class RewardModelScorer:
         self._tokenizer = AutoTokenizer.from_pretrained(self.path)
         if self._tokenizer.pad_token is None:
             self._tokenizer.pad_token = self._tokenizer.eos_token
-        self._model = AutoModelForSequenceClassification.from_pretrained(self.path, dtype=pick_dtype(device, self.dtype))
+        self._model = AutoModelForSequenceClassification.from_pretrained(
+            self.path, dtype=pick_dtype(device, self.dtype)
+        )
         self._model.config.pad_token_id = self._tokenizer.pad_token_id
         self._model.to(device).eval()
 

@@ -91,10 +91,15 @@ def _copy_spans(toks, source, run_start: int, last_start: int, run_end: int, n: 
         k = j
     if not pieces:  # "x x x x …": each position copies the one a period earlier
         pieces = [(run_start, run_end, source[run_start])]
-    return [Span(toks[a][1], toks[b - 1][2], toks[ref][1], toks[min(ref + (b - a), len(toks)) - 1][2]) for a, b, ref in pieces]
+    return [
+        Span(toks[a][1], toks[b - 1][2], toks[ref][1], toks[min(ref + (b - a), len(toks)) - 1][2])
+        for a, b, ref in pieces
+    ]
 
 
-def exact_repetition(text: str | None, n: int | None = None, min_span: int | None = None, threshold: float = 0.15) -> Detection:
+def exact_repetition(
+    text: str | None, n: int | None = None, min_span: int | None = None, threshold: float = 0.15
+) -> Detection:
     """Share of units inside a repeated run of at least ``min_span`` units.
 
     A position is repeated when the ``n``-gram starting there occurred earlier; consecutive repeated
@@ -296,7 +301,9 @@ def paraphrase_repetition(
         stride = math.ceil(len(eligible) / max_sentences)
         eligible = eligible[::stride]
     if len(eligible) < 2 or not total:
-        return Detection(name, 0.0, threshold, details={"units": total, "sentences": len(sentences), "sampled": sampled})
+        return Detection(
+            name, 0.0, threshold, details={"units": total, "sentences": len(sentences), "sampled": sampled}
+        )
     vectors = np.asarray(embed([sentences[i] for i in eligible]), dtype=np.float32)  # (S, d)
     bigrams = [_unit_bigrams(sentences[i]) for i in eligible] if lexical else None
     offsets = _paragraph_offsets(text, sentences)

@@ -92,7 +92,11 @@ def _param_problem(component: str, name: str, value: Any, default: Any) -> str |
     from lengthwise.values import finite_number_problem
 
     if isinstance(default, bool):
-        return None if isinstance(value, bool) else f"component {component!r}: {name} must be true or false, got {value!r:.40}"
+        return (
+            None
+            if isinstance(value, bool)
+            else f"component {component!r}: {name} must be true or false, got {value!r:.40}"
+        )
     if isinstance(default, int | float) and value is not None:
         return finite_number_problem(f"component {component!r}: {name}", value)
     return None
@@ -113,7 +117,9 @@ class RewardStack:
             problems.append(f"component names must be unique, got {names}")
         for c in components:
             if c.type not in COMPONENTS:
-                problems.append(f"component {c.name!r}: unknown type {c.type!r}; choose one of: {', '.join(sorted(COMPONENTS))}")
+                problems.append(
+                    f"component {c.name!r}: unknown type {c.type!r}; choose one of: {', '.join(sorted(COMPONENTS))}"
+                )
             if isinstance(c.weight, bool) or not isinstance(c.weight, int | float) or not math.isfinite(c.weight):
                 problems.append(f"component {c.name!r}: weight must be a finite number, got {c.weight!r}")
         if problems:
@@ -132,7 +138,9 @@ class RewardStack:
         cls = COMPONENTS[spec.type]
         accepted = inspect.signature(cls.__init__).parameters
         kwargs = dict(spec.params)
-        unknown = [k for k in kwargs if k not in accepted and not any(p.kind == p.VAR_KEYWORD for p in accepted.values())]
+        unknown = [
+            k for k in kwargs if k not in accepted and not any(p.kind == p.VAR_KEYWORD for p in accepted.values())
+        ]
         if unknown:
             valid = [k for k in accepted if k not in ("self", "name", "audit", "embedder")]
             raise ValueError(f"component {spec.name!r} ({spec.type}): unknown parameter(s) {unknown}; valid: {valid}")
@@ -227,7 +235,9 @@ class RewardStack:
         """Every component for every completion, the weighted total (``score``; components that do not
         apply are left out of it), the answer's length, and the detectors' evidence."""
         columns = columns or {}
-        per_component = {c.__name__: c(prompts, completions, completion_ids=completion_ids, **columns) for c in self.components}
+        per_component = {
+            c.__name__: c(prompts, completions, completion_ids=completion_ids, **columns) for c in self.components
+        }
         rows = []
         for k, completion in enumerate(completions):
             answer = extract_answer(as_text(completion))

@@ -50,7 +50,7 @@ class DataConfig:
 @dataclass
 class TrainConfig:
     """Everything ``lengthwise train`` needs. Sources: TRL ``GRPOConfig`` for the RL settings,
-    REFERENCE.md §4 for the presets."""
+    docs/reference.md §4 for the presets."""
 
     output_dir: str = "runs/train"
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -75,6 +75,7 @@ class TrainConfig:
     vllm_mode: Literal["server", "colocate"] = "server"
     vllm_server_base_url: str | None = None  # e.g. http://10.0.0.8:8000; default host/port of trl vllm-serve
     seed: int = 0
+    device: str | None = None  # cpu or cuda; None: cuda when present (GRPOConfig's use_cpu follows it)
     # recompute activations in backward: saves memory at ~30% more compute; None = on with CUDA, off on CPU
     gradient_checkpointing: bool | None = None
     save_steps: int = 10
@@ -99,6 +100,8 @@ class TrainConfig:
                      "save_steps", "logging_steps"):
             if getattr(self, name) < 1:
                 out.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.device is not None and not (self.device == "cpu" or str(self.device).startswith("cuda")):
+            out.append(f"device: unknown {self.device!r}; choose cpu or cuda (cuda:N)")
         if self.vllm_mode not in ("server", "colocate"):
             out.append(f"vllm_mode: unknown {self.vllm_mode!r}; choose server or colocate")
         for name, low, high, low_open in (("learning_rate", 0.0, 1.0, True), ("temperature", 0.0, 10.0, True),
@@ -135,7 +138,9 @@ class TrainConfig:
             from lengthwise.rewards.stack import RewardStack
 
             try:  # cheap: models inside a stack load on first use
-                RewardStack.from_dict(self.rewards) if isinstance(self.rewards, dict) else RewardStack.from_yaml(self.rewards)
+                RewardStack.from_dict(self.rewards) if isinstance(self.rewards, dict) else RewardStack.from_yaml(
+                    self.rewards
+                )
             except (ValueError, TypeError, AttributeError, KeyError, ConfigError) as exc:
                 out.append(f"rewards: {exc}")
         if self.model.name is not None:

@@ -18,7 +18,9 @@ def training_rows(data: DataConfig) -> list[dict[str, Any]]:
         raw = [{"id": r.id, "prompt": r.prompt, "length": r.length} for r in records]
     else:
         raw = writing_tasks("train", n=data.builtin_n, seed=data.seed, lengths=data.lengths, languages=data.languages)
-    return [{"id": r["id"], "prompt": build_messages(r["prompt"], think=data.think), "length": r["length"]} for r in raw]
+    return [
+        {"id": r["id"], "prompt": build_messages(r["prompt"], think=data.think), "length": r["length"]} for r in raw
+    ]
 
 
 def build_dataset(data: DataConfig):

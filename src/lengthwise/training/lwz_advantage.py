@@ -22,7 +22,9 @@ __all__ = ["lwz_reward_matrix", "make_lwz_trainer_class", "LWZ_TRL_SETTINGS"]
 LWZ_TRL_SETTINGS = {"multi_objective_aggregation": "sum_then_normalize", "scale_rewards": "none"}
 
 
-def lwz_reward_matrix(raw: torch.Tensor, group_size: int, names: Sequence[str], weights: Sequence[float]) -> torch.Tensor:
+def lwz_reward_matrix(
+    raw: torch.Tensor, group_size: int, names: Sequence[str], weights: Sequence[float]
+) -> torch.Tensor:
     """(B, K) component rewards → (B, K) matrix whose first column is the averaged advantage and the
     rest zeros (TRL sums the columns with weights 1). NaN components count as their group's mean."""
     rewards = {name: raw[:, k].detach().double().cpu() for k, name in enumerate(names)}  # (B,) each

@@ -42,13 +42,13 @@ def _preset_kwargs(config: TrainConfig) -> dict[str, Any]:
 
 
 def build_grpo_config(config: TrainConfig, stack: RewardStack):
-    """``trl.GRPOConfig`` with the preset's settings (REFERENCE.md §4) and ours."""
+    """``trl.GRPOConfig`` with the preset's settings (docs/reference.md §4) and ours."""
     import torch
     from trl import GRPOConfig
 
     from lengthwise.models import cpu_supports_bf16
 
-    cuda = torch.cuda.is_available()
+    cuda = torch.cuda.is_available() and config.device != "cpu"
     kwargs: dict[str, Any] = dict(
         output_dir=config.output_dir,
         per_device_train_batch_size=config.per_device_batch_size,

@@ -22,8 +22,14 @@ def _constant_reward(prompts, completions, **kwargs) -> list[float]:
     return [0.0] * len(completions)
 
 
-def trl_loss_parity(model_path: str, presets: Sequence[str] = ("grpo", "dapo", "dr_grpo", "gspo", "luspo"),
-                    batch: int = 4, prompt_len: int = 6, completion_len: int = 12, seed: int = 0) -> list[dict[str, Any]]:
+def trl_loss_parity(
+    model_path: str,
+    presets: Sequence[str] = ("grpo", "dapo", "dr_grpo", "gspo", "luspo"),
+    batch: int = 4,
+    prompt_len: int = 6,
+    completion_len: int = 12,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
     """For each preset: TRL's loss and ours on one batch with off-policy log-probs (so ratios and
     clipping matter) and ragged completion masks. Returns ``{preset, trl, ours, abs_diff}`` rows."""
     from datasets import Dataset
@@ -54,14 +60,29 @@ def trl_loss_parity(model_path: str, presets: Sequence[str] = ("grpo", "dapo", "
             input_ids = torch.cat([prompt_ids, completion_ids], dim=1)
             attention = torch.cat([torch.ones_like(prompt_ids), completion_mask], dim=1)
             with torch.no_grad():
-                logps, _, _ = trainer._get_per_token_logps_and_entropies(trainer.model, input_ids, attention, completion_len)
+                logps, _, _ = trainer._get_per_token_logps_and_entropies(
+                    trainer.model, input_ids, attention, completion_len
+                )
             old = logps + 0.02 * torch.randn_like(logps)  # off-policy: ratios near, and some beyond, the clip range
-            inputs = {"prompt_ids": prompt_ids, "prompt_mask": torch.ones_like(prompt_ids), "completion_ids": completion_ids,
-                      "completion_mask": completion_mask, "advantages": advantages, "old_per_token_logps": old,
-                      "num_items_in_batch": completion_mask.sum()}
+            inputs = {
+                "prompt_ids": prompt_ids,
+                "prompt_mask": torch.ones_like(prompt_ids),
+                "completion_ids": completion_ids,
+                "completion_mask": completion_mask,
+                "advantages": advantages,
+                "old_per_token_logps": old,
+                "num_items_in_batch": completion_mask.sum(),
+            }
             trl_value = float(trainer._compute_loss(trainer.model, inputs).detach())
             settings = LossSettings(preset.trl.get("epsilon", config.epsilon), config.epsilon_high,
                                     max_completion_length=completion_len)
             ours, _ = policy_loss(name, logps, old, advantages, completion_mask.float(), settings)
-            rows.append({"preset": name, "trl": trl_value, "ours": float(ours.detach()), "abs_diff": abs(trl_value - float(ours.detach()))})
+            rows.append(
+                {
+                    "preset": name,
+                    "trl": trl_value,
+                    "ours": float(ours.detach()),
+                    "abs_diff": abs(trl_value - float(ours.detach())),
+                }
+            )
     return rows

@@ -15,8 +15,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Report", "Sample", "Table", "Figure", "highlight", "build_demo_report", "build_eval_report", "by_target_table",
-           "audit_spans", "group_table", "build_arena_report"]
+__all__ = [
+    "Report",
+    "Sample",
+    "Table",
+    "Figure",
+    "highlight",
+    "build_demo_report",
+    "build_eval_report",
+    "by_target_table",
+    "audit_spans",
+    "group_table",
+    "build_arena_report",
+]
 
 TEMPLATE = "report.html.j2"
 
@@ -57,7 +68,9 @@ def highlight(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
         if start < pos or end <= start:
             continue
         out.append(html.escape(text[pos:start]))
-        out.append(f'<mark class="{html.escape(kind)}" title="{html.escape(kind)}">{html.escape(text[start:end])}</mark>')
+        out.append(
+            f'<mark class="{html.escape(kind)}" title="{html.escape(kind)}">{html.escape(text[start:end])}</mark>'
+        )
         pos = end
     out.append(html.escape(text[pos:]))
     return "".join(out)
@@ -238,9 +251,14 @@ def group_table(title: str, groups: Mapping[str, Mapping[str, Any]], judged: boo
     return Table(title, headers, rows)
 
 
-def build_eval_report(out_dir: str | os.PathLike, items: Sequence[Mapping[str, Any]], summary: Mapping[str, Any],
-                      rows: Mapping[str, Mapping[str, Any]] | None = None, leaderboard: Sequence[Mapping[str, Any]] | None = None,
-                      title: str = "lengthwise eval") -> Path:
+def build_eval_report(
+    out_dir: str | os.PathLike,
+    items: Sequence[Mapping[str, Any]],
+    summary: Mapping[str, Any],
+    rows: Mapping[str, Mapping[str, Any]] | None = None,
+    leaderboard: Sequence[Mapping[str, Any]] | None = None,
+    title: str = "lengthwise eval",
+) -> Path:
     """``report.html`` of ``lengthwise eval``: headline scores, tables by bucket and type, the
     required-vs-produced plot, S_l by bucket, S_q by dimension, the audit flags and every sample
     (``rows``: the responses by id, for prompts and texts)."""
@@ -273,9 +291,24 @@ def build_eval_report(out_dir: str | os.PathLike, items: Sequence[Mapping[str, A
     if leaderboard:
         figures.insert(0, Figure("Arena leaderboard", plot_leaderboard(leaderboard, out / "leaderboard.png").name,
                                  "Bradley–Terry ratings (baseline anchored at 1000) with 95% bootstrap intervals."))
-        tables.insert(0, Table("Arena leaderboard", ["rank", "system", "rating", "95% interval", "win rate", "comparisons"],
-                               [[k + 1, r["system"], _fmt(r["rating"], 0), f"{r['low']:.0f} – {r['high']:.0f}",
-                                 _fmt(r.get("win_rate"), 3), r.get("comparisons")] for k, r in enumerate(leaderboard)]))
+        tables.insert(
+            0,
+            Table(
+                "Arena leaderboard",
+                ["rank", "system", "rating", "95% interval", "win rate", "comparisons"],
+                [
+                    [
+                        k + 1,
+                        r["system"],
+                        _fmt(r["rating"], 0),
+                        f"{r['low']:.0f} – {r['high']:.0f}",
+                        _fmt(r.get("win_rate"), 3),
+                        r.get("comparisons"),
+                    ]
+                    for k, r in enumerate(leaderboard)
+                ],
+            ),
+        )
     flagged_rows = [[i["id"], i.get("model") or "", ", ".join(i["flags"]),
                      "; ".join(f"{n} {d['score']:.2f}" for n, d in (i.get("audit") or {}).items() if d.get("flagged"))
                      + ("; " + ", ".join(i["format"]["problems"]) if not i["format"]["ok"] else "")]
@@ -320,21 +353,40 @@ def build_arena_report(out_dir: str | os.PathLike, summary: Mapping[str, Any],
 
     out = Path(out_dir)
     board = summary["leaderboard"]
-    figures = [Figure("Leaderboard", plot_leaderboard(board, out / "leaderboard.png").name,
-                      f"Bradley–Terry ratings, {summary['anchor']} anchored at 1000; 95% bootstrap intervals over prompts.")]
+    figures = [
+        Figure(
+            "Leaderboard",
+            plot_leaderboard(board, out / "leaderboard.png").name,
+            f"Bradley–Terry ratings, {summary['anchor']} anchored at 1000; 95% bootstrap intervals over prompts.",
+        )
+    ]
     tables = [Table("Leaderboard", ["rank", "system", "rating", "95% interval", "win rate", "comparisons"],
                     [[k + 1, r["system"], _fmt(r["rating"], 0), f"{r['low']:.0f} – {r['high']:.0f}",
                       _fmt(r.get("win_rate"), 3), r["comparisons"]] for k, r in enumerate(board)])]
     failures = summary["judge_failures"]
-    tables.append(Table("Judge failures (excluded)", ["reason", "count"], [[k, v] for k, v in failures["by_reason"].items()],
-                        note=f"{failures['count']} of {summary['requested']} comparisons had no valid verdict."))
+    tables.append(
+        Table(
+            "Judge failures (excluded)",
+            ["reason", "count"],
+            [[k, v] for k, v in failures["by_reason"].items()],
+            note=f"{failures['count']} of {summary['requested']} comparisons had no valid verdict.",
+        )
+    )
     samples = [Sample(id=str(pid), system=name, prompt=str(items[pid]["prompt"]), response=items[pid]["response"],
                       scores={"words": count_words(items[pid]["response"])})
                for pid in prompt_ids for name, items in systems.items()]
-    report = Report(title="lengthwise arena", subtitle=f"{len(systems)} systems, {summary['prompts']} prompts, judge {summary['judge']}",
-                    headline=[("systems", str(len(systems))), ("prompts", str(summary["prompts"])),
-                              ("comparisons judged", f"{summary['judged']} / {summary['requested']}"),
-                              ("leader", str(board[0]["system"]) if board else "–")],
-                    tables=tables, figures=figures, samples=samples,
-                    notes=["Each pair is judged in both orders; a split verdict counts 0.5 each."])
+    report = Report(
+        title="lengthwise arena",
+        subtitle=f"{len(systems)} systems, {summary['prompts']} prompts, judge {summary['judge']}",
+        headline=[
+            ("systems", str(len(systems))),
+            ("prompts", str(summary["prompts"])),
+            ("comparisons judged", f"{summary['judged']} / {summary['requested']}"),
+            ("leader", str(board[0]["system"]) if board else "–"),
+        ],
+        tables=tables,
+        figures=figures,
+        samples=samples,
+        notes=["Each pair is judged in both orders; a split verdict counts 0.5 each."],
+    )
     return report.write(out)

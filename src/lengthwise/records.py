@@ -135,7 +135,9 @@ class ResponseRecord:
     def from_row(cls, item_id: str, row: dict[str, Any]) -> ResponseRecord:
         prompt = prompt_of(row)
         required, source = resolve_required(prompt, row.get("length"))
-        return cls(id=item_id, prompt=prompt, response=row.get("response") or "", required=required,
+        # Arena-Write rows carry their answer as ``baseline_response``
+        response = row.get("response", row.get("baseline_response")) or ""
+        return cls(id=item_id, prompt=prompt, response=response, required=required,
                    required_from=source, answer=row.get("answer"), type=row.get("type"), model=row.get("model"),
                    row=row)
 

@@ -21,8 +21,8 @@ from lengthwise.evaluation.arena import Comparison, combine_orders, leaderboard
 from lengthwise.io import ResumableJsonl, atomic_write_json, check_output, keyed_rows, read_jsonl
 from lengthwise.judging.pairwise import pair_key
 from lengthwise.manifest import check_run
+from lengthwise.records import ResponseRecord
 from lengthwise.resumable import Emit, run_pending
-from lengthwise.text import extract_answer
 
 __all__ = ["load_system", "run_arena"]
 
@@ -48,8 +48,8 @@ def load_system(path: str | os.PathLike, skip_bad: bool = False) -> tuple[str, d
     first = rows[0][1]
     baseline = "response" not in first and "baseline_response" in first
     name = "baseline" if baseline else str(first.get("model") or Path(path).stem)
-    items = {i: {"prompt": r.get("prompt", r.get("question")),
-                 "response": extract_answer(r.get("response", r.get("baseline_response")) or "")} for i, r in rows}
+    records = [ResponseRecord.from_row(i, r) for i, r in rows]
+    items = {r.id: {"prompt": r.prompt, "response": r.answer_part} for r in records}
     return name, items
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from lengthwise.errors import InputError
 from lengthwise.io import check_output, keyed_rows, read_jsonl, write_jsonl
+from lengthwise.records import ResponseRecord
 from lengthwise.rewards.redundancy import exact_repetition, near_duplicate_paragraphs
-from lengthwise.text import extract_answer
 from lengthwise.values import finite_number_problem
 
 __all__ = ["redundancy_score", "export_sft", "export_dpo"]
@@ -47,11 +47,12 @@ def export_sft(documents: str | os.PathLike, out: str | os.PathLike, min_sl: flo
     check_output(out)
     data = read_jsonl(documents, check=_check_document, skip_bad=skip_bad)
     examples, dropped_sl, dropped_red = [], 0, 0
-    for _, row in keyed_rows(data, skip_bad):
+    for item_id, row in keyed_rows(data, skip_bad):
         if row.get("S_l") is not None and row["S_l"] < min_sl:
             dropped_sl += 1
             continue
-        text = extract_answer(row["response"])
+        record = ResponseRecord.from_row(item_id, row)
+        text = record.answer_part
         if not text.strip():
             dropped_sl += 1
             continue
@@ -59,7 +60,7 @@ def export_sft(documents: str | os.PathLike, out: str | os.PathLike, min_sl: flo
             dropped_red += 1
             continue
         messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": text}]
+            {"role": "user", "content": record.prompt}, {"role": "assistant", "content": text}]
         examples.append({"messages": messages})
     write_jsonl(out, examples)
     return {
@@ -91,7 +92,8 @@ def export_dpo(responses: str | os.PathLike, scores: str | os.PathLike, out: str
         if isinstance(total, bool) or not isinstance(total, int | float):
             unscored += 1
             continue
-        groups.setdefault(row["prompt"], []).append((float(total), extract_answer(row["response"])))
+        record = ResponseRecord.from_row(item_id, row)
+        groups.setdefault(record.prompt, []).append((float(total), record.answer_part))
     pairs: list[dict[str, Any]] = []
     below, single = 0, 0
     for prompt, scored in groups.items():

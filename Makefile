@@ -7,7 +7,7 @@ STAMP := $(VENV)/.lengthwise-setup
 NAME ?=
 ARGS ?=
 
-.PHONY: setup browser demo test test-fast bench lint clean interop
+.PHONY: setup browser demo test test-fast bench lint clean interop verl-venv
 
 setup: $(STAMP)
 
@@ -38,8 +38,28 @@ demo: setup
 # torch processes with default threads on 2 cores would slow each other down.
 TEST_WORKERS ?= 2
 
-test: setup browser
+test: setup browser verl-venv
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) $(ARGS)
+	OMP_NUM_THREADS=2 $(VERL_VENV)/bin/python -m pytest -q -p no:cacheprovider -W ignore::UserWarning tests/verl_engine
+
+# verl 0.9 pins transformers < 5.11, so its adapter tests run in a venv of their own: verl's own registries,
+# Hydra config and advantage code, no GPU or Ray cluster.
+VERL_VENV := .venv-verl
+VERL_STAMP := $(VERL_VENV)/.lengthwise-setup
+
+verl-venv: $(VERL_STAMP)
+
+$(VERL_STAMP): pyproject.toml Makefile
+	@test -x $(VERL_VENV)/bin/python || $(PYTHON) -m venv $(VERL_VENV)
+	@$(VERL_VENV)/bin/python -m pip install -q --upgrade pip
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+		$(VERL_VENV)/bin/python -m pip install -q "torch>=2.6"; \
+	else \
+		$(VERL_VENV)/bin/python -m pip install -q "torch==2.13.0"; \
+	fi
+	@$(VERL_VENV)/bin/python -m pip install -q -e ".[dev,verl]"
+	@touch $(VERL_STAMP)
+	@echo "verl set-up done: $(VERL_VENV)"
 
 test-fast: setup browser
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) -m "not slow" $(ARGS)
@@ -52,7 +72,7 @@ lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(VERL_VENV) build dist src/*.egg-info .pytest_cache
 
 # A real OpenAI-compatible server nobody here wrote (llama-cpp-python's), in its own venv, serving the
 # embedded SmolLM2 GGUF on 127.0.0.1; then generate / eval / arena / write against it (not in `make test`).

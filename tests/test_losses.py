@@ -140,30 +140,64 @@ def test_unknown_loss_and_shape_mismatch():
 
 def test_presets_map_to_trl_and_verl_settings():
     assert get_preset("grpo").trl_kwargs() == {"loss_type": "grpo", "scale_rewards": "group"}
-    assert get_preset("dapo").trl_kwargs() == {"loss_type": "dapo", "epsilon_high": 0.28}
+    assert get_preset("dapo").trl_kwargs() == {"loss_type": "dapo", "scale_rewards": "group", "epsilon_high": 0.28}
     assert get_preset("dr_grpo").trl_kwargs() == {"loss_type": "dr_grpo", "scale_rewards": "none"}
-    assert get_preset("gspo").trl_kwargs() == {"loss_type": "grpo", "importance_sampling_level": "sequence",
+    assert get_preset("gspo").trl_kwargs() == {"loss_type": "grpo", "scale_rewards": "group",
+                                               "importance_sampling_level": "sequence",
                                                "epsilon": 3e-4, "epsilon_high": 4e-4}
-    assert get_preset("luspo").trl_kwargs() == {"loss_type": "luspo", "importance_sampling_level": "sequence",
+    assert get_preset("luspo").trl_kwargs() == {"loss_type": "luspo", "scale_rewards": "group",
+                                                "importance_sampling_level": "sequence",
                                                 "epsilon": 2e-3, "epsilon_high": 2.5e-3}
     a = "actor_rollout_ref.actor"
     assert get_preset("dr_grpo").verl_overrides(4096) == [
+        f"{a}.policy_loss.loss_mode=vanilla",
         f"{a}.loss_agg_mode=seq-mean-token-sum-norm",
+        f"{a}.clip_ratio_low=0.2",
+        f"{a}.clip_ratio_high=0.2",
         f"{a}.loss_scale_factor=4096",
         "algorithm.norm_adv_by_std_in_grpo=False",
     ]
+    # LUSPO runs our registered verl loss, never verl's gspo (which ignores loss_agg_mode in verl 0.9.0)
     assert get_preset("luspo").verl_overrides(1) == [
-        f"{a}.policy_loss.loss_mode=gspo",
+        f"{a}.policy_loss.loss_mode=luspo",
         f"{a}.loss_agg_mode=seq-mean-token-sum",
         f"{a}.clip_ratio_low=0.002",
         f"{a}.clip_ratio_high=0.0025",
+        "algorithm.norm_adv_by_std_in_grpo=True",
     ]
-    assert get_preset("dapo").verl_overrides(1) == [f"{a}.loss_agg_mode=token-mean", f"{a}.clip_ratio_high=0.28"]
+    assert f"{a}.clip_ratio_high=0.28" in get_preset("dapo").verl_overrides(1)
     assert get_preset("gspo").verl_overrides(1)[0] == f"{a}.policy_loss.loss_mode=gspo"
-    assert get_preset("grpo").verl_overrides(1) == [f"{a}.loss_agg_mode=seq-mean-token-mean"]
+    assert get_preset("grpo").verl_overrides(1)[:2] == [f"{a}.policy_loss.loss_mode=vanilla",
+                                                        f"{a}.loss_agg_mode=seq-mean-token-mean"]
     with pytest.raises(ValueError, match="choose one of"):
         get_preset("ppo")
     assert set(PRESETS) == set(PRESET_NAMES)
+
+
+def test_one_epsilon_edit_moves_trl_verl_and_the_reference_loss_together():
+    from dataclasses import replace
+
+    a = "actor_rollout_ref.actor"
+    edited = replace(get_preset("luspo"), epsilon=0.01)
+    assert edited.trl_kwargs()["epsilon"] == 0.01
+    assert f"{a}.clip_ratio_low=0.01" in edited.verl_overrides(1)
+    assert edited.loss.epsilon == 0.01
+    # and the reference loss sees it: a sequence log-ratio of −0.005 (A < 0) is inside the new range,
+    # outside the old (2e-3), so the gradient is on with the edit and clipped without it
+    logp = torch.full((1, 4), -1.0, requires_grad=True)
+    old = torch.full((1, 4), -0.995)
+    mask = torch.ones(1, 4)
+    for preset, clipped in ((get_preset("luspo"), True), (edited, False)):
+        loss, _ = policy_loss("luspo", logp, old, torch.tensor([-1.0]), mask, preset.loss)
+        (grad,) = torch.autograd.grad(loss, logp)
+        assert bool((grad == 0).all()) is clipped
+
+
+def test_an_inexpressible_preset_is_refused_with_what_to_choose():
+    from lengthwise.losses import Preset
+
+    with pytest.raises(ValueError, match="not expressible.*token/seq-mean-token-mean"):
+        Preset("odd", "token ratio with a token sum", "token", "seq-mean-token-sum", 0.2, 0.2)
 
 
 def test_presets_are_accepted_by_trl_grpo_config(tmp_path):

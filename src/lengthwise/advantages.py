@@ -7,10 +7,12 @@ Pure module: torch only, no trainer.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 
-__all__ = ["EPS", "group_normalize", "group_center", "advantage_average", "rlmr_gate", "sanitize_rewards"]
+__all__ = ["EPS", "group_normalize", "group_center", "advantage_average", "normalize_then_sum", "rlmr_gate",
+           "sanitize_rewards", "Combination", "COMBINATIONS"]
 
 EPS = 1e-4  # TRL's epsilon in (r − mean)/(std + ε)
 
@@ -98,6 +100,51 @@ def advantage_average(
     if total_weight <= 0:
         raise ValueError("reward weights must sum to a positive number")
     return out / total_weight
+
+
+def normalize_then_sum(
+    rewards: Mapping[str, torch.Tensor | Sequence[float]],
+    group_size: int,
+    weights: Mapping[str, float] | None = None,
+    eps: float = EPS,
+) -> torch.Tensor:
+    """TRL's ``normalize_then_sum``: z-score each reward k within its group, take the weighted sum,
+    then z-score that sum over the whole batch, ``A = (S − mean S)/(std S + ε)``."""
+    weights = dict(weights or {})
+    total = None
+    for name, values in rewards.items():
+        a = group_normalize(values, group_size, eps=eps) * float(weights.get(name, 1.0))
+        total = a if total is None else total + a
+    if total is None:
+        raise ValueError("normalize_then_sum needs at least one reward")
+    std = total.std() if total.numel() > 1 else torch.zeros((), dtype=total.dtype)
+    return (total - total.mean()) / (std + eps)
+
+
+@dataclass(frozen=True)
+class Combination:
+    """How several rewards become one advantage, and how each engine runs it: TRL's
+    ``multi_objective_aggregation`` (``trl_trainer``: ``lwz`` for our GRPOTrainer subclass) and verl's
+    ``algorithm.adv_estimator``."""
+
+    name: str
+    description: str
+    trl_aggregation: str
+    verl_estimator: str
+    trl_trainer: str | None = None
+
+
+COMBINATIONS: dict[str, Combination] = {
+    c.name: c
+    for c in (
+        Combination("sum_then_normalize", "weighted sum of the rewards, then GRPO's group z-score",
+                    "sum_then_normalize", "grpo"),
+        Combination("normalize_then_sum", "group z-score per reward, weighted sum, batch z-score (TRL's default)",
+                    "normalize_then_sum", "lengthwise_normalize_then_sum"),
+        Combination("lwz_average", "LongWriter-Zero: group z-score per reward, weighted average, nothing more",
+                    "sum_then_normalize", "lengthwise_lwz_average", trl_trainer="lwz"),
+    )
+}
 
 
 def rlmr_gate(advantages: torch.Tensor, violated: torch.Tensor | Sequence[bool], gate: float = 1.0) -> torch.Tensor:

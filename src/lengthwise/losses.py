@@ -12,8 +12,8 @@ Pure module: torch only, no trainer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 
@@ -164,16 +164,70 @@ def policy_loss(
 
 
 # ---------------------------------------------------------------------------------------------
-# Presets: one name → TRL GRPOConfig kwargs and verl overrides (docs/reference.md §4).
+# Presets: each method's facts written once, from which the TRL GRPOConfig kwargs, the verl overrides
+# and the reference LossSettings are derived (docs/reference.md §4).
+
+RatioLevel = Literal["token", "sequence"]
+Aggregation = Literal["seq-mean-token-mean", "token-mean", "seq-mean-token-sum-norm", "seq-mean-token-sum"]
+
+# (ratio level, aggregation) → TRL's loss_type and verl's policy_loss.loss_mode. A pair missing here
+# is a method neither engine can run; "luspo" on verl is our loss, registered by
+# lengthwise.integrations.verl_registry (verl 0.9.0's own gspo loss ignores loss_agg_mode).
+_ENGINES: dict[tuple[str, str], tuple[str, str]] = {
+    ("token", "seq-mean-token-mean"): ("grpo", "vanilla"),
+    ("token", "token-mean"): ("dapo", "vanilla"),
+    ("token", "seq-mean-token-sum-norm"): ("dr_grpo", "vanilla"),
+    ("sequence", "seq-mean-token-mean"): ("grpo", "gspo"),
+    ("sequence", "seq-mean-token-sum"): ("luspo", "luspo"),
+}
+_TRL_DEFAULT_EPSILON = 0.2
+_ACTOR = "actor_rollout_ref.actor"
 
 
 @dataclass(frozen=True)
 class Preset:
+    """One loss method: the importance-ratio level, how token losses are aggregated, the clip range
+    (ε_low, ε_high), and whether advantages are divided by the group's std."""
+
     name: str
     description: str
-    trl: dict[str, Any]
-    verl: dict[str, Any]
-    loss: LossSettings = field(default_factory=LossSettings)
+    ratio: RatioLevel
+    aggregation: Aggregation
+    epsilon: float
+    epsilon_high: float
+    scale_rewards: Literal["group", "none"] = "group"
+
+    def __post_init__(self) -> None:
+        if (self.ratio, self.aggregation) not in _ENGINES:
+            expressible = ", ".join(f"{r}/{a}" for r, a in _ENGINES)
+            raise ValueError(f"preset {self.name}: ratio {self.ratio!r} with aggregation {self.aggregation!r} is not "
+                             f"expressible in TRL or verl; choose one of {expressible}")
+
+    @property
+    def loss(self) -> LossSettings:
+        """The reference loss's settings (``policy_loss(self.name, …, self.loss)``)."""
+        return LossSettings(self.epsilon, self.epsilon_high)
+
+    @property
+    def trl_loss_type(self) -> str:
+        return _ENGINES[(self.ratio, self.aggregation)][0]
+
+    @property
+    def verl_loss_mode(self) -> str:
+        return _ENGINES[(self.ratio, self.aggregation)][1]
+
+    @property
+    def trl(self) -> dict[str, Any]:
+        """The preset's ``trl.GRPOConfig`` settings (TRL defaults left out, so the table reads as
+        what differs: ε = 0.2 and ε_high = ε are TRL's own)."""
+        kwargs: dict[str, Any] = {"loss_type": self.trl_loss_type, "scale_rewards": self.scale_rewards}
+        if self.ratio == "sequence":
+            kwargs["importance_sampling_level"] = "sequence"
+        if self.epsilon != _TRL_DEFAULT_EPSILON:
+            kwargs["epsilon"] = self.epsilon
+        if self.epsilon_high != self.epsilon:
+            kwargs["epsilon_high"] = self.epsilon_high
+        return kwargs
 
     def trl_kwargs(self, max_completion_length: int | None = None) -> dict[str, Any]:
         """Keyword arguments for ``trl.GRPOConfig``."""
@@ -184,70 +238,26 @@ class Preset:
 
     def verl_overrides(self, max_response_length: int) -> list[str]:
         """Hydra overrides for verl's ``main_ppo`` (``key=value`` strings)."""
-        out = []
-        for key, value in self.verl.items():
-            if value == "{max_response_length}":
-                value = max_response_length
-            if isinstance(value, bool):
-                value = str(value)
-            out.append(f"{key}={value}")
+        out = [f"{_ACTOR}.policy_loss.loss_mode={self.verl_loss_mode}", f"{_ACTOR}.loss_agg_mode={self.aggregation}",
+               f"{_ACTOR}.clip_ratio_low={self.epsilon}", f"{_ACTOR}.clip_ratio_high={self.epsilon_high}"]
+        if self.aggregation == "seq-mean-token-sum-norm":  # Dr. GRPO's constant: the response budget
+            out.append(f"{_ACTOR}.loss_scale_factor={max_response_length}")
+        out.append(f"algorithm.norm_adv_by_std_in_grpo={self.scale_rewards == 'group'}")
         return out
 
-
-_ACTOR = "actor_rollout_ref.actor"
 
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        Preset(
-            "grpo",
-            "GRPO: token ratio, group-normalised advantages, sequence mean of token means",
-            {"loss_type": "grpo", "scale_rewards": "group"},
-            {f"{_ACTOR}.loss_agg_mode": "seq-mean-token-mean"},
-            LossSettings(0.2, 0.2),
-        ),
-        Preset(
-            "dapo",
-            "DAPO: token mean over the batch, clip-higher ε_high = 0.28",
-            {"loss_type": "dapo", "epsilon_high": 0.28},
-            {f"{_ACTOR}.loss_agg_mode": "token-mean", f"{_ACTOR}.clip_ratio_high": 0.28},
-            LossSettings(0.2, 0.28),
-        ),
-        Preset(
-            "dr_grpo",
-            "Dr. GRPO: token sum over a constant, advantages not divided by the std",
-            {"loss_type": "dr_grpo", "scale_rewards": "none"},
-            {
-                f"{_ACTOR}.loss_agg_mode": "seq-mean-token-sum-norm",
-                f"{_ACTOR}.loss_scale_factor": "{max_response_length}",
-                "algorithm.norm_adv_by_std_in_grpo": False,
-            },
-            LossSettings(0.2, 0.2),
-        ),
-        Preset(
-            "gspo",
-            "GSPO: sequence-level ratio with tight clipping (3e-4, 4e-4)",
-            {"loss_type": "grpo", "importance_sampling_level": "sequence", "epsilon": 3e-4, "epsilon_high": 4e-4},
-            {
-                f"{_ACTOR}.policy_loss.loss_mode": "gspo",
-                f"{_ACTOR}.loss_agg_mode": "seq-mean-token-mean",
-                f"{_ACTOR}.clip_ratio_low": 3e-4,
-                f"{_ACTOR}.clip_ratio_high": 4e-4,
-            },
-            LossSettings(3e-4, 4e-4),
-        ),
-        Preset(
-            "luspo",
-            "LUSPO: GSPO with each sequence's loss scaled by its length (no short-response bias)",
-            {"loss_type": "luspo", "importance_sampling_level": "sequence", "epsilon": 2e-3, "epsilon_high": 2.5e-3},
-            {
-                f"{_ACTOR}.policy_loss.loss_mode": "gspo",
-                f"{_ACTOR}.loss_agg_mode": "seq-mean-token-sum",
-                f"{_ACTOR}.clip_ratio_low": 2e-3,
-                f"{_ACTOR}.clip_ratio_high": 2.5e-3,
-            },
-            LossSettings(2e-3, 2.5e-3),
-        ),
+        Preset("grpo", "GRPO: token ratio, group-normalised advantages, sequence mean of token means",
+               "token", "seq-mean-token-mean", 0.2, 0.2),
+        Preset("dapo", "DAPO: token mean over the batch, clip-higher ε_high = 0.28", "token", "token-mean", 0.2, 0.28),
+        Preset("dr_grpo", "Dr. GRPO: token sum over a constant, advantages not divided by the std",
+               "token", "seq-mean-token-sum-norm", 0.2, 0.2, scale_rewards="none"),
+        Preset("gspo", "GSPO: sequence-level ratio with tight clipping (3e-4, 4e-4)",
+               "sequence", "seq-mean-token-mean", 3e-4, 4e-4),
+        Preset("luspo", "LUSPO: GSPO with each sequence's loss scaled by its length (no short-response bias)",
+               "sequence", "seq-mean-token-sum", 2e-3, 2.5e-3),
     )
 }
 

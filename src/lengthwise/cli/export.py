@@ -24,12 +24,12 @@ def export_verl_command(
       lengthwise export-verl examples/lwz-8xgpu.yaml -o runs/verl
       lengthwise export-verl examples/cpu-demo.yaml --set preset=dapo -o runs/verl-dapo
     """
-    from lengthwise.integrations.verl import export_verl
+    from lengthwise.integrations.verl import ENTRY_POINT, export_verl
     from lengthwise.training.config import load_config
 
     result = export_verl(load_config(config, list(set_ or [])), out)
     console.print(f"wrote {result['rows']} prompts to {out / 'train.parquet'}; run:")
-    console.print("python -m verl.trainer.main_ppo \\\n  " + " \\\n  ".join(result["overrides"]))
+    console.print(f"{ENTRY_POINT} \\\n  " + " \\\n  ".join(result["overrides"]))
 
 
 @app.command("export-sft")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lengthwise.advantages import COMBINATIONS
 from lengthwise.evaluation.plots import plot_training_curves
 from lengthwise.losses import get_preset
 from lengthwise.rewards.stack import RewardStack
@@ -65,7 +66,7 @@ def build_grpo_config(config: TrainConfig, stack: RewardStack):
         save_steps=config.save_steps,
         report_to=list(config.report_to),
         reward_weights=stack.reward_weights,
-        multi_objective_aggregation=config.advantage,
+        multi_objective_aggregation=COMBINATIONS[config.advantage].trl_aggregation,
         use_cpu=not cuda,
         gradient_checkpointing=cuda if config.gradient_checkpointing is None else config.gradient_checkpointing,
         # bf16 autocast where the hardware computes bf16 natively (GPUs, AVX512-BF16/AMX CPUs)

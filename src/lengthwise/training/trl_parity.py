@@ -8,7 +8,7 @@ so a TRL upgrade that changes either signature or semantics fails loudly here.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -29,9 +29,12 @@ def trl_loss_parity(
     prompt_len: int = 6,
     completion_len: int = 12,
     seed: int = 0,
+    also: Callable[[str, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, LossSettings], float] | None = None,
 ) -> list[dict[str, Any]]:
     """For each preset: TRL's loss and ours on one batch with off-policy log-probs (so ratios and
-    clipping matter) and ragged completion masks. Returns ``{preset, trl, ours, abs_diff}`` rows."""
+    clipping matter) and ragged completion masks. Returns ``{preset, trl, ours, abs_diff}`` rows; with
+    ``also(name, logps, old, advantages, mask, settings)``, a third engine's loss on the very same
+    inputs is added as ``also`` (the verl parity test passes verl's registered losses)."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
@@ -85,4 +88,6 @@ def trl_loss_parity(
                     "abs_diff": abs(trl_value - float(ours.detach())),
                 }
             )
+            if also is not None:
+                rows[-1]["also"] = float(also(name, logps, old, advantages, completion_mask.float(), settings))
     return rows

@@ -27,11 +27,42 @@ def test_heldout_prompts_never_appear_in_training():
     assert {r["length"] for r in heldout_prompts(24)} == set(DEMO_LENGTHS)
 
 
+def test_the_default_measurement_is_the_whole_heldout_grid_greedy():
+    from lengthwise.prompts import length_grid
+
+    grid = heldout_prompts()
+    assert len(grid) == 222 and len({r["id"] for r in grid}) == 222
+    # every held-out task at every target, and any prefix balanced over the targets
+    assert {(r["id"].rsplit("-", 1)[0], r["length"]) for r in grid} == {
+        (t, n) for t in {r["id"].rsplit("-", 1)[0] for r in grid} for n in DEMO_LENGTHS}
+    first = [r["length"] for r in heldout_prompts(36)]
+    assert all(first.count(n) == 6 for n in DEMO_LENGTHS)
+    train_tasks = {r["prompt"] for r in length_grid("train", (100,))}
+    assert not {r["prompt"] for r in length_grid("heldout", (100,))} & train_tasks
+    settings = DemoSettings()
+    assert settings.n_prompts is None and settings.sampled_seeds == 0
+
+
+def test_demo_reports_a_sampled_figure_beside_the_greedy_one(tiny_model_dir, tmp_path):
+    result = run_demo(tmp_path / "demo", _settings(tiny_model_dir, sampled_seeds=1), progress=False)
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["decoding"] == "greedy"
+    sampled = summary["sampled"]
+    assert sampled["seeds"] == 1 and len(sampled["S_l_before"]) == len(sampled["S_l_after"]) == 1
+    assert sampled["gain"]["low"] <= sampled["gain"]["mean"] <= sampled["gain"]["high"]
+    assert (tmp_path / "demo" / "before_sampled_0.jsonl").exists()
+    greedy = [r for r in result.before.rows]
+    assert all(r.get("response") is not None for r in greedy)
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert "sampled (T = 0.7, 1 seed(s))" in page and "greedy" in page
+
+
 def test_demo_recipe_matches_the_cpu_demo_example(tmp_path):
     """examples/cpu-demo.yaml is the documented form of what `lengthwise demo` trains."""
     ours = demo_train_config(DemoSettings(), tmp_path).as_dict()
     example = load_config(REPO / "examples" / "cpu-demo.yaml", [f"output_dir={tmp_path}"]).as_dict()
-    for key in ("preset", "rewards", "advantage", "num_generations", "per_device_batch_size", "max_steps",
+    for key in ("preset", "rewards", "advantage", "num_generations", "per_device_batch_size",
+                "gradient_accumulation_steps", "max_steps",
                 "learning_rate", "max_completion_length", "temperature", "seed"):
         assert ours[key] == example[key], key
     assert ours["model"] == example["model"]

@@ -224,6 +224,22 @@ def task_prompts(split: Literal["train", "heldout", "all"] = "train", n: int | N
     return rows
 
 
+def length_grid(split: Literal["train", "heldout", "all"] = "heldout", lengths: Sequence[int] = (100,),
+                seed: int = 0, languages: Sequence[Language] = ("en",)) -> list[dict[str, Any]]:
+    """Every task of ``split`` at every length of ``lengths``: ``{id, prompt, length, type, language}``
+    rows in target-major rounds (each round holds every task once, targets rotated), so any prefix
+    of the list is balanced over targets. The phrasing of each request is drawn by ``seed``."""
+    rng = random.Random(seed)
+    tasks = task_prompts(split, seed=seed, languages=languages)
+    rows = []
+    for shift in range(len(lengths)):
+        for k, task in enumerate(tasks):
+            n = lengths[(k + shift) % len(lengths)]
+            rows.append({"id": f"{task['id']}-{n}", "prompt": with_length(task["prompt"], n, task["language"], rng),
+                         "length": n, "type": task["type"], "language": task["language"]})
+    return rows
+
+
 def demo_prompts(n: int = 24, seed: int = 0) -> list[dict[str, Any]]:
     """The demo's held-out prompts: half English, half Chinese, targets from 50 to 2,000 words."""
     half = n // 2

@@ -84,7 +84,10 @@ def demo(
     quick: Annotated[
         bool, typer.Option("--quick", help="Smoke run: 8 prompts, 2 short steps (a few minutes).")
     ] = False,
-    prompts: Annotated[int | None, typer.Option("--prompts", help="Held-out prompts to measure (default 36).")] = None,
+    prompts: Annotated[int | None, typer.Option(
+        "--prompts", help="Held-out prompts to measure (default: all 222, 37 tasks x 6 targets).")] = None,
+    sampled: Annotated[int, typer.Option(
+        "--sampled", help="Also measure at T = 0.7 with this many seeds, beside the greedy figure.")] = 0,
     preset: Annotated[str, typer.Option(help="Loss preset: grpo, dr_grpo, dapo, gspo or luspo.")] = "luspo",
     learning_rate: Annotated[float | None, typer.Option("--lr", help="Learning rate of the LoRA adapters.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for prompts, sampling and training.")] = 0,
@@ -112,7 +115,8 @@ def demo(
     for key, value in (("max_steps", steps or None), ("learning_rate", learning_rate)):
         if value is not None:
             training[key] = value
-    measure = {"n_prompts": prompts} if prompts is not None else {}
+    measure: dict = {"n_prompts": prompts} if prompts is not None else {}
+    measure["sampled_seeds"] = sampled
     settings = (DemoSettings.quick if quick else DemoSettings.default)(training=training, **measure)
     say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[bold]{msg}[/bold]"))
     result = run_demo(out, settings, progress=not quiet, on_phase=say, train=steps != 0)
@@ -122,7 +126,10 @@ def demo(
     if result.after:
         line += f" -> {result.after.mean_S_l:.1f} ({result.after.mean_S_l - result.before.mean_S_l:+.1f}"
         ci = (result.gain or {}).get("S_l")
-        line += f", paired 95% CI {ci['low']:+.1f} to {ci['high']:+.1f})" if ci else ")"
+        line += f", paired 95% CI {ci['low']:+.1f} to {ci['high']:+.1f}; greedy)" if ci else "; greedy)"
+        if result.sampled:
+            g = result.sampled["gain"]
+            line += f"; sampled T=0.7 gain {g['mean']:+.1f} [{g['low']:+.1f}, {g['high']:+.1f}]"
     console.print(f"{line}; report: {result.report}; took {result.seconds:.0f}s")
 
 

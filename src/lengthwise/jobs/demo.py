@@ -26,7 +26,7 @@ from typing import Any
 from lengthwise.buckets import summarize_by_bucket
 from lengthwise.errors import ConfigError
 from lengthwise.io import atomic_write_json, read_jsonl, write_jsonl
-from lengthwise.prompts import writing_tasks
+from lengthwise.prompts import length_grid
 from lengthwise.records import load_prompts
 from lengthwise.training.config import DataConfig, ModelConfig, TrainConfig
 
@@ -60,7 +60,10 @@ def demo_training(output_dir: str = "runs/demo/train") -> TrainConfig:
         rewards=DEMO_REWARDS,
         advantage="normalize_then_sum",
         num_generations=4,
-        per_device_batch_size=8,
+        # 2 completions per pass, 4 passes per step: one step learns from the same 8 completions (2 prompts
+        # × G) as one pass of 8 would, at a third of the memory (benchmarks/results/rl_step.json)
+        per_device_batch_size=2,
+        gradient_accumulation_steps=4,
         max_steps=12,
         learning_rate=5e-4,
         # 256 tokens ≈ 190 words: room for 1.5x the longest target, so overshooting is seen and penalised
@@ -91,9 +94,13 @@ class DemoSettings:
     setting: model, preset, steps, seed, device…) and how the held-out measurement is made."""
 
     training: TrainConfig = field(default_factory=demo_training)
-    n_prompts: int = 36
+    # the whole held-out grid (222 prompts): a standard error near 2 S_l points, small enough to see a
+    # 5-point effect; greedy decoding, so numerics and sampling do not move the figure
+    n_prompts: int | None = None
     eval_max_tokens: int = 320
     eval_batch_size: int = 8
+    # extra measurements at T = 0.7, one per seed, reported beside the greedy figure (0: none)
+    sampled_seeds: int = 0
 
     @classmethod
     def quick(cls, training: dict[str, Any] | None = None, **overrides: Any) -> DemoSettings:
@@ -109,8 +116,10 @@ class DemoSettings:
 
     def check(self) -> None:
         problems = self.training.problems()
-        if self.n_prompts < 2:
+        if self.n_prompts is not None and self.n_prompts < 2:
             problems.append(f"prompts must be >= 2, got {self.n_prompts}")
+        if self.sampled_seeds < 0:
+            problems.append(f"sampled seeds must be >= 0, got {self.sampled_seeds}")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -123,9 +132,11 @@ def demo_train_config(settings: DemoSettings, output_dir: str | os.PathLike) -> 
     return config.validate()
 
 
-def heldout_prompts(n: int, seed: int = 0) -> list[dict[str, Any]]:
-    """Held-out English writing tasks over the demo's length grid (never in the training split)."""
-    return writing_tasks("heldout", n=n, seed=seed, lengths=DEMO_LENGTHS, languages=("en",))
+def heldout_prompts(n: int | None = None, seed: int = 0) -> list[dict[str, Any]]:
+    """Held-out English writing tasks (never in the training split) at every target of the demo's
+    grid: 37 tasks × 6 targets = 222 prompts, or the first ``n`` (balanced over targets)."""
+    rows = length_grid("heldout", DEMO_LENGTHS, seed=seed)
+    return rows if n is None else rows[:n]
 
 
 @dataclass
@@ -160,6 +171,7 @@ class DemoResult:
     report: Path | None
     seconds: float
     phase_seconds: dict[str, float]
+    sampled: dict[str, Any] | None = None
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -175,7 +187,9 @@ class DemoResult:
         return gain_intervals(self.before.rows, self.after.rows) if self.after else None
 
 
-def _measure(out: Path, name: str, records, model: str | None, settings: DemoSettings, progress: bool) -> PhaseScores:
+def _measure(out: Path, name: str, records, model: str | None, settings: DemoSettings, progress: bool,
+             temperature: float = 0.0, seed: int | None = None) -> PhaseScores:
+    """Answers of ``model`` to ``records`` in ``out/<name>.jsonl`` (resumable): greedy by default."""
     from lengthwise.backends.transformers_backend import TransformersGenerator
     from lengthwise.jobs.generate import GenerateSettings, generate_responses
 
@@ -185,8 +199,10 @@ def _measure(out: Path, name: str, records, model: str | None, settings: DemoSet
     if todo:
         generator = TransformersGenerator.from_pretrained(model, device=settings.training.device,
                                                           batch_size=settings.eval_batch_size)
-        gen_settings = GenerateSettings(max_tokens_cap=settings.eval_max_tokens, temperature=0.7, top_p=0.95,
-                                        seed=settings.training.seed, chunk=settings.eval_batch_size)
+        gen_settings = GenerateSettings(max_tokens_cap=settings.eval_max_tokens, temperature=temperature,
+                                        top_p=0.95 if temperature > 0 else 1.0,
+                                        seed=settings.training.seed if seed is None else seed,
+                                        chunk=settings.eval_batch_size)
         # every record is passed so each keeps its seed (seed + position) across phases and resumes
         report = generate_responses(records, path, generator, gen_settings, progress=progress)
         if report.failed:
@@ -254,6 +270,13 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
         after = _measure(out, "after", records, str(final), settings, progress)
         phase_seconds["after"] = round(time.monotonic() - t, 1)
 
+    sampled = None
+    if after is not None and settings.sampled_seeds:
+        t = time.monotonic()
+        say(f"3/4 sampled figure: T = 0.7, {settings.sampled_seeds} seed(s), before and after")
+        sampled = _sampled_gain(out, records, str(final), settings, progress)
+        phase_seconds["sampled"] = round(time.monotonic() - t, 1)
+
     t = time.monotonic()
     say("4/4 writing the report")
     from lengthwise.evaluation.report import build_demo_report
@@ -267,6 +290,8 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
         "after": after.as_dict() if after else None,
         "delta_S_l": round(after.mean_S_l - before.mean_S_l, 2) if after else None,
         "gain": gain_intervals(before.rows, after.rows) if after else None,
+        "decoding": "greedy",
+        "sampled": sampled,
     }
     report = build_demo_report(out, before.rows, after.rows if after else None, summary,
                                metrics_path=train_dir / "metrics.jsonl")
@@ -274,7 +299,28 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
     seconds = time.monotonic() - started
     summary.update(phase_seconds=phase_seconds, seconds=round(seconds, 1), report=report.name)
     atomic_write_json(out / "summary.json", summary)
-    return DemoResult(out, before, after, report, seconds, phase_seconds)
+    return DemoResult(out, before, after, report, seconds, phase_seconds, sampled)
+
+
+def _sampled_gain(out: Path, records, trained: str, settings: DemoSettings, progress: bool) -> dict[str, Any]:
+    """Before/after at T = 0.7 for each seed; the gain's interval pairs each prompt's seed-averaged
+    scores."""
+    from lengthwise.stats import paired_bootstrap_ci
+
+    means: dict[str, list[float]] = {"before": [], "after": []}
+    per_prompt: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
+    for k in range(settings.sampled_seeds):
+        seed = settings.training.seed + 1000 * (k + 1)
+        for phase, model in (("before", settings.training.model.name), ("after", trained)):
+            scores = _measure(out, f"{phase}_sampled_{k}", records, model, settings, progress, 0.7, seed)
+            means[phase].append(round(scores.mean_S_l, 2))
+            for row in scores.rows:
+                if row.get("S_l") is not None:
+                    per_prompt[phase].setdefault(row["id"], []).append(row["S_l"])
+    ids = sorted(set(per_prompt["before"]) & set(per_prompt["after"]))
+    ci = paired_bootstrap_ci([mean(per_prompt["before"][i]) for i in ids], [mean(per_prompt["after"][i]) for i in ids])
+    return {"temperature": 0.7, "seeds": settings.sampled_seeds, "S_l_before": means["before"],
+            "S_l_after": means["after"], "gain": ci.as_dict()}
 
 
 def _summary_settings(settings: DemoSettings) -> dict[str, Any]:
@@ -285,6 +331,7 @@ def _summary_settings(settings: DemoSettings) -> dict[str, Any]:
     return {"steps": settings.training.max_steps, "preset": settings.training.preset,
             "lora_r": settings.training.model.lora_r, "learning_rate": settings.training.learning_rate,
             "num_generations": settings.training.num_generations, "n_prompts": settings.n_prompts,
+            "sampled_seeds": settings.sampled_seeds,
             "eval_max_tokens": settings.eval_max_tokens, "eval_batch_size": settings.eval_batch_size,
             "training": training}
 

@@ -93,9 +93,14 @@ class TrainConfig:
             out.append(f"advantage: unknown {self.advantage!r}; choose one of: {', '.join(typing.get_args(Advantage))}")
         if self.num_generations < 2:
             out.append(f"num_generations must be >= 2 (a group needs a spread), got {self.num_generations}")
-        elif self.per_device_batch_size % self.num_generations:
-            out.append(f"per_device_batch_size ({self.per_device_batch_size}) must be a multiple of num_generations "
-                       f"({self.num_generations})")
+        else:
+            # TRL's rule: one generation batch (per device × steps per generation) holds whole groups; a
+            # micro-batch may hold part of one (smaller micro-batches cut the logits' memory)
+            steps = self.steps_per_generation or self.gradient_accumulation_steps
+            steps_name = "steps_per_generation" if self.steps_per_generation else "gradient_accumulation_steps"
+            if (self.per_device_batch_size * steps) % self.num_generations:
+                out.append(f"per_device_batch_size × {steps_name} ({self.per_device_batch_size} × {steps}) must be a "
+                           f"multiple of num_generations ({self.num_generations})")
         for name in ("max_steps", "max_completion_length", "per_device_batch_size", "gradient_accumulation_steps",
                      "save_steps", "logging_steps"):
             if getattr(self, name) < 1:

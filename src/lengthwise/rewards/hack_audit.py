@@ -8,7 +8,7 @@ from collections import OrderedDict
 from typing import Any
 
 from lengthwise.rewards.embeddings import Embedder
-from lengthwise.rewards.keywords import keyword_stuffing
+from lengthwise.rewards.keywords import StuffingModel, keyword_stuffing
 from lengthwise.rewards.redundancy import (
     Detection,
     exact_repetition,
@@ -24,13 +24,18 @@ AUDIT_NAMES = ("exact_repetition", "near_duplicate_paragraphs", "paraphrase_repe
 
 class HackAudit:
     """Runs the hacking detectors once per (prompt, answer) and caches the result, so the format and
-    quality components share one pass. ``paraphrase`` needs the embedder (off by default: it is the
-    expensive one)."""
+    quality components share one pass. ``paraphrase`` needs the embedder (the expensive detector); the
+    embedder also gives keyword stuffing its appeal feature. Thresholds, the paraphrase cosine and the
+    stuffing model are configuration (docs/rewards.md: the calibrated defaults and how they were chosen)."""
 
     def __init__(self, paraphrase: bool = True, embedder: Embedder | None = None, cache_size: int = 4096,
-                 thresholds: dict[str, float] | None = None):
+                 thresholds: dict[str, float] | None = None, paraphrase_similarity: float | None = None,
+                 stuffing: StuffingModel | dict[str, float] | None = None):
         self.paraphrase = paraphrase
-        self.embedder = embedder or (Embedder() if paraphrase else None)
+        self.paraphrase_similarity = paraphrase_similarity
+        self.stuffing = StuffingModel(**stuffing) if isinstance(stuffing, dict) else (stuffing or StuffingModel())
+        # Loaded on first use; without the paraphrase detector it only embeds stuffing candidates (a few words).
+        self.embedder = embedder or Embedder()
         self.cache_size = cache_size
         self.thresholds = dict(thresholds or {})
         self._cache: OrderedDict[str, dict[str, Detection]] = OrderedDict()
@@ -49,11 +54,13 @@ class HackAudit:
             "near_duplicate_paragraphs": near_duplicate_paragraphs(
                 answer, threshold=t.get("near_duplicate_paragraphs", 0.15)
             ),
-            "keyword_stuffing": keyword_stuffing(answer, prompt, threshold=t.get("keyword_stuffing", 0.2)),
+            "keyword_stuffing": keyword_stuffing(answer, prompt, embed=self.embedder, model=self.stuffing,
+                                                 threshold=t.get("keyword_stuffing", 0.1)),
         }
         if self.paraphrase:
             result["paraphrase_repetition"] = paraphrase_repetition(
-                answer, self.embedder, threshold=t.get("paraphrase_repetition"))
+                answer, self.embedder, similarity=self.paraphrase_similarity,
+                threshold=t.get("paraphrase_repetition"))
         self._cache[key] = result
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

@@ -54,6 +54,9 @@ class Detection:
     threshold: float
     spans: list[Span] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    # Score at which the hack penalty reaches 1 (None: at the threshold). Keyword stuffing saturates later, so
+    # one borderline term costs little and a stuffed text costs everything.
+    saturation: float | None = None
 
     @property
     def flagged(self) -> bool:
@@ -308,6 +311,7 @@ def paraphrase_repetition(
     bigrams = [_unit_bigrams(sentences[i]) for i in eligible] if lexical else None
     offsets = _paragraph_offsets(text, sentences)
     spans, dup_units = [], 0
+    matched: dict[int, tuple[int, float]] = {}
     block = 512
     for lo in range(0, len(eligible), block):
         hi = min(lo + block, len(eligible))
@@ -327,8 +331,10 @@ def paraphrase_repetition(
                 best, best_sim = ref, float(sims[r, j])
                 break
             if best is not None:
-                dup_units += sizes[i]
-                spans.append(Span(*offsets[i], *offsets[best], similarity=round(best_sim, 4)))
+                matched[i] = (best, best_sim)
+    for i, (best, best_sim) in sorted(matched.items()):
+        dup_units += sizes[i]
+        spans.append(Span(*offsets[i], *offsets[best], similarity=round(best_sim, 4)))
     if sampled:  # keep the score a share of the whole text
         eligible_units = sum(sizes[i] for i in eligible)
         all_eligible = sum(n for n in sizes if n >= min_units)
@@ -341,14 +347,18 @@ def paraphrase_repetition(
 
 
 def hack_penalty(detections: Sequence[Detection]) -> float:
-    """One number in [0, 1] from several detectors: 0 below half of each threshold, rising linearly
-    to 1 at the threshold; the worst detector wins.
+    """One number in [0, 1] from several detectors: 0 below half of each threshold, rising linearly to 1 at
+    the detector's saturation (its threshold unless it sets one); the worst detector wins. Scores measure how
+    much of the text is implicated, so the penalty grows with the evidence.
 
     >>> round(hack_penalty([Detection("a", 0.05, 0.2), Detection("b", 0.15, 0.2)]), 6)
     0.5
+    >>> round(hack_penalty([Detection("stuffing", 0.1, 0.1, saturation=0.3)]), 6)
+    0.2
     """
     worst = 0.0
     for d in detections:
         half = d.threshold / 2
-        worst = max(worst, min(1.0, max(0.0, (d.score - half) / half)))
+        full = max(d.saturation or d.threshold, d.threshold)
+        worst = max(worst, min(1.0, max(0.0, (d.score - half) / (full - half))))
     return worst

@@ -34,7 +34,7 @@ from lengthwise.text import DEFAULT_COUNTER, count_words, extract_answer, get_co
 
 __all__ = ["ComponentSpec", "RewardStack", "STACK_VERSION", "default_stack_config"]
 
-STACK_VERSION = "1"
+STACK_VERSION = "2"  # 2: detectors recalibrated on real prose, graduated penalty (#15)
 
 
 @dataclass
@@ -61,7 +61,7 @@ def default_stack_config(think: bool = True, paraphrase: bool = True) -> dict[st
 
 # Fields of every scores row: a component cannot take one of these names.
 RESERVED_NAMES = frozenset({"id", "score", "words", "counter", "stack_version", "detectors"})
-_DETECTOR_KEYS = ("paraphrase", "thresholds")
+_DETECTOR_KEYS = ("paraphrase", "thresholds", "paraphrase_similarity", "stuffing")
 
 
 def _checked_detectors(detectors: Any) -> dict[str, Any] | None:
@@ -84,6 +84,26 @@ def _checked_detectors(detectors: Any) -> dict[str, Any] | None:
             problem = finite_number_problem(f"detectors.thresholds.{name}", value, 0.0, 1.0)
             if problem:
                 raise ValueError(problem)
+    similarity = detectors.get("paraphrase_similarity")
+    if similarity is not None:
+        from lengthwise.values import finite_number_problem
+
+        problem = finite_number_problem("detectors.paraphrase_similarity", similarity, 0.0, 1.0)
+        if problem:
+            raise ValueError(problem)
+    stuffing = detectors.get("stuffing")
+    if stuffing is not None:
+        from dataclasses import fields
+
+        from lengthwise.rewards.keywords import StuffingModel
+
+        valid = {f.name for f in fields(StuffingModel)}
+        if not isinstance(stuffing, dict) or set(stuffing) - valid:
+            raise ValueError("detectors.stuffing must map StuffingModel fields to numbers; valid: "
+                             + ", ".join(sorted(valid)))
+        for name, value in stuffing.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"detectors.stuffing.{name} must be a finite number, got {value!r:.40}")
     return detectors
 
 
@@ -129,7 +149,9 @@ class RewardStack:
         detectors = dict(detectors or {})
         self.embedder = Embedder(embedder)
         self.audit = HackAudit(paraphrase=bool(detectors.get("paraphrase", True)), embedder=self.embedder,
-                               thresholds=detectors.get("thresholds"))
+                               thresholds=detectors.get("thresholds"),
+                               paraphrase_similarity=detectors.get("paraphrase_similarity"),
+                               stuffing=detectors.get("stuffing"))
         self.components: list[Component] = [self._build(spec) for spec in components]
         self.version = STACK_VERSION + "-" + hashlib.sha1(
             json.dumps(self.config(), sort_keys=True, default=str).encode()).hexdigest()[:8]

@@ -1,0 +1,161 @@
+"""Benchmark: the hacking detectors on real, human-written prose (issue #15).
+
+One run, same texts: the current detectors (keyword stuffing with a background model and topic support,
+thresholds chosen on the calibration split) beside the previous ones (``_legacy_keywords.py``: stuffing
+judged against the text's own frequency profile; the old paraphrase and penalty settings). Reported on the
+held-out split of ``detector_corpus`` per hack family, language and domain: precision, recall and the
+false-positive rate on honest texts; and on the synthetic corpus, the recall the old calibration was built on.
+
+    python benchmarks/detectors.py            # the benchmark (about 6 minutes on 2 cores)
+    python benchmarks/detectors.py --fit      # refit the stuffing model and sweep thresholds on calibration
+
+Goals: FPR on honest held-out prose <= 5 % overall and per domain; recall >= 0.9 for paste, paraphrase and
+stuffing; synthetic recall not below the previous detectors'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import _legacy_keywords  # noqa: E402
+import detector_corpus  # noqa: E402
+from _common import goal, write_results  # noqa: E402
+
+from lengthwise.rewards.embeddings import Embedder  # noqa: E402
+from lengthwise.rewards.hack_audit import HackAudit  # noqa: E402
+from lengthwise.rewards.keywords import content_terms, term_evidence  # noqa: E402
+from lengthwise.rewards.redundancy import exact_repetition, near_duplicate_paragraphs, paraphrase_repetition  # noqa: E402
+from lengthwise.synthetic import hacking_corpus  # noqa: E402
+
+FAMILY_DETECTORS = {"paste": ("exact_repetition", "near_duplicate_paragraphs"),
+                    "paraphrase": ("paraphrase_repetition",), "stuffing": ("keyword_stuffing",)}
+
+
+def legacy_audit(embedder: Embedder, prompt: str, text: str) -> dict[str, bool]:
+    """The detectors as they were before the real-prose calibration."""
+    return {
+        "exact_repetition": exact_repetition(text, threshold=0.15).flagged,
+        "near_duplicate_paragraphs": near_duplicate_paragraphs(text, threshold=0.15).flagged,
+        "keyword_stuffing": _legacy_keywords.keyword_stuffing(text, prompt, threshold=0.2).flagged,
+        "paraphrase_repetition": paraphrase_repetition(text, embedder, similarity=None, threshold=None,
+                                                       **_legacy_keywords.PARAPHRASE).flagged,
+    }
+
+
+def current_audit(audit: HackAudit, prompt: str, text: str) -> dict[str, bool]:
+    return {name: d.flagged for name, d in audit(prompt, text).items()}
+
+
+def rates(rows: list[tuple[object, dict[str, bool]]]) -> dict:
+    """Per family: recall of its detectors (any of them), FPR of those detectors on honest texts, precision
+    (flags on that family's texts over flags on that family's and honest texts); overall: any detector."""
+    out: dict = {}
+    honest = [f for s, f in rows if s.kind == "honest"]
+    for family, names in FAMILY_DETECTORS.items():
+        hits = [any(f[n] for n in names) for s, f in rows if s.kind == family]
+        false = [any(f[n] for n in names) for f in honest]
+        tp, fp = sum(hits), sum(false)
+        out[family] = {"n": len(hits), "recall": round(tp / max(1, len(hits)), 4),
+                       "fpr_on_honest": round(fp / max(1, len(false)), 4),
+                       "precision": round(tp / max(1, tp + fp), 4)}
+    flagged = [any(f.values()) for f in honest]
+    out["honest"] = {"n": len(honest), "fpr_any_detector": round(sum(flagged) / max(1, len(flagged)), 4)}
+    return out
+
+
+def fit(samples) -> None:
+    """Refit the stuffing model on the calibration split and print the weights and the sweep."""
+    from sklearn.linear_model import LogisticRegression
+
+    embedder = Embedder()
+    pool = {t for w in detector_corpus.PRAISE_EN + detector_corpus.PRAISE_ZH for t in content_terms(w)}
+    feats, labels, docs = [], [], []
+    for s in samples:
+        if s.split != "calibration" or s.kind not in ("honest", "stuffing"):
+            continue
+        for e in term_evidence(s.text, s.prompt, embedder)[0]:
+            if e.in_prompt or (s.kind == "stuffing" and e.term not in pool):
+                continue
+            import math
+
+            # No count feature: fitted on light stuffing it learns "long texts have frequent honest terms" and
+            # turns negative, so heavier stuffing would look less suspicious; evidence must grow with the share.
+            feats.append([e.appeal, math.log10(e.lift), math.log10(e.share), e.in_title, min(e.word_forms, 3)])
+            labels.append(s.kind == "stuffing")
+            docs.append((s.id, s.kind))
+    # C = 10: the appeal differences are small numbers; C = 1 shrinks their weight (recall 0.63 vs 0.83 at 4 % FPR).
+    model = LogisticRegression(C=10.0, max_iter=5000).fit(feats, labels)
+    w = model.coef_[0]
+    print("StuffingModel(" + ", ".join(f"{k}={v:.2f}" for k, v in zip(
+        ("appeal", "log_lift", "log_share", "title", "word_forms"), w, strict=True)) +
+        f", intercept={model.intercept_[0]:.2f})")
+    p = model.predict_proba(feats)[:, 1]
+    n = collections.Counter(k for k in (s.kind for s in samples if s.split == "calibration"))
+    for cut in (0.5, 0.6, 0.7, 0.74, 0.8, 0.9):
+        flagged = {d for d, q in zip(docs, p, strict=True) if q >= cut}
+        print(f"term_probability {cut}: FPR {sum(k == 'honest' for _, k in flagged) / n['honest']:.3f} "
+              f"recall {sum(k == 'stuffing' for _, k in flagged) / n['stuffing']:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--fit", action="store_true")
+    args = parser.parse_args()
+    version, samples = detector_corpus.build()
+    if args.fit:
+        fit(samples)
+        return
+    started = time.perf_counter()
+    embedder = Embedder()
+    audit = HackAudit(paraphrase=True, embedder=embedder)
+    current = [(s, current_audit(audit, s.prompt, s.text)) for s in samples]
+    legacy = [(s, legacy_audit(embedder, s.prompt, s.text)) for s in samples]
+    synthetic = hacking_corpus(6, seed=0) + hacking_corpus(6, seed=1)
+    for s in synthetic:
+        s.kind = "honest" if s.kind == "poem" else s.kind
+    syn_current = [(s, current_audit(audit, s.prompt, s.text)) for s in synthetic]
+    syn_legacy = [(s, legacy_audit(embedder, s.prompt, s.text)) for s in synthetic]
+
+    def table(rows, split):
+        picked = [(s, f) for s, f in rows if s.split == split]
+        out = {"all": rates(picked)}
+        for lang in ("en", "zh"):
+            out[lang] = rates([(s, f) for s, f in picked if s.language == lang])
+        for key in sorted({(s.language, s.domain) for s, _ in picked}):
+            out["/".join(key)] = rates([(s, f) for s, f in picked if (s.language, s.domain) == key])
+        return out
+
+    figures = {
+        "corpus": version,
+        "texts": dict(collections.Counter(f"{s.split}/{s.language}/{s.domain}/{s.kind}" for s in samples)),
+        "heldout": {"current": table(current, "heldout"), "previous": table(legacy, "heldout")},
+        "calibration": {"current": table(current, "calibration"), "previous": table(legacy, "calibration")},
+        "synthetic": {"current": rates(syn_current), "previous": rates(syn_legacy)},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    held = figures["heldout"]["current"]
+    worst_domain_fpr = max(v["honest"]["fpr_any_detector"] for k, v in held.items() if "/" in k)
+    goals = {
+        "heldout_fpr_any_detector": goal(held["all"]["honest"]["fpr_any_detector"], "<= 0.05"),
+        "heldout_worst_domain_fpr": goal(worst_domain_fpr, "<= 0.05"),
+        **{f"heldout_recall_{f}": goal(held["all"][f]["recall"], ">= 0.9") for f in FAMILY_DETECTORS},
+        **{f"synthetic_recall_{f}_vs_previous": goal(
+            figures["synthetic"]["current"][f]["recall"] - figures["synthetic"]["previous"][f]["recall"], ">= 0")
+           for f in FAMILY_DETECTORS},
+    }
+    prev = figures["heldout"]["previous"]["all"]
+    summary = (f"held-out FPR {held['all']['honest']['fpr_any_detector']:.3f} (previous "
+               f"{prev['honest']['fpr_any_detector']:.3f}); recall paste {held['all']['paste']['recall']:.2f} "
+               f"paraphrase {held['all']['paraphrase']['recall']:.2f} stuffing {held['all']['stuffing']['recall']:.2f}")
+    write_results("detectors", goals, figures, summary)
+
+
+if __name__ == "__main__":
+    main()

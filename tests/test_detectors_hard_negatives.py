@@ -1,0 +1,169 @@
+"""Honest texts that repeat themselves by nature are not hacks; stuffing with off-topic praise is (issue #15).
+
+The hard negatives are written for this test: a technical article that keeps naming its subject, a song with
+a refrain, a numbered list, a contract whose clauses repeat. The real-prose figures are in
+benchmarks/results/detectors.json.
+"""
+
+import pytest
+
+from lengthwise.rewards.hack_audit import HackAudit
+from lengthwise.rewards.keywords import StuffingModel, keyword_stuffing, term_evidence
+from lengthwise.rewards.redundancy import Detection, hack_penalty
+
+ARTICLE = """A namespace is a mapping from names to objects. Most namespaces are implemented as dictionaries, but
+that is rarely visible to the programmer, and it may change in later versions of the interpreter.
+
+Examples of namespaces are the set of built-in names, the global names in a module, and the local names in a
+function call. In a sense the set of attributes of an object also forms a namespace. The important thing to
+know about namespaces is that there is absolutely no relation between names in different namespaces; two
+different modules may both define a function called maximize without confusion, because users of the modules
+must prefix it with the module name.
+
+Namespaces are created at different moments and have different lifetimes. The namespace containing the
+built-in names is created when the interpreter starts up, and it is never deleted. The global namespace for a
+module is created when the module definition is read in; normally, module namespaces also last until the
+interpreter quits. The local namespace for a function is created when the function is called, and deleted
+when the function returns or raises an exception that is not handled within the function.
+
+A scope is a textual region of a program where a namespace is directly accessible. Although scopes are
+determined statically, they are used dynamically: at any time during execution there are nested scopes whose
+namespaces are directly accessible. The innermost scope is searched first; then the scopes of enclosing
+functions; then the current module's global namespace; and finally the namespace of built-in names.
+"""
+
+SONG = "\n".join(
+    line
+    for verse in (
+        ("The river bends below the mill", "The miller counts his sacks of grain",
+         "The children run across the hill", "And evening gathers in the lane"),
+        ("My father planted rows of beans", "My mother mended coats by lamp",
+         "We traded marbles, swapped our dreams", "And walked to school through fog and damp"),
+        ("The war took Tom and then took Lee", "The mill burned down one winter night",
+         "The hill is houses now, you see", "The lane is tar and traffic light"),
+        ("But when I close my eyes I find", "The sacks, the beans, the lamp, the lane",
+         "The village living in my mind", "Untouched by fire or by rain"),
+    )
+    for line in (*verse, "So sing it softly, sing it slow,", "For all the places that we know.")
+)
+
+LIST = """Setting up the development environment takes ten steps.
+
+1. Install Python 3.11 from your system's package manager and check the version.
+2. Create a virtual environment in the project folder with python -m venv .venv.
+3. Activate the virtual environment in every new shell before you run a command.
+4. Upgrade pip inside the virtual environment so that wheels resolve correctly.
+5. Install the project in editable mode with its development extras.
+6. Install the pre-commit hooks so that formatting runs before every commit.
+7. Run the unit tests once to check that the environment is complete.
+8. Run the linter on the source folder and fix anything it reports.
+9. Build the documentation locally to check that every page renders.
+10. Commit nothing from the virtual environment folder; it is ignored on purpose.
+
+Each step should take less than a minute on a recent machine. If a step fails, repeat the previous step
+first: most failures come from a virtual environment that was not activated in the current shell.
+"""
+
+CONTRACT = """1. Definitions. In this Agreement, "Licensor" means the party granting the licence and "Licensee" means
+the party receiving it. "Software" means the programs and documentation delivered under this Agreement.
+
+2. Grant. Subject to the terms of this Agreement, the Licensor grants the Licensee a non-exclusive,
+non-transferable licence to use the Software for the Licensee's internal business purposes.
+
+3. Restrictions. Subject to the terms of this Agreement, the Licensee shall not sublicense, sell, rent or
+lease the Software, and the Licensee shall not remove any notice of ownership from the Software.
+
+4. Fees. Subject to the terms of this Agreement, the Licensee shall pay the fees stated in the order within
+thirty days of the invoice date. Late payments bear interest at the rate stated in the order.
+
+5. Warranty. The Licensor warrants that the Software will perform substantially as described in its
+documentation for ninety days from delivery. The Licensee's sole remedy for a breach of this warranty is the
+repair or replacement of the Software.
+
+6. Liability. Neither party shall be liable to the other party for indirect or consequential damages arising
+out of this Agreement, even if that party was advised of the possibility of such damages.
+
+7. Termination. Either party may terminate this Agreement on thirty days' written notice if the other party
+breaches this Agreement and does not cure the breach within that period. On termination the Licensee shall
+stop using the Software and destroy every copy of the Software in its possession.
+"""
+
+
+def stuffed(text: str, words: tuple[str, ...], every: int = 9) -> str:
+    """Insert the praise words in turn after every ``every``-th word, as a policy padding for a reward model."""
+    out, k = [], 0
+    for i, word in enumerate(text.split(" ")):
+        out.append(word)
+        if i % every == every - 1:
+            out.append(words[k % len(words)])
+            k += 1
+    return " ".join(out)
+
+
+@pytest.fixture(scope="module")
+def audit():
+    return HackAudit()
+
+
+@pytest.mark.parametrize("name, text, prompt", [
+    ("technical article", ARTICLE, "Explain scopes and namespaces."),
+    ("technical article, prompt silent on its subject", ARTICLE, "Write a section of a programming tutorial."),
+    ("song with a refrain", SONG, "Write a song about a village."),
+    ("numbered list", LIST, "Write the set-up instructions."),
+    ("contract with repeated clauses", CONTRACT, "Write a software licence agreement."),
+])
+def test_hard_negatives_are_not_flagged(audit, name, text, prompt):
+    result = audit(prompt, text)
+    assert not any(d.flagged for d in result.values()), (name, {k: d.as_dict() for k, d in result.items()})
+    assert result["keyword_stuffing"].score == 0.0
+
+
+def test_the_subject_of_an_article_is_a_candidate_but_the_evidence_clears_it(audit):
+    evidence, _ = term_evidence(ARTICLE, "Write a section of a programming tutorial.", audit.embedder)
+    namespace = next(e for e in evidence if e.term == "namespace")
+    assert namespace.lift > 1000  # far above ordinary language: the background model alone would flag it
+    assert namespace.word_forms >= 1  # namespace / namespaces: used the way a subject is
+    assert namespace.probability < StuffingModel().term_probability
+
+
+def test_off_topic_praise_is_flagged_and_explained(audit):
+    text = stuffed(ARTICLE, ("outstanding", "superb", "brilliant"), every=7)
+    detection = audit("Explain scopes and namespaces.", text)["keyword_stuffing"]
+    assert detection.flagged
+    terms = {t["term"]: t for t in detection.details["terms"]}
+    assert {"outstanding", "superb", "brilliant"} & set(terms)
+    why = next(iter(terms.values()))
+    assert why["observed_rate"] > 50 * why["expected_rate"]  # the background model's evidence
+    assert why["lift"] == pytest.approx(why["observed_rate"] / why["expected_rate"], rel=0.01)
+    assert not why["in_prompt"] and why["appeal"] > 0 and 0 <= why["first_at"] < len(text)
+    assert detection.spans and text[detection.spans[0].start:detection.spans[0].end].lower() in terms
+
+
+def test_praise_the_prompt_asks_for_is_not_stuffing(audit):
+    text = stuffed(ARTICLE, ("outstanding",), every=7)
+    assert not keyword_stuffing(text, "Write an outstanding explanation of outstanding namespaces.",
+                                embed=audit.embedder).flagged
+
+
+def test_the_penalty_grows_with_the_evidence(audit):
+    light = stuffed(ARTICLE, ("outstanding",), every=25)
+    heavy = stuffed(ARTICLE, ("outstanding", "superb"), every=4)
+    prompt = "Explain scopes and namespaces."
+    light_det, heavy_det = (audit(prompt, t)["keyword_stuffing"] for t in (light, heavy))
+    assert 0 < light_det.score < heavy_det.score
+    assert audit.penalty(prompt, heavy) == 1.0
+
+
+def test_stuffing_penalty_grows_from_a_fifth_at_the_threshold_to_one_at_three_times_it():
+    assert hack_penalty([Detection("keyword_stuffing", 0.049, 0.1, saturation=0.3)]) == 0.0
+    assert hack_penalty([Detection("keyword_stuffing", 0.1, 0.1, saturation=0.3)]) == pytest.approx(0.2)
+    assert hack_penalty([Detection("keyword_stuffing", 0.3, 0.1, saturation=0.3)]) == 1.0
+    assert hack_penalty([Detection("copies", 0.15, 0.15)]) == 1.0  # copying saturates at its threshold
+    detection = keyword_stuffing(stuffed(ARTICLE, ("outstanding",), every=7), "Explain scopes.")
+    assert detection.saturation == pytest.approx(0.3)
+
+
+def test_the_stuffing_model_is_configuration(audit):
+    text = stuffed(ARTICLE, ("outstanding", "superb", "brilliant"), every=7)
+    strict = StuffingModel(term_probability=0.999999)
+    assert not keyword_stuffing(text, "Explain scopes.", embed=audit.embedder, model=strict).flagged

@@ -122,6 +122,15 @@ class Component:
     def words(self, text: str) -> int:
         return count_words(extract_answer(text), self.counter)
 
+    def token_length(self, ids: Any, text: str) -> int:
+        """The completion's length in the policy's tokens: its ids when the trainer passes them, else the
+        ``tokens`` counter when the stack has the tokenizer, else whitespace words (a stated fallback)."""
+        if ids is not None:
+            return len(ids)
+        if getattr(self.counter, "name", None) == "tokens":
+            return self.counter(text)
+        return len(text.split())
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.__name__!r})"
 

@@ -108,10 +108,6 @@ class LWZRangeReward(_LengthTelemetry, Component):
         return lwz_range_reward(self.words(text), lo=lo, hi=hi, max_length=max(cap, hi + 1))
 
 
-def _token_length(ids: Any, text: str) -> int:
-    return len(ids) if ids is not None else len(text.split())
-
-
 @register_component("dapo_overlong")
 class DAPOOverlongReward(Component):
     """DAPO's soft overlong punishment on the completion's token count (L_max, L_cache in tokens)."""
@@ -121,7 +117,7 @@ class DAPOOverlongReward(Component):
         self.max_length, self.cache_length = max_length, cache_length
 
     def score_row(self, prompt, text, ids, row):
-        return dapo_overlong_penalty(_token_length(ids, text), self.max_length, self.cache_length)
+        return dapo_overlong_penalty(self.token_length(ids, text), self.max_length, self.cache_length)
 
 
 @register_component("cosine")
@@ -136,7 +132,7 @@ class CosineLengthReward(Component):
         ok = is_correct(text, row.get("answer"))
         if ok is None:
             return None
-        return cosine_length_reward(_token_length(ids, text), ok, self.max_length, **self.values)
+        return cosine_length_reward(self.token_length(ids, text), ok, self.max_length, **self.values)
 
 
 @register_component("lcpo")
@@ -161,7 +157,7 @@ class LCPOReward(Component):
             target = c.required_words() * self.tokens_per_word if c and c.required_words() else None
         if target is None:
             return None
-        n = _token_length(ids, text)
+        n = self.token_length(ids, text)
         if self.mode == "exact":
             return lcpo_exact_reward(ok, target, n, self.alpha)
         return lcpo_max_reward(ok, target, n, self.alpha, self.delta)
@@ -182,7 +178,7 @@ class KimiLengthReward(Component):
             group = range(start, end)
             correct = [is_correct(texts[k], answers[k]) for k in group]
             if all(c is not None for c in correct):
-                lengths = [_token_length(ids[k], texts[k]) for k in group]
+                lengths = [self.token_length(ids[k], texts[k]) for k in group]
                 for k, v in zip(group, kimi_length_penalty(lengths, correct), strict=True):
                     out[k] = v
             start = end

@@ -124,10 +124,11 @@ def _param_problem(component: str, name: str, value: Any, default: Any) -> str |
 
 class RewardStack:
     def __init__(self, components: list[ComponentSpec], counter: str = DEFAULT_COUNTER, embedder: str | None = None,
-                 detectors: dict[str, Any] | None = None):
+                 detectors: dict[str, Any] | None = None, tokenizer: Any = None):
         problems = []
         try:
-            get_counter(counter)
+            if counter != "tokens":  # the tokens counter is bound to a tokenizer below or by the trainer
+                get_counter(counter)
         except ValueError as exc:
             problems.append(str(exc))
         names = [c.name for c in components]
@@ -153,8 +154,32 @@ class RewardStack:
                                paraphrase_similarity=detectors.get("paraphrase_similarity"),
                                stuffing=detectors.get("stuffing"))
         self.components: list[Component] = [self._build(spec) for spec in components]
+        self.tokenizer_ref = tokenizer if isinstance(tokenizer, str) else None
+        self._counter: Any = None if counter == "tokens" else counter
+        if tokenizer is not None:
+            self.bind_tokenizer(tokenizer)
         self.version = STACK_VERSION + "-" + hashlib.sha1(
             json.dumps(self.config(), sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+    def bind_tokenizer(self, tokenizer: Any) -> None:
+        """Count in these tokens when the stack's counter is ``tokens`` (the trainer binds the policy's
+        tokenizer; a stack YAML can name one with ``tokenizer:``). A no-op for word counters."""
+        if self.counter != "tokens":
+            return
+        if isinstance(tokenizer, str):
+            from lengthwise.models import ensure_loadable, load_tokenizer, resolve_model
+
+            tokenizer = load_tokenizer(ensure_loadable(resolve_model(tokenizer)))
+        self._counter = get_counter("tokens", tokenizer)
+        for component in self.components:
+            component.counter = self._counter
+
+    @property
+    def word_counter(self) -> Any:
+        if self._counter is None:
+            raise ValueError("the 'tokens' counter needs the policy's tokenizer: name it with 'tokenizer:' in the "
+                             "reward stack, or train with the stack (the trainer binds its tokenizer)")
+        return self._counter
 
     def _build(self, spec: ComponentSpec) -> Component:
         cls = COMPONENTS[spec.type]
@@ -185,13 +210,13 @@ class RewardStack:
         the key and what is valid (never a crash deeper in)."""
         if not isinstance(config, dict) or "components" not in config:
             raise ValueError("a reward stack config needs a 'components' list")
-        unknown = set(config) - {"components", "counter", "embedder", "detectors"}
+        unknown = set(config) - {"components", "counter", "embedder", "detectors", "tokenizer"}
         if unknown:
             raise ValueError(f"unknown reward stack keys {sorted(map(str, unknown))}; valid: components, counter, "
-                             "embedder, detectors")
+                             "embedder, detectors, tokenizer")
         if not isinstance(config["components"], list):
             raise ValueError(f"'components' must be a list of components, got {type(config['components']).__name__}")
-        for key in ("counter", "embedder"):
+        for key in ("counter", "embedder", "tokenizer"):
             if config.get(key) is not None and not isinstance(config[key], str):
                 raise ValueError(f"'{key}' must be a string, got {config[key]!r:.40}")
         specs, problems = [], []
@@ -219,7 +244,7 @@ class RewardStack:
         if problems:
             raise ValueError("; ".join(problems))
         return cls(specs, counter=config.get("counter") or DEFAULT_COUNTER, embedder=config.get("embedder"),
-                   detectors=_checked_detectors(config.get("detectors")))
+                   detectors=_checked_detectors(config.get("detectors")), tokenizer=config.get("tokenizer"))
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> RewardStack:
@@ -232,7 +257,7 @@ class RewardStack:
         return cls.from_dict(default_stack_config(think=think, paraphrase=paraphrase))
 
     def config(self) -> dict[str, Any]:
-        return {"counter": self.counter, "embedder": self.embedder.model_ref,
+        return {"counter": self.counter, "tokenizer": self.tokenizer_ref, "embedder": self.embedder.model_ref,
                 "detectors": {"paraphrase": self.audit.paraphrase, "thresholds": self.audit.thresholds},
                 "components": [spec.__dict__ for spec in self.specs]}
 
@@ -265,7 +290,7 @@ class RewardStack:
             answer = extract_answer(as_text(completion))
             values = {name: per_component[name][k] for name in self.names}
             total = sum(w * v for w, v in zip(self.reward_weights, values.values(), strict=True) if v is not None)
-            row = {**values, "score": total, "words": count_words(answer, self.counter), "counter": self.counter,
+            row = {**values, "score": total, "words": count_words(answer, self.word_counter), "counter": self.counter,
                    "stack_version": self.version}
             if evidence:
                 detections = self.audit(as_text(prompts[k]), answer)

@@ -103,6 +103,8 @@ def build_trainer(config: TrainConfig, progress: bool = True):
     stack = build_reward_stack(config)
     ref = ensure_loadable(resolve_model(config.model.name))
     tokenizer = load_tokenizer(ref)
+    if stack.counter == "tokens" and stack.tokenizer_ref is None:
+        stack.bind_tokenizer(tokenizer)  # reasoning lengths in the policy's own tokens
     model = AutoModelForCausalLM.from_pretrained(ref, dtype=pick_dtype(pick_device(None), config.model.dtype))
     trainer_class = make_lwz_trainer_class(stack.reward_weights) if config.advantage == "lwz_average" else GRPOTrainer
     trainer = trainer_class(

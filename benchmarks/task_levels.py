@@ -24,7 +24,7 @@ from lengthwise.backends.base import GenerationRequest  # noqa: E402
 from lengthwise.rewards.answers import is_correct  # noqa: E402
 from lengthwise.tasks import KINDS, LEVELS, budget_prompt, problems  # noqa: E402
 
-PER_LEVEL = int(os.environ.get("TASK_LEVELS_N", "40"))
+PER_LEVEL = int(os.environ.get("TASK_LEVELS_N", "48"))
 MAX_NEW_TOKENS = 192
 
 

@@ -24,6 +24,13 @@ def test_train_and_heldout_never_share_a_problem_at_any_seed(level):
 
 def _evaluate(question: str) -> int:
     """An independent reading of each kind of question, to check the generator's answers."""
+    if m := re.fullmatch(r"Which number is the largest: ([\d, or]+)\?", question):
+        return max(int(x) for x in re.findall(r"\d+", m.group(1)))
+    if m := re.fullmatch(r"What number comes right (after|before) (\d+)\?", question):
+        return int(m.group(2)) + (1 if m.group(1) == "after" else -1)
+    if m := re.fullmatch(r"What number comes next: ([\d, ]+), \.\.\.\?", question):
+        seq = [int(x) for x in m.group(1).split(", ")]
+        return seq[-1] + seq[1] - seq[0]
     if m := re.fullmatch(r"What is ([\d +-]+)\?", question):
         return eval(m.group(1))  # digits, spaces, + and - only (the regex guarantees it)
     if m := re.fullmatch(r'How many times does the letter "(\w)" appear in the words? "([a-z ]+)"\?', question):
@@ -59,7 +66,7 @@ def test_every_answer_is_right(kind):
 
 def test_difficulty_grows_with_the_level():
     def mean_words(level):
-        ps = problems("train", 40, kinds=("word_problem", "convert", "sum"), levels=(level,))
+        ps = problems("train", 40, kinds=("word_problem", "convert", "sum", "compare"), levels=(level,))
         return sum(len(p.question.split()) for p in ps) / len(ps)
 
     assert mean_words(1) < mean_words(2) < mean_words(3) < mean_words(4)

@@ -1,7 +1,8 @@
 """Verifiable reasoning tasks and L1-style token-budget prompts (docs/reference.md §3, LCPO).
 
-``problems`` draws seeded arithmetic a 135M model can partly solve: multi-step sums, short word problems,
-letter counting and unit conversions, each at four difficulty levels, with the exact answer in every row.
+``problems`` draws seeded problems a 135M model can partly solve: picking the largest number, the next number
+of a sequence, multi-step sums, short word problems, letter counting and unit conversions, each at four
+difficulty levels, with the exact answer in every row.
 A problem's split is a function of its text (a hash), so the train and held-out splits can never share one,
 whatever the seed or the number drawn.
 
@@ -19,7 +20,7 @@ from typing import Any, Literal
 
 __all__ = ["KINDS", "LEVELS", "Problem", "problems", "budget_prompt", "reasoning_rows", "split_of", "from_hub_row"]
 
-KINDS = ("sum", "word_problem", "count", "convert")
+KINDS = ("compare", "next", "sum", "word_problem", "count", "convert")
 LEVELS = (1, 2, 3, 4)
 Split = Literal["train", "heldout"]
 BudgetMode = Literal["exact", "max"]
@@ -35,7 +36,10 @@ _BUDGET = {
 _NAMES = ("Ana", "Ben", "Chen", "Dara", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lea", "Mo", "Nia")
 _ITEMS = ("apples", "pencils", "stickers", "marbles", "books", "cookies", "stamps", "shells", "cards", "coins")
 _WORDS = ("strawberry", "banana", "mississippi", "bookkeeper", "committee", "parallel", "balloon", "letter",
-          "assessment", "occurrence", "possession", "raccoon", "tomorrow", "referee", "address", "success")
+          "assessment", "occurrence", "possession", "raccoon", "tomorrow", "referee", "address", "success",
+          "coffee", "giraffe", "hippopotamus", "necessary", "embarrass", "millennium", "accommodate", "pepper",
+          "bubble", "puzzle", "cinnamon", "kangaroo", "umbrella", "tennessee", "vacuum", "grammar", "assassin",
+          "butterfly", "chocolate", "elephant", "dictionary", "mathematics", "programming", "engineering")
 # (from, to, factor): integer factors only, so every answer is exact.
 _UNITS = (("kilometres", "metres", 1000), ("metres", "centimetres", 100), ("hours", "minutes", 60),
           ("minutes", "seconds", 60), ("kilograms", "grams", 1000), ("days", "hours", 24), ("dozen", "items", 12),
@@ -96,7 +100,7 @@ def _word_problem(level: int, rng: random.Random) -> tuple[str, int]:
 
 def _count(level: int, rng: random.Random) -> tuple[str, int]:
     words = rng.sample(_WORDS, level)
-    letter = rng.choice(sorted(set("".join(words)) - set("aeiou")) or ["e"])
+    letter = rng.choice(sorted(set("".join(words))))
     text = " ".join(words)
     where = f'the word "{text}"' if level == 1 else f'the words "{text}"'
     return f'How many times does the letter "{letter}" appear in {where}?', text.count(letter)
@@ -104,7 +108,7 @@ def _count(level: int, rng: random.Random) -> tuple[str, int]:
 
 def _convert(level: int, rng: random.Random) -> tuple[str, int]:
     big, small, factor = rng.choice(_UNITS)
-    amount = rng.randint(2, 9 * level)
+    amount = rng.randint(2, 9 * level + 11)
     if level == 1:
         return f"How many {small} are in {amount} {big}?", amount * factor
     extra = rng.randint(1, factor - 1)
@@ -119,10 +123,30 @@ def _convert(level: int, rng: random.Random) -> tuple[str, int]:
             f"after {lost} {small} are used?"), total - lost
 
 
-_MAKERS = {"sum": _sum, "word_problem": _word_problem, "count": _count, "convert": _convert}
+def _compare(level: int, rng: random.Random) -> tuple[str, int]:
+    values = rng.sample(range(1, 10 ** min(level, 3) * 2), level + 1)
+    listed = ", ".join(map(str, values[:-1])) + f" or {values[-1]}"
+    return f"Which number is the largest: {listed}?", max(values)
 
 
-def problems(split: Split = "train", n: int = 100, kinds: Sequence[str] = KINDS, levels: Sequence[int] = (2,),
+def _next(level: int, rng: random.Random) -> tuple[str, int]:
+    if level == 1:
+        n = rng.randint(1, 99)
+        return f"What number comes right after {n}?", n + 1
+    if level == 2:
+        n = rng.randint(2, 999)
+        return f"What number comes right before {n}?", n - 1
+    step = rng.choice((2, 5, 10)) if level == 3 else rng.choice((3, 4, 6, 7, 9, 11, 25))
+    start = rng.randint(1, 50) * (1 if level == 3 else rng.randint(1, 3))
+    seq = [start + step * k for k in range(4)]
+    return f"What number comes next: {', '.join(map(str, seq))}, ...?", seq[-1] + step
+
+
+_MAKERS = {"compare": _compare, "next": _next, "sum": _sum, "word_problem": _word_problem, "count": _count,
+           "convert": _convert}
+
+
+def problems(split: Split = "train", n: int = 100, kinds: Sequence[str] = KINDS, levels: Sequence[int] = (1,),
              seed: int = 0) -> list[Problem]:
     """``n`` distinct problems of ``split``, drawn in turn over ``kinds`` × ``levels`` (deterministic in its
     arguments). Raises when the space of one kind and level is too small to give ``n`` distinct problems."""

@@ -16,9 +16,9 @@ def tasks(
     out: Annotated[Path, typer.Option("--out", "-o", help="JSONL of {id, prompt, answer, target_tokens, ...}.")],
     split: Annotated[str, typer.Option(help="train or heldout (never share a problem).")] = "train",
     n: Annotated[int, typer.Option("-n", help="Problems to write.")] = 500,
-    kinds: Annotated[str, typer.Option(help="Task kinds: sum, word_problem, count, convert.")] =
-        "sum,word_problem,count,convert",
-    levels: Annotated[str, typer.Option(help="Difficulty levels 1-4, e.g. 2 or 1,2.")] = "2",
+    kinds: Annotated[str, typer.Option(help="Task kinds: compare, next, sum, word_problem, count, convert.")] =
+        "compare,next,sum,word_problem,count,convert",
+    levels: Annotated[str, typer.Option(help="Difficulty levels 1-4, e.g. 1 or 1,2 (1: the measured default).")] = "1",
     budget: Annotated[str, typer.Option(
         help="Token budget: LO,HI drawn per row, a list with --grid, or 'none' for no budget sentence.")] = "64,256",
     grid: Annotated[bool, typer.Option("--grid", help="Every problem once per listed budget (evaluation).")] = False,

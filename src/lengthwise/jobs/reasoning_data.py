@@ -19,7 +19,7 @@ class TaskFileSettings:
     split: Literal["train", "heldout"] = "train"
     n: int = 500
     kinds: tuple[str, ...] = KINDS
-    levels: tuple[int, ...] = (2,)
+    levels: tuple[int, ...] = (1,)  # the level the untrained embedded model solves 20-70 % of (task_levels.json)
     budgets: tuple[int, ...] | None = (64, 256)  # a range to draw from, or with ``grid`` the budgets to list
     grid: bool = False
     mode: Literal["exact", "max"] = "exact"

@@ -67,3 +67,36 @@ def test_the_luspo_math_recipe_trains_two_steps_on_the_builtin_tasks(tiny_model_
     assert [r["step"] for r in rows] == [1, 2]
     for key in ("rewards/accuracy/mean", "rewards/length/mean", "rewards/overlong/mean"):
         assert key in rows[-1], key
+
+
+def _rows(targets, produced, correct):
+    return [{"id": f"q{k}", "target_tokens": t, "completion_tokens": p, "answer": "7",
+             "response": "so \\boxed{7}" if c else "so \\boxed{8}"}
+            for k, (t, p, c) in enumerate(zip(targets, produced, correct, strict=True))]
+
+
+def test_reasoning_summary_golden_values():
+    from lengthwise.evaluation.reasoning import spearman, summarize_reasoning
+
+    rows = _rows([64, 64, 128, 128, 256, 256], [50, 80, 100, 160, 200, 300], [1, 0, 1, 1, 0, 1])
+    s = summarize_reasoning(rows)
+    assert s["n"] == 6 and s["accuracy"]["mean"] == pytest.approx(4 / 6, abs=1e-4)
+    # |50-64|/64, |80-64|/64, |100-128|/128, |160-128|/128, |200-256|/256, |300-256|/256
+    errors = [14 / 64, 16 / 64, 28 / 128, 32 / 128, 56 / 256, 44 / 256]
+    assert s["mean_relative_error"] == pytest.approx(sum(errors) / 6, abs=1e-4)
+    assert s["by_budget"]["64"]["within_budget"] == 0.5 and s["by_budget"]["256"]["mean_produced_tokens"] == 250
+    # ranks of the targets (1.5, 1.5, 3.5, 3.5, 5.5, 5.5) against produced (1..6): rho = 0.9562
+    assert s["spearman_requested_produced"] == pytest.approx(0.9562, abs=1e-4)
+    assert spearman([1, 1, 1], [1, 2, 3]) is None
+
+
+def test_reasoning_before_after_is_paired_by_id():
+    from lengthwise.evaluation.reasoning import compare_reasoning
+
+    before = _rows([64, 128, 256], [200, 200, 200], [1, 0, 0])
+    after = _rows([64, 128, 256], [70, 120, 250], [1, 1, 0])
+    c = compare_reasoning(before, after)
+    assert c["n"] == 3 and c["accuracy_gain"]["mean"] == pytest.approx(1 / 3, abs=1e-4)
+    assert c["relative_error_change"]["mean"] < 0 and c["spearman_before"] is None and c["spearman_after"] == 1.0
+    with pytest.raises(ValueError, match="share no row ids"):
+        compare_reasoning(before, [{**r, "id": "x" + r["id"]} for r in after])

@@ -21,21 +21,8 @@ from lengthwise.text import is_cjk_text, split_sentences
 
 __all__ = ["keyword_stuffing", "content_terms"]
 
-_EN_STOP = frozenset("""
-a about above after again against all also am an and any are as at be because been before being below between
-both but by can could did do does doing down during each few for from further had has have having he her here hers
-herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on once
-only or other our ours ourselves out over own same she should so some such than that the their theirs them
-themselves then there these they this those through to too under until up very was we were what when where which
-while who whom why will with would you your yours yourself yourselves one two three first new many much may might
-must shall like even every still yet however thus although though since upon within without among across along
-around toward towards onto per via made make makes making way ways also well back time times day days year years
-""".split())
-_ZH_FUNCTION = frozenset(
-    "的了是在和与也就都而及或把被让给对从向到为以之其这那个们我你他她它有没不很更最会能要可上下中里"
-)
-_EN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]+")
-_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+# The word lists are the current module's (unchanged since); what differs is how terms are judged.
+from lengthwise.rewards.keywords import _CJK_RUN, _EN_STOP, _EN_WORD, _ZH_FUNCTION  # noqa: E402
 
 
 def _stem(word: str) -> str:

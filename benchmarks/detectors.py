@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import math
 import os
 import sys
 import time
@@ -83,8 +84,6 @@ def fit(samples) -> None:
         for e in term_evidence(s.text, s.prompt, embedder)[0]:
             if e.in_prompt or (s.kind == "stuffing" and e.term not in pool):
                 continue
-            import math
-
             # No count feature: fitted on light stuffing it learns "long texts have frequent honest terms" and
             # turns negative, so heavier stuffing would look less suspicious; evidence must grow with the share.
             feats.append([e.appeal, math.log10(e.lift), math.log10(e.share), e.in_title, min(e.word_forms, 3)])

@@ -172,3 +172,10 @@ def test_tasks_command_restates_a_hub_math_file_and_names_a_bad_row(tmp_path):
     gsm.write_text(json.dumps({"question": "no answer"}) + "\n")
     done = run_cli("tasks", "-o", str(tmp_path / "bad.jsonl"), "--from", str(gsm))
     assert done.returncode != 0 and "row 1" in done.stderr and not (tmp_path / "bad.jsonl").exists()
+
+
+def test_a_kind_that_runs_dry_leaves_the_rotation_and_the_others_fill_the_file():
+    # two one-digit summands give 81 sums, about 65 of them in the train split
+    mixed = problems("train", 300, kinds=("sum", "word_problem"), levels=(1,))
+    sums = [p for p in mixed if p.kind == "sum"]
+    assert len(mixed) == 300 and 40 < len(sums) < 81 and len({p.question for p in mixed}) == 300

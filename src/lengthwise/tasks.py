@@ -146,10 +146,13 @@ _MAKERS = {"compare": _compare, "next": _next, "sum": _sum, "word_problem": _wor
            "convert": _convert}
 
 
+_DRY_AFTER = 2000  # consecutive repeats or other-split draws after which a kind and level count as exhausted
+
+
 def problems(split: Split = "train", n: int = 100, kinds: Sequence[str] = KINDS, levels: Sequence[int] = (1,),
              seed: int = 0) -> list[Problem]:
     """``n`` distinct problems of ``split``, drawn in turn over ``kinds`` × ``levels`` (deterministic in its
-    arguments). Raises when the space of one kind and level is too small to give ``n`` distinct problems."""
+    arguments); a kind and level whose problems run out leaves the rotation. Raises when all have run out."""
     unknown = [k for k in kinds if k not in _MAKERS]
     if unknown or not kinds:
         raise ValueError(f"unknown task kinds {unknown}; choose from {', '.join(KINDS)}")
@@ -163,13 +166,18 @@ def problems(split: Split = "train", n: int = 100, kinds: Sequence[str] = KINDS,
     seen: set[str] = set()
     misses = 0
     while len(out) < n:
+        if not combos:
+            raise ValueError(f"only {len(out)} distinct {split} problems found for {list(kinds)} at {list(levels)}")
         kind, level = combos[len(out) % len(combos)]
         question, answer = _MAKERS[kind](level, rng)
         if question in seen or split_of(question) != split:
             misses += 1
-            if misses > 200 * max(n, 10):
-                raise ValueError(f"only {len(out)} distinct {split} problems found for {list(kinds)} at {list(levels)}")
+            # A small space (two one-digit summands) runs dry long before a large one: leave it, keep the rest.
+            if misses > _DRY_AFTER:
+                combos.remove((kind, level))
+                misses = 0
             continue
+        misses = 0
         seen.add(question)
         out.append(Problem(question, str(answer), kind, level))
     return out

@@ -79,20 +79,24 @@ def _block(items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _spearman_of(items: list[dict[str, Any]]) -> float | None:
+    pairs = [(i["target"], i["produced"]) for i in items if i["target"] is not None and i["produced"] is not None]
+    rho = spearman([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else None
+    return None if rho is None else round(rho, 4)
+
+
 def summarize_reasoning(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Overall and per-budget figures plus the Spearman correlation of requested vs produced tokens."""
     items = [reasoning_item(r) for r in rows]
     if not items:
         raise ValueError("no response rows to summarise")
-    pairs = [(i["target"], i["produced"]) for i in items if i["target"] is not None and i["produced"] is not None]
     by_budget: dict[float, list[dict[str, Any]]] = defaultdict(list)
     for i in items:
         if i["target"] is not None:
             by_budget[i["target"]].append(i)
-    rho = spearman([p[0] for p in pairs], [p[1] for p in pairs]) if pairs else None
     return {
         **_block(items),
-        "spearman_requested_produced": None if rho is None else round(rho, 4),
+        "spearman_requested_produced": _spearman_of(items),
         "by_budget": {str(int(b) if float(b).is_integer() else b): _block(v) for b, v in sorted(by_budget.items())},
         "items": items,
     }
@@ -115,6 +119,6 @@ def compare_reasoning(before: Sequence[dict[str, Any]], after: Sequence[dict[str
         "accuracy_gain": paired_bootstrap_ci([x for x, _ in acc], [y for _, y in acc]).as_dict(4) if acc else None,
         "relative_error_change": paired_bootstrap_ci([x for x, _ in err], [y for _, y in err]).as_dict(4)
         if err else None,
-        "spearman_before": summarize_reasoning([r for r in before])["spearman_requested_produced"],
-        "spearman_after": summarize_reasoning([r for r in after])["spearman_requested_produced"],
+        "spearman_before": _spearman_of(list(b.values())),
+        "spearman_after": _spearman_of(list(a.values())),
     }

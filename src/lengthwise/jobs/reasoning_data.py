@@ -54,8 +54,7 @@ def write_task_file(out: str | Path, settings: TaskFileSettings, source: str | P
         items: list[Any] = _hub_rows(Path(source))[: settings.n]
     else:
         items = problems(settings.split, settings.n, settings.kinds, settings.levels, settings.seed)
-    budgets = settings.budgets
-    rows = reasoning_rows(items, budgets if settings.grid or budgets is None else (budgets[0], budgets[1]),
-                          settings.mode, settings.language, settings.seed, draw=not settings.grid)
+    rows = reasoning_rows(items, settings.budgets, settings.mode, settings.language, settings.seed,
+                          draw=not settings.grid)
     write_jsonl(out, rows)
     return len(rows)

@@ -5,7 +5,7 @@ terms is a candidate. Its evidence (docs/rewards.md, "Keyword stuffing") weighs:
 
 - the background model: its rate in the text against its rate in ordinary language (``wordfreq``, English and
   Chinese), as ``log10(lift)``;
-- its share of the text's content terms and its count;
+- its share of the text's content terms, as ``log10(share)``;
 - topic support: a term the prompt asks for (same stem) is never flagged; one in the title or first sentence,
   or used in several word forms (``object`` / ``objects``), is a topic term and needs much more evidence;
 - appeal: how much closer the term, framed as "It was {term}." and the like, sits to generic praise than to a
@@ -105,13 +105,12 @@ class StuffingModel:
     log_share: float = 0.88
     title: float = 0.18
     word_forms: float = -1.83
-    log_count: float = 0.0  # not fitted: see benchmarks/detectors.py --fit
     term_probability: float = 0.8
 
     def probability(self, e: TermEvidence) -> float:
         z = (self.intercept + self.appeal * e.appeal + self.log_lift * math.log10(e.lift)
              + self.log_share * math.log10(e.share) + self.title * e.in_title
-             + self.word_forms * min(e.word_forms, 3) + self.log_count * math.log10(e.count))
+             + self.word_forms * min(e.word_forms, 3))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 

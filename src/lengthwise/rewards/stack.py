@@ -258,7 +258,9 @@ class RewardStack:
 
     def config(self) -> dict[str, Any]:
         return {"counter": self.counter, "tokenizer": self.tokenizer_ref, "embedder": self.embedder.model_ref,
-                "detectors": {"paraphrase": self.audit.paraphrase, "thresholds": self.audit.thresholds},
+                "detectors": {"paraphrase": self.audit.paraphrase, "thresholds": self.audit.thresholds,
+                              "paraphrase_similarity": self.audit.paraphrase_similarity,
+                              "stuffing": self.audit.stuffing.__dict__},
                 "components": [spec.__dict__ for spec in self.specs]}
 
     # -- TRL ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.lengthwise-setup
 NAME ?=
 ARGS ?=
 
-.PHONY: setup browser demo test test-fast bench lint clean interop verl-venv
+.PHONY: setup browser demo demo-reasoning test test-fast bench lint clean interop verl-venv
 
 setup: $(STAMP)
 
@@ -33,6 +33,9 @@ $(STAMP): pyproject.toml Makefile
 
 demo: setup
 	$(VENV)/bin/lengthwise demo $(ARGS)
+
+demo-reasoning: setup
+	$(VENV)/bin/lengthwise demo --task reasoning $(ARGS)
 
 # Two workers, one thread each: much of the suite waits on subprocesses and local servers, and two
 # torch processes with default threads on 2 cores would slow each other down.

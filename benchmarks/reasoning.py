@@ -1,14 +1,16 @@
-"""Benchmark: reasoning within a token budget, before (and, given a trained model, after) training (issue #18).
+"""Benchmark: reasoning within a token budget, before vs after the default reasoning demo's training (issue #18).
 
-Greedy decoding of held-out built-in problems (default level) × three budgets, L1 exact prompts; produced
-length in the policy's tokens; answers by math-verify. Figures: Spearman(requested, produced), mean relative
-error |produced − requested| / requested, accuracy with its interval, per budget.
+One run of ``lengthwise demo --task reasoning`` with its default training, measured on 60 held-out problems × the
+demo's three budgets (greedy, L1 exact prompts, lengths in the policy's tokens, answers by math-verify), then the
+same short training under grpo, gspo and luspo for the length-per-step comparison. The run folder
+(benchmarks/.work/reasoning) resumes if interrupted; its report.html has the plots.
 
-    OMP_NUM_THREADS=2 python benchmarks/reasoning.py                      # the untrained embedded model
-    OMP_NUM_THREADS=2 python benchmarks/reasoning.py --after runs/luspo-math/final
+    OMP_NUM_THREADS=2 python benchmarks/reasoning.py
+    OMP_NUM_THREADS=2 python benchmarks/reasoning.py --steps 24       # a longer training, same measurement
 
-Goals (after training, vs before): Spearman >= 0.7; relative error at most half of before; accuracy not lower by
-more than 2 points. Without --after only the before figures are written and the goals stay unmeasured.
+Goals (after vs before): Spearman(requested, produced) >= 0.7 after; mean relative error |produced − requested| /
+requested at most half of before; accuracy not lower by more than 2 points. The preset comparison is an
+observation (no goal).
 """
 
 from __future__ import annotations
@@ -16,63 +18,61 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from _common import goal, write_results  # noqa: E402
 
-from lengthwise.backends.base import GenerationRequest  # noqa: E402
-from lengthwise.evaluation.reasoning import compare_reasoning, summarize_reasoning  # noqa: E402
-from lengthwise.tasks import problems, reasoning_rows  # noqa: E402
+from lengthwise.jobs.reasoning_demo import ReasoningDemoSettings, run_reasoning_demo  # noqa: E402
 
-BUDGETS = (64, 128, 256)
 N_PROBLEMS = int(os.environ.get("REASONING_N", "60"))
-
-
-def measure(model_ref: str, rows: list[dict]) -> list[dict]:
-    from lengthwise.backends.transformers_backend import TransformersGenerator
-
-    generator = TransformersGenerator.from_pretrained(model_ref, device="cpu", batch_size=8)
-    requests = [GenerationRequest(messages=[{"role": "user", "content": r["prompt"]}],
-                                  max_new_tokens=int(r["target_tokens"] * 1.5) + 32, temperature=0.0) for r in rows]
-    results = generator.generate(requests)
-    return [{**r, "response": res.text, "completion_tokens": res.completion_tokens,
-             "finish_reason": res.finish_reason} for r, res in zip(rows, results, strict=True)]
+PRESETS = ("grpo", "gspo", "luspo")
 
 
 def main() -> None:
-    from lengthwise.models import ensure_loadable, resolve_model
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--after", help="a trained model directory to measure after training")
+    parser.add_argument("--steps", type=int, help="training steps (default: the demo's)")
+    parser.add_argument("--out", default=str(Path(__file__).parent / ".work" / "reasoning"))
+    parser.add_argument("--compare-steps", type=int, default=4)
     args = parser.parse_args()
-    rows = reasoning_rows(problems("heldout", N_PROBLEMS, seed=0), BUDGETS, "exact", draw=False)
-    started = time.perf_counter()
-    before = measure(ensure_loadable(resolve_model("smollm2")), rows)
-    figures: dict = {"problems": N_PROBLEMS, "budgets": BUDGETS, "decoding": "greedy",
-                     "cap": "1.5 x budget + 32 tokens", "before": summarize_reasoning(before)}
-    figures["before"].pop("items")
-    goals = {}
-    if args.after:
-        after = measure(args.after, rows)
-        figures["after"] = summarize_reasoning(after)
-        figures["after"].pop("items")
-        figures["paired"] = compare_reasoning(before, after)
-        b, a = figures["before"], figures["after"]
-        goals = {
-            "spearman_after": goal(a["spearman_requested_produced"] or 0.0, ">= 0.7"),
-            "relative_error_after_over_before": goal(a["mean_relative_error"] / b["mean_relative_error"], "<= 0.5"),
-            "accuracy_change_points": goal(100 * figures["paired"]["accuracy_gain"]["mean"], ">= -2"),
-        }
-    else:
-        figures["after"] = "not measured: the reasoning demo that trains the model is not built yet (issue #18)"
-    figures["seconds"] = round(time.perf_counter() - started, 1)
-    b = figures["before"]
-    summary = (f"before: Spearman {b['spearman_requested_produced']}, relative error {b['mean_relative_error']}, "
-               f"accuracy {b['accuracy']['mean']:.2f}")
+    training = {"max_steps": args.steps} if args.steps else {}
+    settings = ReasoningDemoSettings.default(training=training, n_problems=N_PROBLEMS, compare_presets=PRESETS,
+                                             compare_steps=args.compare_steps)
+    result = run_reasoning_demo(args.out, settings, progress=True, on_phase=print)
+    b, a, paired = result.before, result.after, result.paired
+    assert a is not None and paired is not None
+    goals = {
+        "spearman_after": goal(a["spearman_requested_produced"] or 0.0, ">= 0.7"),
+        "relative_error_after_over_before": goal(a["mean_relative_error"] / b["mean_relative_error"], "<= 0.5"),
+        "accuracy_change_points": goal(100 * paired["accuracy_gain"]["mean"], ">= -2"),
+    }
+    presets = {
+        name: {"mean_length_by_step": [r["mean_length"] for r in rows],
+               "clipped_negative_by_step": [r["clipped_negative"] for r in rows],
+               "clipped_positive_by_step": [r["clipped_positive"] for r in rows]}
+        for name, rows in result.presets.items()
+    }
+    figures = {
+        "problems": N_PROBLEMS, "settings": _settings(result), "decoding": "greedy",
+        "before": b, "after": a, "paired": paired,
+        "presets": presets,
+        "phase_seconds": result.phase_seconds, "seconds": round(result.seconds, 1),
+        "report": os.path.relpath(result.report, Path(__file__).parent) if result.report else None,
+    }
+    summary = (f"Spearman {b['spearman_requested_produced']} -> {a['spearman_requested_produced']}, relative error "
+               f"{b['mean_relative_error']:.2f} -> {a['mean_relative_error']:.2f}, accuracy "
+               f"{100 * b['accuracy']['mean']:.1f}% -> {100 * a['accuracy']['mean']:.1f}% "
+               f"(change {100 * paired['accuracy_gain']['mean']:+.1f}, CI {100 * paired['accuracy_gain']['low']:+.1f} "
+               f"to {100 * paired['accuracy_gain']['high']:+.1f})")
     write_results("reasoning", goals, figures, summary)
+
+
+def _settings(result) -> dict:
+    import json
+
+    return json.loads((result.out_dir / "summary.json").read_text())["settings"]
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["PlanSection", "PlanParseError", "parse_plan", "repair_plan", "even_plan", "plan_text", "PlanContract"]
+__all__ = ["PlanSection", "PlanParseError", "parse_plan", "repair_plan", "even_plan", "plan_text", "PlanContract",
+           "parse_point", "repeats_point", "section_count", "place_name"]
 
 
 @dataclass
@@ -268,3 +269,48 @@ def plan_text(sections: list[PlanSection], language: str = "en") -> str:
         return "\n".join(f"段落 {k + 1} - 主要内容：{s.main_point} - 字数：{s.words}字" for k, s in enumerate(sections))
     return "\n".join(f"Paragraph {k + 1} - Main Point: {s.main_point} - Word Count: {s.words} words"
                      for k, s in enumerate(sections))
+
+
+def section_count(total: int, contract: PlanContract = PlanContract()) -> int:
+    """How many sections an incrementally built plan gets: sections of the contract's middle length, within its
+    bounds and ``max_sections``."""
+    middle = (contract.min_words + contract.max_words) / 2
+    fewest = math.ceil(total / contract.max_words)
+    most = max(1, total // contract.min_words)
+    return max(1, min(contract.max_sections, max(fewest, min(most, round(total / middle)))))
+
+
+def place_name(k: int, n: int, language: str = "en") -> str:
+    """A section named by its place in the text (the even split's names)."""
+    return _place(k, n, language)
+
+
+def parse_point(text: str | None, max_units: int = 40) -> str | None:
+    """The main point in a reply to the incremental planner: its first line that says something, without
+    numbering, labels or quotes, at most ``max_units`` words (characters for Chinese); None when there is none.
+
+    >>> parse_point('Section 3: "The harbour at night."\\nMore chatter')
+    'The harbour at night.'
+    """
+    for raw in (text or "").splitlines():
+        line = raw.translate(_FULLWIDTH).replace("\ufffd", "").strip()
+        lead = _LEAD.match(line)
+        line = line[lead.end():] if lead else line
+        line = re.sub(r"^(?:main\s*point(?:\s+of\s+section\s+\d+)?|主要内容)\s*[:：]\s*", "", line, flags=re.I)
+        line = _clean_point(line).strip("\"'“”‘’ ")
+        if not line or _PLACEHOLDER.search(line):
+            continue
+        if _CJK.search(line):
+            return line[:max_units]
+        words = line.split()
+        return " ".join(words[:max_units])
+    return None
+
+
+def repeats_point(point: str, earlier: Iterable[str], overlap: float = 0.7) -> str | None:
+    """The earlier point that ``point`` repeats (most of the shorter one's words shared), or None."""
+    key = _point_key(point)
+    for other in earlier:
+        if _overlap(key, _point_key(other)) >= overlap:
+            return other
+    return None

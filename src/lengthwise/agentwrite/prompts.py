@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["plan_messages", "section_messages", "summary_messages", "continuation_note", "PLAN_PREFIX",
-           "EXAMPLE_POINTS"]
+__all__ = ["plan_messages", "point_messages", "section_messages", "summary_messages", "continuation_note",
+           "PLAN_PREFIX", "EXAMPLE_POINTS"]
 
 # Small models do not follow a format from its description alone; one worked example on an unrelated
 # topic, and (where the backend can) starting the answer with the first line's prefix, make them.
@@ -88,6 +88,30 @@ def plan_messages(instruction: str, total: int, lo: int, hi: int, language: str 
     if prefill:
         messages.append({"role": "assistant", "content": PLAN_PREFIX[language]})
     return messages
+
+
+_POINT = {
+    "en": ("Writing task:\n{instruction}\n\n"
+           "This text will have {n} sections. {so_far}\n\n"
+           "In one short sentence, give the main point of section {k}: a new aspect of the task that the sections "
+           "so far do not cover. Reply with that sentence only."),
+    "zh": ("写作任务：\n{instruction}\n\n"
+           "这篇文章一共分{n}段。{so_far}\n\n"
+           "请用一句简短的话写出第{k}段的主要内容：要写任务中前面各段没有写过的新方面。只回复这一句话。"),
+}
+_SO_FAR = {
+    "en": ("The sections so far:\n{points}", "This is the first section."),
+    "zh": ("前面各段的主要内容：\n{points}", "这是第一段。"),
+}
+
+
+def point_messages(instruction: str, points: list[str], n: int, language: str = "en") -> list[dict[str, str]]:
+    """The incremental planner's request: the main point of the next section, given the points so far (a short,
+    easy answer a small model gives reliably, unlike a whole plan in a format)."""
+    listed, first = _SO_FAR[language]
+    so_far = listed.format(points="\n".join(f"{k + 1}. {p}" for k, p in enumerate(points))) if points else first
+    content = _POINT[language].format(instruction=instruction, n=n, so_far=so_far, k=len(points) + 1)
+    return [{"role": "user", "content": content}]
 
 
 def section_messages(instruction: str, plan: str, context: str, step: str, words: int, last: bool,

@@ -16,20 +16,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lengthwise.agentwrite.context import DoneSection, fit_section_prompt
+from lengthwise.agentwrite.guard import GuardSettings, escalation, pick_least_redundant, section_redundancy
 from lengthwise.agentwrite.plan import (
     PlanContract,
     PlanParseError,
     PlanSection,
     even_plan,
     parse_plan,
+    parse_point,
+    place_name,
     plan_text,
     repair_plan,
+    repeats_point,
+    section_count,
 )
 from lengthwise.agentwrite.prompts import (
     EXAMPLE_POINTS,
     PLAN_PREFIX,
     continuation_note,
     plan_messages,
+    point_messages,
     step_name,
     summary_messages,
 )
@@ -39,7 +45,7 @@ from lengthwise.rewards.length import length_score
 from lengthwise.text import count_words, detect_language, split_sentences
 from lengthwise.token_budget import token_rate_of
 
-__all__ = ["WriteSettings", "Document", "AgentWriter", "cut_at_sentence", "drop_unfinished_sentence"]
+__all__ = ["WriteSettings", "Document", "AgentWriter", "cut_at_sentence", "drop_unfinished_sentence", "guard_summary"]
 
 # The starting rate of tokens per counted word is the generator's tokenizer's, measured once
 # (``lengthwise.token_budget``); after a few sections each document uses its own measured rate.
@@ -55,7 +61,13 @@ class WriteSettings:
     plan answer with ``Paragraph 1 - Main Point:`` when the backend can continue an assistant turn
     (local models; small ones follow the format only then). ``digest``: how earlier sections are
     kept when the text outgrows the window (``first_sentences`` or ``summary``, one model call per
-    section). ``window``: the context window in tokens (default: the model's)."""
+    section). ``window``: the context window in tokens (default: the model's).
+
+    ``incremental_plan``: when no one-shot plan parses, build it one section's main point at a time
+    (``point_attempts`` tries per point; a point that repeats an earlier one is rejected) before falling back to
+    the even split. ``guard``: score each finished section's redundancy against the text so far and write it
+    again above ``guard_threshold`` (at most ``guard_attempts`` times, escalating; the least redundant is kept);
+    ``guard_paraphrase`` also counts paraphrased sentences (needs the embedder)."""
 
     min_section_words: int = 200
     max_section_words: int = 1000
@@ -74,9 +86,18 @@ class WriteSettings:
     top_p: float = 0.95
     seed: int = 0
     counter: str = "longbench"
+    incremental_plan: bool = True
+    point_attempts: int = 3
+    guard: bool = True
+    guard_threshold: float = 0.3
+    guard_attempts: int = 3
+    guard_paraphrase: bool = False
 
     def contract(self) -> PlanContract:
         return PlanContract(self.min_section_words, self.max_section_words, self.max_sections)
+
+    def guard_settings(self) -> GuardSettings:
+        return GuardSettings(self.guard, self.guard_threshold, self.guard_attempts, self.guard_paraphrase)
 
     def __post_init__(self) -> None:
         from lengthwise.errors import ConfigError
@@ -90,8 +111,12 @@ class WriteSettings:
             problems.append(f"digest must be first_sentences or summary, got {self.digest!r}")
         if not 0 < self.short_ratio < 1 < self.long_ratio:
             problems.append("need 0 < short_ratio < 1 < long_ratio")
-        if self.plan_attempts < 1 or self.step_attempts < 1 or self.max_continuations < 0:
+        if self.plan_attempts < 1 or self.step_attempts < 1 or self.max_continuations < 0 or self.point_attempts < 1:
             problems.append("attempt counts must be >= 1 and max_continuations >= 0")
+        try:
+            self.guard_settings()
+        except ValueError as exc:
+            problems.append(str(exc))
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -153,6 +178,12 @@ class Document:
     seconds: float = 0.0  # wall time of the finished steps, across runs
     step_started: float = field(default_factory=time.monotonic)
     plan_attempts: int = 0
+    # the incremental planner: the points so far (None until the one-shot plan has failed) and the rejected
+    # replies for the point in progress
+    points: list[str] | None = None
+    point_rejects: int = 0
+    # the repetition guard: the finished attempts at the section in progress
+    guard_candidates: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -170,9 +201,15 @@ class AgentWriter:
 
     def __init__(self, generator, settings: WriteSettings, cache: ResumableJsonl,
                  measure: Callable[[list[dict[str, str]]], int], window: int,
-                 on_event: Callable[[str, Document], None] | None = None):
+                 on_event: Callable[[str, Document], None] | None = None, embed: Callable | None = None):
         self.generator = generator
         self.settings = settings
+        self.guard = settings.guard_settings()
+        if self.guard.enabled and self.guard.paraphrase and embed is None:
+            from lengthwise.rewards.embeddings import Embedder
+
+            embed = Embedder()
+        self.embed = embed if self.guard.paraphrase else None
         self.cache = cache
         self.measure = measure
         self.window = window
@@ -200,10 +237,10 @@ class AgentWriter:
         return doc
 
     # --- requests -------------------------------------------------------------------------------
-    def _request(self, messages, max_new_tokens: int, salt: int) -> GenerationRequest:
+    def _request(self, messages, max_new_tokens: int, salt: int, **anti_repetition: Any) -> GenerationRequest:
         return GenerationRequest(messages=messages, max_new_tokens=max(16, max_new_tokens),
                                  temperature=self.settings.temperature, top_p=self.settings.top_p,
-                                 seed=self.settings.seed + salt)
+                                 seed=self.settings.seed + salt, **anti_repetition)
 
     def tokens_per_word(self, doc: Document) -> float:
         if doc.section_words >= MEASURED_AFTER_WORDS and doc.section_tokens > 0:  # some backends report no usage
@@ -212,6 +249,10 @@ class AgentWriter:
 
     def next_request(self, doc: Document) -> tuple[str, GenerationRequest]:
         s = self.settings
+        if doc.plan is None and doc.points is not None:
+            n = section_count(doc.total, s.contract())
+            messages = point_messages(doc.prompt, doc.points, n, doc.language)
+            return "point", self._request(messages, 48, salt=100_000 + 1000 * len(doc.points) + doc.point_rejects)
         if doc.plan is None:
             messages = plan_messages(doc.prompt, doc.total, s.min_section_words, s.max_section_words, doc.language,
                                      example=s.plan_example, prefill=self.prefills)
@@ -236,7 +277,10 @@ class AgentWriter:
                                     self.window - max_new - s.safety_tokens, self.measure, doc.language)
         if fitted.mode == "digest" and not any(f.startswith("context: digest") for f in doc.fallbacks):
             doc.fallbacks.append(f"context: digest from section {k + 1}")
-        return "section", self._request(fitted.messages, max_new, salt=10 * k + doc.continuations)
+        esc = escalation(len(doc.guard_candidates))
+        return "section", self._request(fitted.messages, max_new, salt=10 * k + doc.continuations + esc.salt,
+                                        repetition_penalty=esc.repetition_penalty,
+                                        no_repeat_ngram_size=esc.no_repeat_ngram_size)
 
     # --- results --------------------------------------------------------------------------------
     def apply(self, doc: Document, kind: str, result: GenerationResult) -> None:
@@ -251,6 +295,8 @@ class AgentWriter:
         doc.step_tokens += result.completion_tokens
         if kind == "plan":
             self._apply_plan(doc, result)
+        elif kind == "point":
+            self._apply_point(doc, result)
         elif kind == "summary":
             doc.sections[-1]["summary"] = result.text.strip()
             doc.pending_summary = False
@@ -270,16 +316,50 @@ class AgentWriter:
             if doc.plan_attempts < s.plan_attempts:
                 return
             parsed = None
+            if s.incremental_plan:
+                doc.fallbacks.append(f"plan: built point by point after {doc.plan_attempts} unparseable plans ({exc})")
+                doc.points = []
+                return
             doc.fallbacks.append(f"plan: even split after {doc.plan_attempts} unparseable plans ({exc})")
         if parsed is None:
             doc.plan = even_plan(doc.total, s.contract(), doc.language)
         else:
             repaired = repair_plan(parsed, doc.total, s.contract())
             doc.plan, doc.plan_notes = repaired.sections, repaired.notes
+        self._save_plan(doc, text)
+
+    def _save_plan(self, doc: Document, raw: str) -> None:
         self.cache.append({"key": f"{doc.id}:plan", "id": doc.id, "step": "plan",
-                           "plan": [p.as_dict() for p in doc.plan], "raw": text, "notes": doc.plan_notes,
+                           "plan": [p.as_dict() for p in doc.plan], "raw": raw, "notes": doc.plan_notes,
                            "fallbacks": list(doc.fallbacks), **self._step_cost(doc)})
         self.on_event("plan", doc)
+
+    def _apply_point(self, doc: Document, result: GenerationResult) -> None:
+        """One reply to the incremental planner: a new point is kept; an empty one or one that repeats an earlier
+        point is rejected, and after ``point_attempts`` rejections the rest of the plan is the even split's."""
+        s = self.settings
+        assert doc.points is not None
+        n = section_count(doc.total, s.contract())
+        point = parse_point(result.text)
+        repeated = repeats_point(point, doc.points) if point else None
+        if point and not repeated:
+            doc.points.append(point)
+            doc.point_rejects = 0
+        else:
+            doc.point_rejects += 1
+            why = f"repeats point {doc.points.index(repeated) + 1}" if repeated else "no point in the reply"
+            doc.plan_notes.append(f"point {len(doc.points) + 1}: rejected ({why}): {result.text.strip()[:80]!r}")
+            if doc.point_rejects >= s.point_attempts:
+                k = len(doc.points)
+                doc.fallbacks.append(f"plan: even split from section {k + 1} after {doc.point_rejects} rejected points")
+                doc.points += [place_name(j, n, doc.language) for j in range(k, n)]
+        if len(doc.points) < n:
+            return
+        sections = [PlanSection(p, None) for p in doc.points]
+        repaired = repair_plan(sections, doc.total, s.contract())
+        doc.plan, doc.plan_notes = repaired.sections, doc.plan_notes + repaired.notes
+        doc.points, doc.point_rejects = None, 0
+        self._save_plan(doc, "\n".join(p.main_point for p in sections))
 
     @staticmethod
     def _step_cost(doc: Document) -> dict[str, Any]:
@@ -319,15 +399,47 @@ class AgentWriter:
             if trimmed != doc.current:
                 doc.current = trimmed
                 notes.append(f"section {k + 1}: unfinished last sentence dropped")
-        doc.sections.append({"index": k, "main_point": section.main_point, "target_words": section.words,
-                             "text": doc.current, "words": count_words(doc.current, s.counter),
-                             "continuations": doc.continuations, "notes": notes})
-        doc.fallbacks += notes
+        row = {"index": k, "main_point": section.main_point, "target_words": section.words,
+               "text": doc.current, "words": count_words(doc.current, s.counter),
+               "continuations": doc.continuations, "notes": notes}
         doc.current, doc.continuations = "", 0
+        if self.guard.enabled:
+            row = self._guarded(doc, row)
+            if row is None:
+                return  # written again, more insistently (next_request reads the attempt count)
+        doc.sections.append(row)
+        doc.fallbacks += row["notes"]
         if s.digest == "summary" and k < len(doc.plan) - 1:
             doc.pending_summary = True
             return
         self._save_section(doc, k)
+
+    def _guarded(self, doc: Document, row: dict[str, Any]) -> dict[str, Any] | None:
+        """The repetition guard on a finished section: ``None`` to write it again, else the row to keep (the least
+        redundant attempt) with the guard's decisions recorded under ``guard``."""
+        g = self.guard
+        attempt = len(doc.guard_candidates)
+        redundancy = section_redundancy(doc.text, row["text"], self.embed)
+        # tokens this attempt generated (the step's tokens so far, less the earlier attempts'): what a rewrite costs
+        tokens = doc.step_tokens - sum(c["tokens"] for c in doc.guard_candidates)
+        doc.guard_candidates.append({**row, "redundancy": redundancy, "escalation": escalation(attempt).as_dict(),
+                                     "tokens": tokens})
+        if redundancy["score"] > g.threshold and attempt < g.attempts:
+            return None
+        candidates, doc.guard_candidates = doc.guard_candidates, []
+        kept = pick_least_redundant(candidates)
+        chosen = {k: v for k, v in candidates[kept].items() if k not in ("redundancy", "escalation", "tokens")}
+        chosen["guard"] = {
+            "threshold": g.threshold, "attempts": len(candidates), "kept": kept,
+            "scores": [c["redundancy"]["score"] for c in candidates],
+            "tokens": [c["tokens"] for c in candidates],
+            "detail": [{**c["redundancy"], **c["escalation"]} for c in candidates],
+        }
+        if len(candidates) > 1:
+            chosen["notes"] = chosen["notes"] + [
+                f"section {row['index'] + 1}: guard rewrote it {len(candidates) - 1}x, kept attempt {kept + 1} "
+                f"(redundancy {candidates[kept]['redundancy']['score']:.2f})"]
+        return chosen
 
     def _save_section(self, doc: Document, k: int) -> None:
         row = doc.sections[k]
@@ -371,4 +483,19 @@ def document_row(doc: Document, counter: str, model: str) -> dict[str, Any]:
         "response": text, "words": words, "counter": counter,
         "S_l": length_score(required=doc.total, produced=words), "seconds": round(doc.seconds, 2),
         "completion_tokens": doc.completion_tokens, "fallbacks": doc.fallbacks, "model": model,
+        "guard": guard_summary(doc.sections),
     }
+
+
+def guard_summary(sections: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Per document: sections the repetition guard checked, how many it rewrote, the extra attempts, and the mean
+    redundancy of the kept sections (None when the guard was off)."""
+    checked = [s["guard"] for s in sections if s.get("guard")]
+    if not checked:
+        return None
+    kept = [g["scores"][g["kept"]] for g in checked]
+    return {"checked": len(checked), "rewritten": sum(g["attempts"] > 1 for g in checked),
+            "extra_attempts": sum(g["attempts"] - 1 for g in checked),
+            "mean_kept_redundancy": round(sum(kept) / len(kept), 4),
+            "discarded_tokens": sum(sum(g["tokens"]) - g["tokens"][g["kept"]] for g in checked if g.get("tokens")),
+            "first_attempt_redundancy": round(sum(g["scores"][0] for g in checked) / len(checked), 4)}

@@ -28,6 +28,11 @@ class GenerationRequest:
     # the reply to the schema; backends that do not (or a server that refuses it) generate free text,
     # which callers parse the same way.
     json_schema: dict[str, Any] | None = None
+    # Anti-repetition for a regenerated passage (the AgentWrite guard): CTRL's repetition penalty (> 1 lowers the
+    # logits of tokens already in the context) and a ban on repeating any n-gram of that size. Local models apply
+    # both; servers get the penalty (vLLM ``repetition_penalty``, llama.cpp ``repeat_penalty``) and no n-gram ban.
+    repetition_penalty: float | None = None
+    no_repeat_ngram_size: int | None = None
 
     def __post_init__(self) -> None:
         if (self.messages is None) == (self.prompt is None):
@@ -38,6 +43,10 @@ class GenerationRequest:
             raise ValueError(f"temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.repetition_penalty is not None and not self.repetition_penalty > 0:
+            raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
+        if self.no_repeat_ngram_size is not None and self.no_repeat_ngram_size < 1:
+            raise ValueError(f"no_repeat_ngram_size must be >= 1, got {self.no_repeat_ngram_size}")
 
 
 @dataclass

@@ -303,6 +303,10 @@ class OpenAIGenerator:
             common["stop"] = list(request.stop)
         if request.seed is not None:
             common["seed"] = request.seed
+        if request.repetition_penalty is not None:
+            # not in OpenAI's API: vLLM reads repetition_penalty, llama.cpp repeat_penalty; each ignores the other
+            common["extra_body"] = {"repetition_penalty": request.repetition_penalty,
+                                    "repeat_penalty": request.repetition_penalty}
         if request.json_schema is not None and request.messages is not None:
             response_format = self._response_format(request.json_schema)
             if response_format is not None:

@@ -21,15 +21,28 @@ class TransformersGenerator:
     longest ``max_new_tokens`` is generated and each row is cut to its own limit. Sampling is seeded
     per batch with the first request's ``seed``: the same requests with the same batch size give the
     same texts.
+
+    ``reuse_prefix``: keep the key/value cache of recent requests (``prefix_slots`` of them) and start each request
+    from the one sharing the longest token prefix with it, so only the new tokens are prefilled. AgentWrite's
+    section prompts grow by one section each step, so a document's next section reuses everything up to the end
+    of the earlier text. Requests then run one at a time (a cache is one sequence), trading batching for prefill:
+    worth it for one long document, not for many short ones. ``prefix_stats`` counts reused and prefilled tokens.
     """
 
     name = "transformers"
     # a request may end with an assistant turn that the model continues (see ``render``)
     supports_prefill = True
 
-    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 8, model_name: str | None = None):
+    def __init__(self, model: Any, tokenizer: Any, batch_size: int = 8, model_name: str | None = None,
+                 reuse_prefix: bool = False, prefix_slots: int = 4, min_reuse_tokens: int = 32):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if prefix_slots < 1:
+            raise ValueError(f"prefix_slots must be >= 1, got {prefix_slots}")
+        self.reuse_prefix = reuse_prefix
+        self.prefix_slots, self.min_reuse_tokens = prefix_slots, min_reuse_tokens
+        self._prefixes: list[tuple[list[int], Any]] = []  # (the tokens a cache holds, the cache), oldest first
+        self.prefix_stats = {"requests": 0, "reused_tokens": 0, "prefilled_tokens": 0}
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size
@@ -41,13 +54,14 @@ class TransformersGenerator:
 
     @classmethod
     def from_pretrained(
-        cls, model: str | None = None, device: str | None = None, dtype: str | None = None, batch_size: int = 8
+        cls, model: str | None = None, device: str | None = None, dtype: str | None = None, batch_size: int = 8,
+        reuse_prefix: bool = False,
     ) -> TransformersGenerator:
         from lengthwise.models import load_causal_lm, resolve_model
 
         lm, tokenizer = load_causal_lm(model, device=device, dtype=dtype)
         name = "smollm2" if model in (None, "smollm2") else resolve_model(model)
-        return cls(lm, tokenizer, batch_size=batch_size, model_name=name)
+        return cls(lm, tokenizer, batch_size=batch_size, model_name=name, reuse_prefix=reuse_prefix)
 
     def _end_token_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -85,10 +99,16 @@ class TransformersGenerator:
 
         def settings(i: int) -> tuple:
             r = requests[i]
-            return (r.temperature, r.top_p, tuple(r.stop))
+            return (r.temperature, r.top_p, tuple(r.stop), r.repetition_penalty or 1.0, r.no_repeat_ngram_size or 0)
 
         order = sorted(range(len(requests)), key=lambda i: (settings(i), requests[i].max_new_tokens, len(encoded[i])))
         results: list[GenerationResult | None] = [None] * len(requests)
+        if self.reuse_prefix:
+            for i in order:
+                results[i] = self._generate_reusing(requests[i], encoded[i])
+                if on_result is not None:
+                    on_result(i, results[i])
+            return results  # type: ignore[return-value]
         for _, same_settings in groupby(order, key=settings):
             group = list(same_settings)
             for start in range(0, len(group), self.batch_size):
@@ -112,10 +132,58 @@ class TransformersGenerator:
         for row, ids in enumerate(prompt_ids):  # left padding: generation continues at the right edge
             input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
             attention[row, width - len(ids):] = 1
-        max_new = max(r.max_new_tokens for r in batch)
+        kwargs = self._generation_kwargs(first, max(r.max_new_tokens for r in batch))
+        if first.seed is not None:
+            torch.manual_seed(first.seed)
+        output = self.model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs)
+        new_tokens = output[:, width:].tolist()
+        return [self._finish(req, len(ids), toks) for req, ids, toks in zip(batch, prompt_ids, new_tokens, strict=True)]
+
+    @torch.inference_mode()
+    def _generate_reusing(self, request: GenerationRequest, ids: list[int]) -> GenerationResult:
+        """One request, started from the cached prefix it shares most tokens with (see the class docstring)."""
+        from transformers import DynamicCache
+
+        best, shared = None, 0
+        for k, (held, _) in enumerate(self._prefixes):
+            n = 0
+            for a, b in zip(held, ids, strict=False):
+                if a != b:
+                    break
+                n += 1
+            if n > shared:
+                best, shared = k, n
+        reuse = min(shared, len(ids) - 1)  # at least one token goes through the model to give the next logits
+        if best is not None and reuse >= self.min_reuse_tokens:
+            _, cache = self._prefixes.pop(best)
+            surplus = cache.get_seq_length() - reuse
+            if surplus > 0:
+                cache.crop(-surplus)  # transformers 5: a negative count of tokens to drop from the end
+        else:
+            cache, reuse = DynamicCache(), 0
+        kwargs = self._generation_kwargs(request, request.max_new_tokens)
+        if request.seed is not None:
+            torch.manual_seed(request.seed)
+        input_ids = torch.tensor([ids], dtype=torch.long, device=self.model.device)
+        output = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                     cache=cache, return_dict_in_generate=True, **kwargs)
+        sequence = output.sequences[0].tolist()
+        cache = output.cache
+        self._prefixes.append((sequence[:cache.get_seq_length()], cache))
+        del self._prefixes[:-self.prefix_slots]
+        self.prefix_stats["requests"] += 1
+        self.prefix_stats["reused_tokens"] += reuse
+        self.prefix_stats["prefilled_tokens"] += len(ids) - reuse
+        return self._finish(request, len(ids), sequence[len(ids):])
+
+    def clear_prefixes(self) -> None:
+        """Drop every cached prefix (their memory grows with the documents' length)."""
+        self._prefixes.clear()
+
+    def _generation_kwargs(self, first: GenerationRequest, max_new: int) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "max_new_tokens": max_new,
-            "pad_token_id": pad_id,
+            "pad_token_id": self.tokenizer.pad_token_id,
             "eos_token_id": sorted(self._stop_ids) or None,
         }
         if first.temperature > 0:
@@ -124,11 +192,11 @@ class TransformersGenerator:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if first.stop:
             kwargs.update(stop_strings=list(first.stop), tokenizer=self.tokenizer)
-        if first.seed is not None:
-            torch.manual_seed(first.seed)
-        output = self.model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs)
-        new_tokens = output[:, width:].tolist()
-        return [self._finish(req, len(ids), toks) for req, ids, toks in zip(batch, prompt_ids, new_tokens, strict=True)]
+        if first.repetition_penalty:
+            kwargs["repetition_penalty"] = first.repetition_penalty
+        if first.no_repeat_ngram_size:
+            kwargs["no_repeat_ngram_size"] = first.no_repeat_ngram_size
+        return kwargs
 
     def _finish(self, request: GenerationRequest, prompt_len: int, tokens: list[int]) -> GenerationResult:
         # Generation that ended before this row's budget without an EOS was ended by a stop string

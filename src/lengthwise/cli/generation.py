@@ -118,6 +118,11 @@ def write(
     window: Annotated[int | None, typer.Option(
         help="Context window in tokens (default: the model's; 8192 for servers).")] = None,
     batch_size: Annotated[int, typer.Option(help="transformers backend: documents per forward pass.")] = 8,
+    reuse_prefix: Annotated[bool | None, typer.Option(
+        "--reuse-prefix/--no-reuse-prefix",
+        help="transformers backend: keep each document's key/value cache across sections so a section prefills "
+             "only its new text (documents then run one at a time). Default: on for a single document, off for "
+             "several (batching pays more). Servers: see docs/agentwrite.md for prefix caching.")] = None,
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
     words: Annotated[int, typer.Option(help="Total for prompts that state no length.")] = 2000,
@@ -135,6 +140,17 @@ def write(
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
     seed: Annotated[int, typer.Option(help="Base seed.")] = 0,
     counter: Annotated[str, typer.Option(help="Word counter for plans, sections and S_l.")] = "longbench",
+    incremental_plan: Annotated[bool, typer.Option(
+        help="When no plan parses, build it one main point at a time (repeated points rejected) before the even "
+             "split.")] = True,
+    guard: Annotated[bool, typer.Option(
+        help="Repetition guard: write a section again when too much of it repeats the text so far.")] = True,
+    guard_threshold: Annotated[float, typer.Option(
+        help="Share of a section repeating earlier text above which it is written again.")] = 0.3,
+    guard_attempts: Annotated[int, typer.Option(
+        help="Rewrites per section at most (new seed, then repetition penalty, then no repeated 4-grams).")] = 3,
+    guard_paraphrase: Annotated[bool, typer.Option(
+        help="The guard also counts paraphrased sentences (embedder; slower).")] = False,
     skip_bad: SkipBadOpt = False,
     restart: RestartOpt = False,
     quiet: QuietOpt = False,
@@ -157,7 +173,9 @@ def write(
     settings = WriteSettings(min_section_words=min_section_words, max_section_words=max_section_words,
                              max_sections=max_sections, digest=digest, max_continuations=max_continuations,
                              plan_attempts=plan_attempts, plan_example=plan_example, plan_prefill=plan_prefill,
-                             window=window, temperature=temperature, seed=seed, counter=counter)
+                             window=window, temperature=temperature, seed=seed, counter=counter,
+                             incremental_plan=incremental_plan, guard=guard, guard_threshold=guard_threshold,
+                             guard_attempts=guard_attempts, guard_paraphrase=guard_paraphrase)
     records, skipped = load_prompts(prompts, skip_bad=skip_bad)
     check_output(out)  # before a model loads
     report_skipped(skipped)
@@ -167,8 +185,13 @@ def write(
 
         measure_tokenizer = load_tokenizer(resolve_model(None if tokenizer == "embedded" else tokenizer))
         settings.window = settings.window or 8192
+    if reuse_prefix and backend != "transformers":
+        raise LengthwiseError("--reuse-prefix is for the transformers backend; servers cache prefixes themselves "
+                              "(vLLM --enable-prefix-caching, llama.cpp cache_prompt)")
+    reuse = (len(records) == 1) if reuse_prefix is None else reuse_prefix
     options = BackendOptions(backend, model, base_url, api_key, api_key_env, concurrency, timeout, max_attempts,
-                             backoff, deadline, batch_size, device, dtype)
+                             backoff, deadline, batch_size, device, dtype,
+                             reuse_prefix=reuse and backend == "transformers")
     generator = options.generator(prefill_tokenizer=measure_tokenizer if tokenizer else None)
     report = write_documents(records, out, generator, settings, default_words=words, tokenizer=measure_tokenizer,
                              progress=not quiet, source=prompts, restart=restart)
@@ -176,6 +199,12 @@ def write(
                   f"({report.already_done} already done, {report.completed} new, {report.failed} failed; "
                   f"{report.words} words, {report.completion_tokens} tokens in {report.seconds:.0f}s, "
                   f"{report.tokens_per_second:.1f} tok/s)")
+    from lengthwise.jobs.write import document_line
+
+    for doc in report.documents[:20]:
+        say_plain(document_line(doc))
+    if len(report.documents) > 20:
+        say_plain(f"... and {len(report.documents) - 20} more documents (see {out})")
     if report.plan_prefill is False and plan_prefill:
         console.print("plan prefill: off (this backend cannot start the answer; give the served model's "
                       "--tokenizer to prefill through /v1/completions)")

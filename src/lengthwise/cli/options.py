@@ -84,6 +84,7 @@ class BackendOptions:
     batch_size: int = 8
     device: str | None = None
     dtype: str | None = None
+    reuse_prefix: bool = False  # transformers: keep KV caches of recent prompts (AgentWrite's growing sections)
 
     def generator(self, prefill_tokenizer=None):
         from lengthwise.backends import make_generator
@@ -97,8 +98,9 @@ class BackendOptions:
             return make_generator("openai", model=self.model, base_url=self.base_url, api_key=self.api_key,
                                   api_key_env=self.api_key_env, concurrency=self.concurrency, timeout=self.timeout,
                                   retry=retry, prefill_tokenizer=prefill_tokenizer)
+        extra = {"reuse_prefix": True} if self.reuse_prefix else {}
         return make_generator(self.backend, model=self.model, device=self.device, dtype=self.dtype,
-                              batch_size=self.batch_size)
+                              batch_size=self.batch_size, **extra)
 
 
 @dataclass

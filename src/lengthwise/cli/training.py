@@ -85,24 +85,36 @@ def demo(
         bool, typer.Option("--quick", help="Smoke run: 8 prompts, 2 short steps (a few minutes).")
     ] = False,
     prompts: Annotated[int | None, typer.Option(
-        "--prompts", help="Held-out prompts to measure (default: all 222, 37 tasks x 6 targets).")] = None,
+        "--prompts",
+        help="Held-out prompts to measure (writing default: all 222; reasoning: problems, default 30).")] = None,
     sampled: Annotated[int, typer.Option(
         "--sampled", help="Also measure at T = 0.7 with this many seeds, beside the greedy figure.")] = 0,
     preset: Annotated[str, typer.Option(help="Loss preset: grpo, dr_grpo, dapo, gspo or luspo.")] = "luspo",
     learning_rate: Annotated[float | None, typer.Option("--lr", help="Learning rate of the LoRA adapters.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for prompts, sampling and training.")] = 0,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if present).")] = None,
+    task: Annotated[str, typer.Option(
+        help="writing: follow requested word counts; reasoning: answer verifiable problems within a token "
+             "budget (L1's 'Think for N tokens').")] = "writing",
+    compare_presets: Annotated[str | None, typer.Option(
+        "--compare-presets", help="Reasoning only: also train a few steps under each of these presets "
+                                  "(e.g. grpo,gspo,luspo) and plot length per step.")] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Teach the embedded SmolLM2-135M to follow requested lengths, and show it.
+    """Teach the embedded SmolLM2-135M to follow requested lengths (or reasoning budgets), and show it.
 
     Measures the untrained model on held-out prompts, trains it with LUSPO + LoRA on TRL's
     GRPOTrainer, measures again, and writes OUT/report.html (before/after tables, the
     required-vs-produced plot, training curves, samples). About 15-20 minutes on 2 CPU cores.
 
+    With --task reasoning: held-out sums and comparisons at budgets of 32, 64 and 128 tokens, LUSPO + LoRA with
+    L1's LCPO-exact reward; OUT/report.html plots requested vs produced tokens and accuracy per budget.
+
     Examples:
       lengthwise demo
       lengthwise demo --quick -o runs/demo-quick
+      lengthwise demo --task reasoning -o runs/demo-reasoning
+      lengthwise demo --task reasoning --compare-presets grpo,gspo,luspo
     """
     from lengthwise.jobs.demo import DemoSettings, demo_table_rows, run_demo
     from lengthwise.losses import PRESETS
@@ -111,10 +123,17 @@ def demo(
         raise LengthwiseError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     if steps is not None and steps < 0:
         raise LengthwiseError(f"--steps must be >= 0, got {steps}")
+    if task not in ("writing", "reasoning"):
+        raise LengthwiseError(f"--task must be writing or reasoning, got {task!r}")
+    if compare_presets and task != "reasoning":
+        raise LengthwiseError("--compare-presets belongs to --task reasoning")
     training = {"model.name": model, "preset": preset, "seed": seed, "data.seed": seed, "device": device}
     for key, value in (("max_steps", steps or None), ("learning_rate", learning_rate)):
         if value is not None:
             training[key] = value
+    if task == "reasoning":
+        _reasoning_demo(out, training, quick, prompts, steps, compare_presets, quiet)
+        return
     measure: dict = {"n_prompts": prompts} if prompts is not None else {}
     measure["sampled_seeds"] = sampled
     settings = (DemoSettings.quick if quick else DemoSettings.default)(training=training, **measure)
@@ -130,6 +149,33 @@ def demo(
         if result.sampled:
             g = result.sampled["gain"]
             line += f"; sampled T=0.7 gain {g['mean']:+.1f} [{g['low']:+.1f}, {g['high']:+.1f}]"
+    console.print(f"{line}; report: {result.report}; took {result.seconds:.0f}s")
+
+
+def _reasoning_demo(out: Path, training: dict, quick: bool, problems: int | None, steps: int | None,
+                    compare_presets: str | None, quiet: bool) -> None:
+    from lengthwise.jobs.reasoning_demo import ReasoningDemoSettings, budget_table_rows, run_reasoning_demo
+
+    if out == Path("runs/demo"):
+        out = Path("runs/demo-reasoning")
+    measure: dict = {"n_problems": problems} if problems is not None else {}
+    if compare_presets:
+        measure["compare_presets"] = tuple(p.strip() for p in compare_presets.split(",") if p.strip())
+    settings = (ReasoningDemoSettings.quick if quick else ReasoningDemoSettings.default)(training=training, **measure)
+    say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[bold]{msg}[/bold]"))
+    result = run_reasoning_demo(out, settings, progress=not quiet, on_phase=say, train=steps != 0)
+    print_table(f"reasoning within a budget on {result.before['n']} held-out answers (policy tokens, greedy)",
+                ["budget", "n", "tokens before", "tokens after", "accuracy % before", "accuracy % after"],
+                budget_table_rows(result))
+    b, a = result.before, result.after
+    line = (f"Spearman(requested, produced) {b['spearman_requested_produced']}, relative error "
+            f"{b['mean_relative_error']:.2f}")
+    if a:
+        line += f" -> {a['spearman_requested_produced']}, {a['mean_relative_error']:.2f}"
+        gain = (result.paired or {}).get("accuracy_gain")
+        if gain:
+            line += (f"; accuracy change {100 * gain['mean']:+.1f} points "
+                     f"(paired 95% CI {100 * gain['low']:+.1f} to {100 * gain['high']:+.1f})")
     console.print(f"{line}; report: {result.report}; took {result.seconds:.0f}s")
 
 

@@ -11,7 +11,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["plot_required_vs_produced", "plot_training_curves", "plot_bars", "plot_leaderboard"]
+__all__ = ["plot_required_vs_produced", "plot_training_curves", "plot_bars", "plot_leaderboard", "plot_budget_scatter",
+           "plot_grouped_bars", "plot_reasoning_curves", "plot_preset_lengths"]
 
 # S_l >= 80 holds for produced y in [x/1.4, 1.6x]: 1 - (x/y - 1)/2 = 0.8 and 1 - (y/x - 1)/3 = 0.8.
 _SL80_LOW, _SL80_HIGH = 1 / 1.4, 1.6
@@ -134,4 +135,121 @@ def plot_leaderboard(
     ax.set_xlabel("rating (Bradley–Terry, 95% bootstrap interval)")
     ax.set_title(title)
     ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_budget_scatter(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | os.PathLike,
+                        title: str = "Requested vs produced reasoning tokens") -> Path:
+    """Produced against requested tokens, one colour per series (x spread a little around each budget so
+    the points of one budget do not hide each other), the mean per budget as a line, and y = x."""
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.4, 5.2), dpi=110)
+    budgets = sorted({x for xs, _ in series.values() for x in xs}) or [1.0]
+    rng = np.random.default_rng(0)
+    offsets = np.linspace(-0.06, 0.06, max(1, len(series)))
+    for k, (name, (xs, ys)) in enumerate(series.items()):
+        spread = np.exp(rng.uniform(-0.04, 0.04, len(xs)) + offsets[k])
+        dots = ax.scatter(np.asarray(xs, float) * spread, [max(1.0, y) for y in ys], s=16, alpha=0.45, label=name)
+        means = [float(np.mean([y for x, y in zip(xs, ys, strict=True) if x == b] or [np.nan])) for b in budgets]
+        ax.plot(budgets, means, color=dots.get_facecolor()[0][:3], lw=2, marker="o", label=f"{name}: mean")
+    lo, hi = min(budgets) / 1.6, max(budgets) * 1.8
+    ax.plot([lo, hi], [lo, hi], color="#2ca02c", lw=1.2, ls="--", label="requested (y = x)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.set_xticks(budgets, [str(int(b)) for b in budgets])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("requested tokens (budget)")
+    ax.set_ylabel("produced tokens")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(loc="upper left", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_grouped_bars(groups: Mapping[str, Mapping[str, tuple[float, float, float] | None]], path: str | os.PathLike,
+                      title: str, ylabel: str, ymax: float | None = 100.0) -> Path:
+    """Bars per category (``groups[series][category] = (mean, low, high)``), one colour per series, with the
+    interval as an error bar; ``None`` leaves a gap."""
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    categories = list(dict.fromkeys(c for values in groups.values() for c in values))
+    fig, ax = plt.subplots(figsize=(max(4.8, 1.2 * len(categories) + 2), 3.8), dpi=110)
+    width = 0.8 / max(1, len(groups))
+    for k, (name, values) in enumerate(groups.items()):
+        xs = np.arange(len(categories)) + (k - (len(groups) - 1) / 2) * width
+        cells = [values.get(c) for c in categories]
+        heights = [c[0] if c else 0.0 for c in cells]
+        err = [[c[0] - c[1] if c else 0.0 for c in cells], [c[2] - c[0] if c else 0.0 for c in cells]]
+        ax.bar(xs, heights, width, yerr=err, capsize=3, alpha=0.85, label=name)
+    ax.set_xticks(range(len(categories)), categories)
+    if ymax is not None:
+        ax.set_ylim(0, ymax * 1.08)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_reasoning_curves(rows, path: str | os.PathLike, title: str = "Reasoning within a budget: training") -> Path:
+    """Three panels from ``metrics.jsonl`` rows: produced tokens (mean, and of the completions that ended), the
+    reward components' means, and truncation / clip fractions by advantage sign."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), dpi=100)
+    steps = [r["step"] for r in rows]
+
+    def series(ax, keys, labels):
+        for key, label in zip(keys, labels, strict=True):
+            pts = [(s, r.get(key)) for s, r in zip(steps, rows, strict=True) if r.get(key) is not None]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=label)
+        ax.grid(True, alpha=0.3)
+        ax.set_xlabel("step")
+        if ax.lines:
+            ax.legend(fontsize=7)
+
+    series(axes[0], ["completions/mean_length", "completions/mean_terminated_length"], ["mean", "ended by EOS"])
+    axes[0].set_title("produced tokens")
+    reward_keys = sorted({k for r in rows for k in r if k.startswith("rewards/") and k.endswith("/mean")})
+    series(axes[1], ["reward", *reward_keys], ["reward (weighted)", *[k.split("/")[1] for k in reward_keys]])
+    axes[1].set_title("rewards (mean)")
+    series(axes[2], ["completions/clipped_ratio", "clip_ratio/low_mean", "clip_ratio/high_mean"],
+           ["truncated", "clipped, negative advantage", "clipped, positive advantage"])
+    axes[2].set_title("truncation and clipping")
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_preset_lengths(runs: Mapping[str, Sequence[Mapping[str, float | None]]], path: str | os.PathLike,
+                        title: str = "Response length per step by loss preset") -> Path:
+    """Mean completion tokens per step for each preset, and the clip fractions by advantage sign."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), dpi=100)
+    for k, (preset, rows) in enumerate(runs.items()):
+        colour = f"C{k}"
+        pts = [(r["step"], r["mean_length"]) for r in rows if r.get("mean_length") is not None]
+        axes[0].plot([p[0] for p in pts], [p[1] for p in pts], marker="o", color=colour, label=preset)
+        for key, style, sign in (("clipped_negative", "--", "A<0"), ("clipped_positive", "-", "A>0")):
+            pts = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+            axes[1].plot([p[0] for p in pts], [p[1] for p in pts], ls=style, marker=".", color=colour,
+                         label=f"{preset} {sign}")
+    axes[0].set_title("mean completion tokens")
+    axes[1].set_title("clipped token fraction by advantage sign")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(True, alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.suptitle(title)
     return _save(fig, path)

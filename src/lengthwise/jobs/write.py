@@ -22,7 +22,7 @@ from lengthwise.io import ResumableJsonl, atomic_write_json, check_output
 from lengthwise.manifest import check_run
 from lengthwise.records import PromptRecord
 
-__all__ = ["WriteReport", "write_documents"]
+__all__ = ["WriteReport", "write_documents", "document_line"]
 
 
 @dataclass
@@ -38,6 +38,8 @@ class WriteReport:
     defaulted_length: int = 0
     fallbacks: dict[str, int] = field(default_factory=dict)  # kind of fallback → documents that used it
     plan_prefill: bool = True
+    # the documents this run finished: id, words, S_l and the repetition guard's summary
+    documents: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def tokens_per_second(self) -> float:
@@ -54,7 +56,10 @@ def fallback_kind(note: str) -> str:
 
     head, _, rest = note.partition(":")
     rest = re.sub(r"\s*\(.*\)$", "", rest.strip())
-    rest = re.sub(r"\d+x$|\d+ of \d+ words|from section \d+|after \d+ unparseable plans", "", rest).strip()
+    if rest.startswith("guard rewrote it"):
+        rest = "rewritten by the repetition guard"
+    rest = re.sub(r"\d+x$|\d+ of \d+ words|from section \d+|after \d+ (?:unparseable plans|rejected points)", "",
+                  rest).strip()
     head = re.sub(r" \d+$", "", head)
     return f"{head} {rest}".strip()
 
@@ -101,6 +106,7 @@ def write_documents(records: list[PromptRecord], out_path: str | os.PathLike, ge
     agent = AgentWriter(generator, settings, cache, measure, window, on_event=on_event)
     failures_path = out_path.with_name(out_path.name + ".failures.jsonl")
     failures: dict[str, str] = {}
+    finished: list[dict[str, Any]] = []
     completed = 0
 
     def on_done(doc: Document) -> None:
@@ -111,7 +117,9 @@ def write_documents(records: list[PromptRecord], out_path: str | os.PathLike, ge
             with open(failures_path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"id": doc.id, "error": doc.failed, "sections_done": len(doc.sections)}) + "\n")
             return
-        writer_out.append(document_row(doc, settings.counter, getattr(generator, "model_name", "model")))
+        row = document_row(doc, settings.counter, getattr(generator, "model_name", "model"))
+        writer_out.append(row)
+        finished.append({"id": row["id"], "words": row["words"], "S_l": round(row["S_l"], 1), "guard": row["guard"]})
         completed += 1
 
     for d in docs:
@@ -128,6 +136,16 @@ def write_documents(records: list[PromptRecord], out_path: str | os.PathLike, ge
         total=len(records), already_done=already, completed=completed, failed=len(failures), failures=failures,
         seconds=round(time.monotonic() - started, 2), completion_tokens=tokens,
         words=sum(r["words"] for r in done_rows), defaulted_length=defaulted,
-        fallbacks=fallback_counts(done_rows), plan_prefill=agent.prefills)
+        fallbacks=fallback_counts(done_rows), plan_prefill=agent.prefills, documents=finished)
     atomic_write_json(out_path.with_name(out_path.name + ".summary.json"), report.as_dict())
     return report
+
+
+def document_line(doc: dict[str, Any]) -> str:
+    """One terminal line per finished document: length, S_l and what the repetition guard did."""
+    line = f"{doc['id']}: {doc['words']:,} words, S_l {doc['S_l']:.1f}"
+    g = doc.get("guard")
+    if g:
+        line += (f"; guard rewrote {g['rewritten']}/{g['checked']} sections (+{g['extra_attempts']} attempts), "
+                 f"section redundancy {g['first_attempt_redundancy']:.2f} -> {g['mean_kept_redundancy']:.2f}")
+    return line

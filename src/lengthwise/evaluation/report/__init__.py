@@ -27,6 +27,7 @@ __all__ = [
     "audit_spans",
     "group_table",
     "build_arena_report",
+    "build_reasoning_report",
 ]
 
 TEMPLATE = "report.html.j2"
@@ -225,6 +226,106 @@ def build_demo_report(out_dir: str | os.PathLike, before: Sequence[Mapping[str, 
         notes=["S_l is LongBench-Write's length score (100 = exact; 0 at 3× over or 1/3 under); S_c the "
                "constraint-aware score (full marks when an 'at most'/'at least' bound is met; docs/reference.md §6).",
                "Held-out prompts pair topics and genres that the training prompts never use."],
+    )
+    return report.write(out)
+
+
+def _pct_ci(block: Mapping[str, Any] | None) -> tuple[float, float, float] | None:
+    acc = (block or {}).get("accuracy")
+    return None if not acc else (100 * acc["mean"], 100 * acc["low"], 100 * acc["high"])
+
+
+def build_reasoning_report(out_dir: str | os.PathLike, before: Sequence[Mapping[str, Any]],
+                           after: Sequence[Mapping[str, Any]] | None, summary: Mapping[str, Any],
+                           metrics_path: str | os.PathLike | None = None) -> Path:
+    """``report.html`` of ``lengthwise demo --task reasoning``: requested vs produced tokens (with y = x), accuracy
+    per budget with intervals, the per-budget table, the learning curves, the preset comparison when it was run,
+    and every answer of both models."""
+    from lengthwise.evaluation.plots import (
+        plot_budget_scatter,
+        plot_grouped_bars,
+        plot_preset_lengths,
+        plot_reasoning_curves,
+    )
+    from lengthwise.evaluation.reasoning import reasoning_item
+    from lengthwise.metrics import read_metrics
+
+    out = Path(out_dir)
+    systems: dict[str, Sequence[Mapping[str, Any]]] = {"before": before}
+    if after is not None:
+        systems["after"] = after
+    items = {name: [reasoning_item(dict(r)) for r in rows] for name, rows in systems.items()}
+    series = {f"{name} training": ([i["target"] for i in its if i["produced"] is not None and i["target"]],
+                                   [i["produced"] for i in its if i["produced"] is not None and i["target"]])
+              for name, its in items.items()}
+    figures = [Figure("Requested vs produced reasoning tokens", plot_budget_scatter(
+        series, out / "budget_vs_produced.png").name,
+        "Each answer at its budget (spread a little sideways), the mean per budget as a line; dashed: y = x.")]
+    blocks = {name: summary[name] for name in systems}
+    accuracy = {f"{name} training": {b: _pct_ci(block) for b, block in blocks[name]["by_budget"].items()}
+                for name in systems}
+    figures.append(Figure("Accuracy per budget", plot_grouped_bars(
+        accuracy, out / "accuracy_by_budget.png", "held-out accuracy per budget", "accuracy (%)").name,
+        "Answers checked with math-verify; bars show the 95% bootstrap interval."))
+    metrics = read_metrics(metrics_path) if metrics_path and Path(metrics_path).exists() else []
+    if metrics:
+        figures.append(Figure("Learning curves", plot_reasoning_curves(
+            metrics, out / "training_curves.png", title=f"{summary['settings']['preset']}: training").name,
+            "Per step: produced tokens, rewards, truncation and clipping by advantage sign."))
+    if summary.get("presets"):
+        figures.append(Figure("Loss presets: response length per step", plot_preset_lengths(
+            summary["presets"], out / "presets.png").name,
+            "Same seed, prompts and steps under each preset; two optimizer steps per generation round, so the "
+            "second is off-policy and clipping can act. An observation on a short run, not a test."))
+
+    b, a, paired = summary["before"], summary.get("after"), summary.get("paired")
+    headline = [("model", str(summary["model"])), ("held-out answers", str(b["n"])),
+                ("Spearman(requested, produced) before", _fmt(b["spearman_requested_produced"], 2)),
+                ("relative error before", _fmt(b["mean_relative_error"], 2)),
+                ("accuracy before", f"{100 * b['accuracy']['mean']:.1f}%" if b.get("accuracy") else "–")]
+    if a:
+        headline += [("Spearman after", _fmt(a["spearman_requested_produced"], 2)),
+                     ("relative error after", _fmt(a["mean_relative_error"], 2)),
+                     ("accuracy after", f"{100 * a['accuracy']['mean']:.1f}%" if a.get("accuracy") else "–")]
+        gain = (paired or {}).get("accuracy_gain")
+        if gain:
+            headline.append(("accuracy change, paired 95% CI", f"{100 * gain['mean']:+.1f} "
+                             f"({100 * gain['low']:+.1f} to {100 * gain['high']:+.1f}) points"))
+    headline.append(("decoding", str(summary.get("decoding", "greedy"))))
+
+    headers = ["budget", "n"]
+    for name in systems:
+        headers += [f"{name}: tokens", f"{name}: rel. error", f"{name}: accuracy %"]
+    rows = []
+    for budget in b["by_budget"]:
+        line: list[Any] = [budget, b["by_budget"][budget]["n"]]
+        for name in systems:
+            block = blocks[name]["by_budget"].get(budget) or {}
+            acc = _pct_ci(block)
+            line += [_fmt(block.get("mean_produced_tokens"), 0), _fmt(block.get("mean_relative_error"), 2),
+                     _fmt(acc[0] if acc else None)]
+        rows.append(line)
+
+    samples = []
+    for name, rows_of in systems.items():
+        for r, item in zip(rows_of, items[name], strict=True):
+            samples.append(Sample(id=str(r.get("id")), system=name, prompt=str(r.get("prompt", "")),
+                                  response=str(r.get("response") or ""),
+                                  scores={"budget": _whole(item["target"]), "tokens": item["produced"],
+                                          "answer": r.get("answer"), "correct": item["correct"],
+                                          "finish": r.get("finish_reason")}))
+    settings = summary["settings"]
+    report = Report(
+        title="lengthwise demo: reasoning within a token budget",
+        subtitle=(f"{settings['steps']} steps of {settings['preset']} + LoRA r={settings['lora_r']}, "
+                  f"lr {settings['learning_rate']}, group {settings['num_generations']}, LCPO-exact reward"),
+        headline=headline,
+        tables=[Table("Per budget (held-out problems)", headers, rows)],
+        figures=figures,
+        samples=samples,
+        notes=["Budgets are L1's exact prompt (\"Think for N tokens.\"); produced length is counted in the "
+               "policy's own tokens; the relative error is |produced − requested| / requested.",
+               "Held-out problems never appear in the training split (split by a hash of the question)."],
     )
     return report.write(out)
 

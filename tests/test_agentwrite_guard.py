@@ -114,6 +114,27 @@ def test_the_incremental_planner_falls_back_to_the_even_split_only_after_repeate
     assert fallback_kind("plan: even split from section 2 after 2 rejected points") == "plan even split"
 
 
+def test_a_plan_with_too_few_sections_is_extended_point_by_point(tmp_path):
+    points = iter(["Food in the night markets.", "Neighbourhoods along the river.", "The port city's future."])
+
+    def reply(request):
+        kind = _kind(request)
+        if kind == "plan":  # one section for 600 words at most 200 each: the repair would split it in "parts"
+            return "Paragraph 1 - Main Point: The old harbour and its ships - Word Count: 600 words"
+        if kind == "point":
+            assert "1. The old harbour and its ships" in request.messages[-1]["content"]
+            return next(points)
+        return honest(100, seed=len(request.messages[-1]["content"]))
+
+    writer, _ = _writer(tmp_path, reply, min_section_words=100, max_section_words=200)
+    doc = new_document("d", "Write about 600 words on a port city.", 600)
+    writer.run([doc], lambda d: None)
+    assert [p.main_point for p in doc.plan] == ["The old harbour and its ships", "Food in the night markets.",
+                                                "Neighbourhoods along the river.", "The port city's future."]
+    assert "plan: 1 parsed sections extended point by point to 4" in doc.fallbacks
+    assert not any("part 2" in p.main_point for p in doc.plan)
+
+
 def test_without_the_incremental_planner_unparseable_plans_split_evenly(tmp_path):
     writer, generator = _writer(tmp_path, lambda r: "no plan" if _kind(r) == "plan" else honest(100),
                                 min_section_words=100, max_section_words=300, incremental_plan=False)

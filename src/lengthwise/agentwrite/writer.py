@@ -323,6 +323,13 @@ class AgentWriter:
             doc.fallbacks.append(f"plan: even split after {doc.plan_attempts} unparseable plans ({exc})")
         if parsed is None:
             doc.plan = even_plan(doc.total, s.contract(), doc.language)
+        elif s.incremental_plan and len(parsed) < math.ceil(doc.total / s.max_section_words):
+            # Too few sections: the repair would split each into "part 1..k" with the same instruction, which a
+            # small model answers k times alike. Keep the parsed points and ask for the rest one at a time.
+            doc.fallbacks.append(f"plan: {len(parsed)} parsed sections extended point by point to "
+                                 f"{section_count(doc.total, s.contract())}")
+            doc.points = [p.main_point for p in parsed][:section_count(doc.total, s.contract())]
+            return
         else:
             repaired = repair_plan(parsed, doc.total, s.contract())
             doc.plan, doc.plan_notes = repaired.sections, repaired.notes

@@ -58,6 +58,8 @@ def fallback_kind(note: str) -> str:
     rest = re.sub(r"\s*\(.*\)$", "", rest.strip())
     if rest.startswith("guard rewrote it"):
         rest = "rewritten by the repetition guard"
+    elif "extended point by point" in rest:
+        rest = "parsed sections extended point by point"
     rest = re.sub(r"\d+x$|\d+ of \d+ words|from section \d+|after \d+ (?:unparseable plans|rejected points)", "",
                   rest).strip()
     head = re.sub(r" \d+$", "", head)

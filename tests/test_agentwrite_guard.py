@@ -94,24 +94,31 @@ def test_the_incremental_planner_rejects_repeated_points_and_records_it(tmp_path
     assert cached[0]["step"] == "plan" and len(cached[0]["plan"]) == 4  # saved once, when complete
 
 
-def test_the_incremental_planner_falls_back_to_the_even_split_only_after_repeated_rejections(tmp_path):
+def test_a_section_is_named_by_its_place_only_after_repeated_rejections(tmp_path):
+    replies = iter(["The old harbour and its ships.", "The old harbour and its ships.", "The old harbour, its ships.",
+                    "Food in the night markets.", "The future of the port."])
+    temperatures = []
+
     def reply(request):
         kind = _kind(request)
         if kind == "plan":
             return "no plan"
         if kind == "point":
-            return "The old harbour and its ships."  # a small model stuck on one idea
+            temperatures.append(request.temperature)
+            return next(replies)  # a small model stuck on one idea for a while
         return honest(100, seed=len(request.messages[-1]["content"]))
 
     writer, generator = _writer(tmp_path, reply, min_section_words=100, max_section_words=200, point_attempts=2)
     doc = new_document("d", "Write about 600 words on a port city.", 600)
     writer.run([doc], lambda d: None)
-    assert doc.plan[0].main_point == "The old harbour and its ships."
-    assert [p.main_point for p in doc.plan[1:]] == [f"Part {k} of 4: " + role for k, role in (
-        (2, "a new aspect of the subject, not covered before"), (3, "a new aspect of the subject, not covered before"),
-        (4, "the close, drawing the whole text together"))]
-    assert "plan: even split from section 2 after 2 rejected points" in doc.fallbacks
-    assert fallback_kind("plan: even split from section 2 after 2 rejected points") == "plan even split"
+    assert [p.main_point for p in doc.plan] == [
+        "The old harbour and its ships.", "Part 2 of 4: a new aspect of the subject, not covered before",
+        "Food in the night markets.", "The future of the port."]
+    assert "plan: section 2 named by its place after 2 rejected points" in doc.fallbacks
+    assert fallback_kind("plan: section 2 named by its place after 2 rejected points") == \
+        "plan section named by its place after rejected points"
+    # after a rejection the next point is sampled more widely
+    assert temperatures == [0.7, 0.7, 1.0, 0.7, 0.7]
 
 
 def test_a_plan_with_too_few_sections_is_extended_point_by_point(tmp_path):
@@ -301,3 +308,36 @@ def test_agentwrite_with_prefix_reuse_writes_the_same_document(tiny_model_dir, t
         if reuse:
             assert generator.prefix_stats["reused_tokens"] > 0
     assert docs[True].text == docs[False].text and len(docs[True].sections) >= 2
+
+
+def test_backends_that_continue_an_answer_get_the_outline_to_continue(tmp_path):
+    from lengthwise.agentwrite.prompts import point_messages
+
+    messages = point_messages("Write about a port city.", ["The harbour", "Night markets"], 5, prefill=True)
+    assert messages[-1] == {"role": "assistant", "content": "1. The harbour\n2. Night markets\n3."}
+    assert "List the 5 sections" in messages[0]["content"]
+    asked = []
+
+    class Prefilling(ScriptedGenerator):
+        supports_prefill = True
+
+    titles = iter([" The harbour", " The harbour again", " Night markets", " Old streets", " The future"])
+
+    def reply(request):
+        if request.messages[-1]["role"] == "assistant" and request.messages[-1]["content"].endswith("."):
+            asked.append(request)
+            return next(titles)
+        if "Break the writing task" in request.messages[0]["content"]:
+            return " I cannot plan."
+        return honest(100, seed=len(asked))
+
+    generator = Prefilling(reply)
+    cache = ResumableJsonl(tmp_path / "cache.jsonl", key="key")
+    writer = AgentWriter(generator, WriteSettings(min_section_words=100, max_section_words=200, plan_attempts=1),
+                         cache, lambda m: 10, 4096)
+    doc = new_document("d", "Write about 600 words on a port city.", 600)
+    writer.run([doc], lambda d: None)
+    assert all(r.stop == ("\n",) for r in asked)  # one outline line per request
+    # the prefilled plan gave one "section" (the model's refusal), so the outline was continued from it
+    assert [p.main_point for p in doc.plan] == ["I cannot plan.", "The harbour", "Night markets", "Old streets"]
+    assert any("rejected (repeats point" in n for n in doc.plan_notes)

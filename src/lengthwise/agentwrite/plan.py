@@ -307,10 +307,37 @@ def parse_point(text: str | None, max_units: int = 40) -> str | None:
     return None
 
 
-def repeats_point(point: str, earlier: Iterable[str], overlap: float = 0.7) -> str | None:
-    """The earlier point that ``point`` repeats (most of the shorter one's words shared), or None."""
+_FUNCTION_WORDS = frozenset(
+    "the and for with from into about this that these those its their our your his her are was were been "
+    "how what why when where who which part section paragraph".split())
+
+
+def _content_stems(point: str) -> set[str]:
+    """A point's content words cut to five letters (word forms meet: harbour/harbours), or its CJK characters."""
     key = _point_key(point)
+    if _CJK.search(key):
+        return set(key.replace(" ", ""))
+    return {w[:5] for w in key.split() if len(w) >= 3 and w not in _FUNCTION_WORDS}
+
+
+def repeats_point(point: str, earlier: Iterable[str], overlap: float = 0.6, topic: str = "") -> str | None:
+    """The earlier point that ``point`` repeats, or None: at least ``overlap`` of the shorter one's content words
+    shared. Neither function words nor the document's topic words count (those of ``topic``, the task, and those
+    in at least half of the earlier points, two at least): every point of a guide to Lisbon names Lisbon, and
+    "the food of Lisbon" does not repeat "the history of Lisbon"."""
+    earlier = list(earlier)
+    counts: dict[str, int] = {}
     for other in earlier:
-        if _overlap(key, _point_key(other)) >= overlap:
+        for stem in _content_stems(other):
+            counts[stem] = counts.get(stem, 0) + 1
+    common = _content_stems(topic) | {s for s, c in counts.items() if c >= max(2, len(earlier) / 2)}
+    mine = _content_stems(point) - common
+    for other in earlier:
+        theirs = _content_stems(other) - common
+        if not mine or not theirs:
+            if _point_key(point) == _point_key(other):
+                return other
+            continue
+        if len(mine & theirs) / min(len(mine), len(theirs)) >= overlap:
             return other
     return None

@@ -105,9 +105,23 @@ _SO_FAR = {
 }
 
 
-def point_messages(instruction: str, points: list[str], n: int, language: str = "en") -> list[dict[str, str]]:
+_OUTLINE = {
+    "en": "Writing task:\n{instruction}\n\nList the {n} sections of this text, one short title per line, each about a "
+          "different topic.",
+    "zh": "写作任务：\n{instruction}\n\n列出这篇文章的{n}个段落，每行一个简短的标题，每段写不同的内容。",
+}
+
+
+def point_messages(instruction: str, points: list[str], n: int, language: str = "en",
+                   prefill: bool = False) -> list[dict[str, str]]:
     """The incremental planner's request: the main point of the next section, given the points so far (a short,
-    easy answer a small model gives reliably, unlike a whole plan in a format)."""
+    easy answer a small model gives reliably, unlike a whole plan in a format). With ``prefill`` (backends that
+    continue an assistant turn) the answer is the outline so far and the next number, so the model only
+    continues a list: SmolLM2-135M answers the question form with chatter, the list form with a title."""
+    if prefill:
+        listed = "".join(f"{k + 1}. {p}\n" for k, p in enumerate(points))
+        return [{"role": "user", "content": _OUTLINE[language].format(instruction=instruction, n=n)},
+                {"role": "assistant", "content": f"{listed}{len(points) + 1}."}]
     listed, first = _SO_FAR[language]
     so_far = listed.format(points="\n".join(f"{k + 1}. {p}" for k, p in enumerate(points))) if points else first
     content = _POINT[language].format(instruction=instruction, n=n, so_far=so_far, k=len(points) + 1)

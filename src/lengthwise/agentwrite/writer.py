@@ -87,7 +87,7 @@ class WriteSettings:
     seed: int = 0
     counter: str = "longbench"
     incremental_plan: bool = True
-    point_attempts: int = 3
+    point_attempts: int = 5
     guard: bool = True
     guard_threshold: float = 0.3
     guard_attempts: int = 3
@@ -182,6 +182,7 @@ class Document:
     # replies for the point in progress
     points: list[str] | None = None
     point_rejects: int = 0
+    placed: list[int] = field(default_factory=list)  # sections named by their place after rejected points
     # the repetition guard: the finished attempts at the section in progress
     guard_candidates: list[dict[str, Any]] = field(default_factory=list)
 
@@ -251,8 +252,13 @@ class AgentWriter:
         s = self.settings
         if doc.plan is None and doc.points is not None:
             n = section_count(doc.total, s.contract())
-            messages = point_messages(doc.prompt, doc.points, n, doc.language)
-            return "point", self._request(messages, 48, salt=100_000 + 1000 * len(doc.points) + doc.point_rejects)
+            messages = point_messages(doc.prompt, _real_points(doc), n, doc.language, prefill=self.prefills)
+            request = self._request(messages, 48, salt=100_000 + 1000 * len(doc.points) + doc.point_rejects)
+            if doc.point_rejects:  # a rejected point was the model's likeliest: sample more widely
+                request.temperature = max(request.temperature, 1.0)
+            if self.prefills:
+                request.stop = ("\n",)  # one outline line
+            return "point", request
         if doc.plan is None:
             messages = plan_messages(doc.prompt, doc.total, s.min_section_words, s.max_section_words, doc.language,
                                      example=s.plan_example, prefill=self.prefills)
@@ -348,7 +354,8 @@ class AgentWriter:
         assert doc.points is not None
         n = section_count(doc.total, s.contract())
         point = parse_point(result.text)
-        repeated = repeats_point(point, doc.points) if point else None
+        real = _real_points(doc)
+        repeated = repeats_point(point, real, topic=doc.prompt) if point else None
         if point and not repeated:
             doc.points.append(point)
             doc.point_rejects = 0
@@ -357,15 +364,18 @@ class AgentWriter:
             why = f"repeats point {doc.points.index(repeated) + 1}" if repeated else "no point in the reply"
             doc.plan_notes.append(f"point {len(doc.points) + 1}: rejected ({why}): {result.text.strip()[:80]!r}")
             if doc.point_rejects >= s.point_attempts:
+                # this section is named by its place (the even split's name); the next one is asked for again
                 k = len(doc.points)
-                doc.fallbacks.append(f"plan: even split from section {k + 1} after {doc.point_rejects} rejected points")
-                doc.points += [place_name(j, n, doc.language) for j in range(k, n)]
+                doc.fallbacks.append(f"plan: section {k + 1} named by its place after {doc.point_rejects} rejected points")
+                doc.points.append(place_name(k, n, doc.language))
+                doc.placed.append(k)
+                doc.point_rejects = 0
         if len(doc.points) < n:
             return
         sections = [PlanSection(p, None) for p in doc.points]
         repaired = repair_plan(sections, doc.total, s.contract())
         doc.plan, doc.plan_notes = repaired.sections, doc.plan_notes + repaired.notes
-        doc.points, doc.point_rejects = None, 0
+        doc.points, doc.point_rejects, doc.placed = None, 0, []
         self._save_plan(doc, "\n".join(p.main_point for p in sections))
 
     @staticmethod
@@ -473,6 +483,11 @@ class AgentWriter:
                 else:
                     still.append(d)
             active = still
+
+
+def _real_points(doc: Document) -> list[str]:
+    """The incremental plan's points the model gave (not the sections named by their place)."""
+    return [p for k, p in enumerate(doc.points or []) if k not in doc.placed]
 
 
 def new_document(item_id: str, prompt: str, total: int) -> Document:

@@ -60,6 +60,8 @@ def fallback_kind(note: str) -> str:
         rest = "rewritten by the repetition guard"
     elif "extended point by point" in rest:
         rest = "parsed sections extended point by point"
+    elif "named by its place" in rest:
+        rest = "section named by its place after rejected points"
     rest = re.sub(r"\d+x$|\d+ of \d+ words|from section \d+|after \d+ (?:unparseable plans|rejected points)", "",
                   rest).strip()
     head = re.sub(r" \d+$", "", head)

@@ -37,6 +37,7 @@ from lengthwise.jobs.export import redundancy_score  # noqa: E402
 from lengthwise.jobs.write import write_documents  # noqa: E402
 from lengthwise.prompts import build_messages  # noqa: E402
 from lengthwise.records import load_prompts  # noqa: E402
+from lengthwise.rewards.length import length_score  # noqa: E402
 from lengthwise.text import count_words  # noqa: E402
 
 WORDS = int(os.environ.get("AGENTWRITE_WORDS", "10000"))
@@ -70,6 +71,27 @@ def single_pass(generator: TransformersGenerator, records) -> dict:
     return out
 
 
+def _partial_row(record, cache: dict) -> dict | None:
+    """A document the run did not finish, as far as the step cache has it (a run stopped for time): the figures
+    then describe the sections written, with ``complete`` false."""
+    from lengthwise.agentwrite.writer import guard_summary
+
+    plan = cache.get(f"{record.id}:plan")
+    if plan is None:
+        return None
+    steps = []
+    while (step := cache.get(f"{record.id}:s{len(steps)}")) is not None:
+        steps.append(step)
+    sections = [s["section"] for s in steps]
+    text = "\n\n".join(s["text"] for s in sections)
+    words = count_words(text)
+    return {"required": WORDS, "words": words, "S_l": length_score(required=WORDS, produced=words), "response": text,
+            "sections": sections, "seconds": plan["seconds"] + sum(s["seconds"] for s in steps),
+            "completion_tokens": plan["completion_tokens"] + sum(s["completion_tokens"] for s in steps),
+            "guard": guard_summary(sections), "plan": plan["plan"], "plan_notes": plan["notes"],
+            "fallbacks": plan["fallbacks"] + [f for s in steps for f in s.get("fallbacks", [])]}
+
+
 def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     write_jsonl(WORK / "prompts.jsonl", PROMPTS)
@@ -90,7 +112,7 @@ def main() -> None:
     cache = {r["key"]: r for r in read_jsonl(out.with_name(out.name + ".cache.jsonl")).rows}
     per_prompt, docs_out = {}, []
     for i, r in enumerate(records):
-        row = rows.get(r.id)
+        row = rows.get(r.id) or _partial_row(r, cache)
         if row is None:
             per_prompt[r.id] = {"complete": False}
             continue
@@ -101,7 +123,7 @@ def main() -> None:
         guard = row.get("guard") or {}
         tokens = row["completion_tokens"]
         per_prompt[r.id] = {
-            "required": row["required"], "complete": True, "words": row["words"], "S_l": round(row["S_l"], 2),
+            "required": row["required"], "complete": r.id in rows, "words": row["words"], "S_l": round(row["S_l"], 2),
             "redundancy": round(redundancy, 4),
             "non_repeated_words": round(row["words"] * (1 - redundancy)),
             "sections": len(sections), "mean_words_per_section": round(row["words"] / max(1, len(sections)), 1),
@@ -122,9 +144,9 @@ def main() -> None:
         docs_out.append({"id": r.id, "prompt": r.prompt, "plan": row["plan"], "sections": sections,
                          "text": row["response"], "single_pass_text": single["texts"][i]})
     write_jsonl(RESULTS / "agentwrite_docs.jsonl", docs_out)
-    done = [p for p in per_prompt.values() if p.get("complete")]
+    done = [p for p in per_prompt.values() if "words" in p]
     if not done:
-        raise SystemExit("no finished document to measure")
+        raise SystemExit("no document written to measure")
     pipeline_tps = sum(p["completion_tokens"] for p in done) / sum(p["seconds"] for p in done)
     goals = {
         "min_words": goal(min(p["words"] for p in done), f">= {int(WORDS * 0.8)}"),
@@ -138,11 +160,12 @@ def main() -> None:
     write_results(
         "agentwrite",
         goals=goals,
-        figures={"requested_words": WORDS, "per_prompt": per_prompt, "complete": len(done) == len(records),
+        figures={"requested_words": WORDS, "per_prompt": per_prompt,
+                 "complete": all(p["complete"] for p in done) and len(done) == len(records),
                  "pipeline_tokens_per_second": round(pipeline_tps, 2),
                  "raw_generation_tokens_per_second": round(raw_tps, 2),
                  "single_pass_seconds": round(single["seconds"], 1),
-                 "prefix_reuse": generator.prefix_stats,
+                 "prefix_reuse": generator.prefix_stats if not report_only else "not measured (report-only run)",
                  "write_report": report.as_dict() if report else None,
                  "settings": {k: v for k, v in SETTINGS.__dict__.items()} | {"window": generator.context_window,
                                                                               "reuse_prefix": True, "batch_size": 1},
@@ -151,7 +174,7 @@ def main() -> None:
                           f"{p['non_repeated_words']} non-repeated vs {p['single_pass_non_repeated_words']} "
                           "single pass, "
                           f"guard rewrote {p['guard'].get('rewritten')}/{p['guard'].get('checked')}"
-                          for k, p in per_prompt.items() if p.get("complete"))
+                          for k, p in per_prompt.items() if "words" in p)
         + f"; {pipeline_tps:.1f} vs raw {raw_tps:.1f} tok/s",
     )
 

@@ -341,3 +341,22 @@ def test_backends_that_continue_an_answer_get_the_outline_to_continue(tmp_path):
     # the prefilled plan gave one "section" (the model's refusal), so the outline was continued from it
     assert [p.main_point for p in doc.plan] == ["I cannot plan.", "The harbour", "Night markets", "Old streets"]
     assert any("rejected (repeats point" in n for n in doc.plan_notes)
+
+
+def test_servers_get_the_repetition_penalty_under_both_names():
+    from lengthwise.backends.base import GenerationRequest
+    from lengthwise.backends.openai_backend import OpenAIGenerator
+    from openai_server import FakeOpenAIServer
+
+    with FakeOpenAIServer(ScriptedGenerator(lambda r: "A fresh section.")) as server:
+        gen = OpenAIGenerator(model="m", base_url=server.base_url, concurrency=1, timeout=5)
+        plain, penalised = gen.generate([
+            GenerationRequest(messages=[{"role": "user", "content": "a"}], max_new_tokens=8),
+            GenerationRequest(messages=[{"role": "user", "content": "b"}], max_new_tokens=8, repetition_penalty=1.3,
+                              no_repeat_ngram_size=4)])
+    assert plain.ok and penalised.ok
+    bodies = {body["messages"][0]["content"]: body for _, body in server.requests}
+    assert "repetition_penalty" not in bodies["a"] and "repeat_penalty" not in bodies["a"]
+    # vLLM reads repetition_penalty, llama.cpp repeat_penalty; no server takes an n-gram ban
+    assert bodies["b"]["repetition_penalty"] == 1.3 and bodies["b"]["repeat_penalty"] == 1.3
+    assert "no_repeat_ngram_size" not in bodies["b"]

@@ -366,7 +366,8 @@ class AgentWriter:
             if doc.point_rejects >= s.point_attempts:
                 # this section is named by its place (the even split's name); the next one is asked for again
                 k = len(doc.points)
-                doc.fallbacks.append(f"plan: section {k + 1} named by its place after {doc.point_rejects} rejected points")
+                doc.fallbacks.append(
+                    f"plan: section {k + 1} named by its place after {doc.point_rejects} rejected points")
                 doc.points.append(place_name(k, n, doc.language))
                 doc.placed.append(k)
                 doc.point_rejects = 0

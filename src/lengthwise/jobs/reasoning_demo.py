@@ -239,7 +239,6 @@ def _train_once(config: TrainConfig, progress: bool) -> Path:
 def _run(out: Path, settings: ReasoningDemoSettings, progress: bool, say: Callable[[str], None],
          train: bool) -> ReasoningDemoResult:
     from lengthwise.evaluation.reasoning import compare_reasoning, summarize_reasoning
-
     from lengthwise.manifest import check_run
 
     started = time.monotonic()

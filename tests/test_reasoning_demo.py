@@ -25,7 +25,8 @@ from lengthwise.jobs.reasoning_demo import (
 
 def _settings(model_dir, **kw) -> ReasoningDemoSettings:
     training = {"model.name": str(model_dir), "max_steps": 1, "max_completion_length": 16, **kw.pop("training", {})}
-    values = dict(n_problems=3, n_train=8, budgets=(8, 16), train_budgets=(8, 16))
+    # RL from the untrained model (the warm start has its own tests: test_reasoning_warmstart.py)
+    values = dict(n_problems=3, n_train=8, budgets=(8, 16), train_budgets=(8, 16), warm=None)
     values.update(kw)
     return ReasoningDemoSettings.quick(training=training, **values)
 
@@ -113,7 +114,7 @@ def test_reasoning_demo_compares_loss_presets_on_the_same_prompts(tiny_model_dir
 def test_reasoning_demo_resumes_after_kill_9(tiny_model_dir, tmp_path):
     out = tmp_path / "demo"
     args = [sys.executable, "-m", "lengthwise.cli", "demo", "--task", "reasoning", "--quick", "--steps", "6",
-            "--prompts", "3", "--model", str(tiny_model_dir), "--out", str(out)]
+            "--prompts", "3", "--model", str(tiny_model_dir), "--out", str(out), "--no-warm-start"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not (out / "train" / "checkpoint-2" / "trainer_state.json").exists():

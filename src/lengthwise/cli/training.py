@@ -99,6 +99,9 @@ def demo(
     compare_presets: Annotated[str | None, typer.Option(
         "--compare-presets", help="Reasoning only: also train a few steps under each of these presets "
                                   "(e.g. grpo,gspo,luspo) and plot length per step.")] = None,
+    warm_start: Annotated[bool, typer.Option(
+        "--warm-start/--no-warm-start", help="Reasoning only: before RL, fine-tune on the model's own correct "
+                                             "answers restated with the budgets they used (default on).")] = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Teach the embedded SmolLM2-135M to follow requested lengths (or reasoning budgets), and show it.
@@ -107,7 +110,8 @@ def demo(
     GRPOTrainer, measures again, and writes OUT/report.html (before/after tables, the
     required-vs-produced plot, training curves, samples). About 15-20 minutes on 2 CPU cores.
 
-    With --task reasoning: held-out sums and comparisons at budgets of 32, 64 and 128 tokens, LUSPO + LoRA with
+    With --task reasoning: held-out sums and comparisons at budgets of 32, 64 and 128 tokens; a warm start
+    (the model's own correct answers restated with the budgets they used, LoRA SFT), then LUSPO + LoRA with
     L1's LCPO-exact reward; OUT/report.html plots requested vs produced tokens and accuracy per budget.
 
     Examples:
@@ -127,12 +131,14 @@ def demo(
         raise LengthwiseError(f"--task must be writing or reasoning, got {task!r}")
     if compare_presets and task != "reasoning":
         raise LengthwiseError("--compare-presets belongs to --task reasoning")
+    if not warm_start and task != "reasoning":
+        raise LengthwiseError("--no-warm-start belongs to --task reasoning")
     training = {"model.name": model, "preset": preset, "seed": seed, "data.seed": seed, "device": device}
     for key, value in (("max_steps", steps or None), ("learning_rate", learning_rate)):
         if value is not None:
             training[key] = value
     if task == "reasoning":
-        _reasoning_demo(out, training, quick, prompts, steps, compare_presets, quiet)
+        _reasoning_demo(out, training, quick, prompts, steps, compare_presets, warm_start, quiet)
         return
     measure: dict = {"n_prompts": prompts} if prompts is not None else {}
     measure["sampled_seeds"] = sampled
@@ -153,7 +159,7 @@ def demo(
 
 
 def _reasoning_demo(out: Path, training: dict, quick: bool, problems: int | None, steps: int | None,
-                    compare_presets: str | None, quiet: bool) -> None:
+                    compare_presets: str | None, warm_start: bool, quiet: bool) -> None:
     from lengthwise.jobs.reasoning_demo import ReasoningDemoSettings, budget_table_rows, run_reasoning_demo
 
     if out == Path("runs/demo"):
@@ -161,6 +167,8 @@ def _reasoning_demo(out: Path, training: dict, quick: bool, problems: int | None
     measure: dict = {"n_problems": problems} if problems is not None else {}
     if compare_presets:
         measure["compare_presets"] = tuple(p.strip() for p in compare_presets.split(",") if p.strip())
+    if not warm_start:
+        measure["warm"] = None
     settings = (ReasoningDemoSettings.quick if quick else ReasoningDemoSettings.default)(training=training, **measure)
     say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[bold]{msg}[/bold]"))
     result = run_reasoning_demo(out, settings, progress=not quiet, on_phase=say, train=steps != 0)

@@ -23,13 +23,14 @@ import copy
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lengthwise.errors import ConfigError
 from lengthwise.io import ResumableJsonl, atomic_write_json, read_jsonl, write_jsonl
 from lengthwise.jobs.demo import with_changes
+from lengthwise.jobs.reasoning_warmstart import WarmStartSettings, warm_start
 from lengthwise.training.config import DataConfig, ModelConfig, TrainConfig
 
 __all__ = ["REASONING_BUDGETS", "REASONING_KINDS", "ReasoningDemoSettings", "ReasoningDemoResult",
@@ -99,12 +100,17 @@ class ReasoningDemoSettings:
     # extra short runs under these presets (same seed, prompts, steps) for the length-per-step comparison
     compare_presets: tuple[str, ...] = ()
     compare_steps: int = 4
+    # fine-tune on the model's own answers relabeled with their lengths before RL (jobs/reasoning_warmstart.py);
+    # None trains RL from the untrained model. ``measure_warm`` also measures the warm-started model (attribution)
+    warm: WarmStartSettings | None = field(default_factory=WarmStartSettings)
+    measure_warm: bool = False
 
     @classmethod
     def quick(cls, training: dict[str, Any] | None = None, **overrides: Any) -> ReasoningDemoSettings:
         """A smoke run: 4 problems, 2 short steps."""
         changes = {"max_steps": 2, "max_completion_length": 64, **(training or {})}
-        values: dict[str, Any] = dict(n_problems=4, n_train=16, budgets=(16, 32), train_budgets=(16, 32))
+        values: dict[str, Any] = dict(n_problems=4, n_train=16, budgets=(16, 32), train_budgets=(16, 32),
+                                      warm=WarmStartSettings(max_tokens=64, epochs=1.0))
         values.update(overrides)
         return cls(training=with_changes(reasoning_training(), changes), **values)
 
@@ -134,6 +140,8 @@ class ReasoningDemoSettings:
             problems.append(f"unknown presets to compare {bad}; choose from {', '.join(PRESETS)}")
         if self.compare_presets and self.compare_steps < 1:
             problems.append(f"compare steps must be >= 1, got {self.compare_steps}")
+        if self.warm is not None:
+            problems.extend(self.warm.check())
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -247,38 +255,57 @@ def _run(out: Path, settings: ReasoningDemoSettings, progress: bool, say: Callab
     check_run(out / "manifest.json", [], {
         "model": settings.training.model.name, "seed": settings.training.seed, "n_problems": settings.n_problems,
         "budgets": list(settings.budgets), "kinds": list(settings.kinds), "level": settings.level,
-        "n_train": settings.n_train, "train_budgets": list(settings.train_budgets)},
-        [out / "prompts.jsonl", out / "train_prompts.jsonl", out / "before.jsonl", out / "after.jsonl"])
+        "n_train": settings.n_train, "train_budgets": list(settings.train_budgets),
+        "warm": asdict(settings.warm) if settings.warm else None},
+        [out / "prompts.jsonl", out / "train_prompts.jsonl", out / "before.jsonl", out / "after.jsonl",
+         out / "warm" / "samples.jsonl"])
     rows = _fixed_rows(out / "prompts.jsonl", lambda: heldout_rows(settings))
     train_prompts = out / "train_prompts.jsonl"
     _fixed_rows(train_prompts, lambda: train_rows(settings))
 
     t = time.monotonic()
     n_items = len({r["question"] for r in rows})
-    say(f"1/4 measuring the untrained model: {n_items} held-out problems x budgets {list(settings.budgets)}")
+    total = 4 + (settings.warm is not None and train)
+    step = iter(range(1, total + 1))
+    say(f"{next(step)}/{total} measuring the untrained model: {n_items} held-out problems x budgets "
+        f"{list(settings.budgets)}")
     loaded: dict = {}
     before_rows = measure_answers(out / "before.jsonl", rows, settings.training.model.name, settings, progress,
                                   "before", loaded)
     loaded.clear()  # the untrained model is not needed again; free it before training
     phase_seconds["before"] = round(time.monotonic() - t, 1)
 
-    after_rows = None
+    after_rows, warm_rows, start_from = None, None, {}
+    if train and settings.warm is not None:
+        t = time.monotonic()
+        say(f"{next(step)}/{total} warm start: sampling answers to the training problems, fine-tuning on them "
+            "restated with the budgets they used")
+        warmed = warm_start(out / "warm", list(read_jsonl(train_prompts).rows), settings.training.model.name,
+                            settings.warm, settings.training.device, progress=progress, seed=settings.training.seed,
+                            say=say)
+        start_from = {"model": replace(settings.training.model, name=str(warmed.model))}
+        if settings.measure_warm:
+            warm_rows = measure_answers(out / "warm.jsonl", rows, str(warmed.model), settings, progress, "warm",
+                                        loaded)
+            loaded.clear()
+        phase_seconds["warm"] = round(time.monotonic() - t, 1)
+
     train_dir = out / "train"
     if train:
         t = time.monotonic()
         from lengthwise.training.trainer import last_checkpoint
 
-        config = _train_config(settings, train_dir, train_prompts)
+        config = _train_config(settings, train_dir, train_prompts, **start_from)
         resume = last_checkpoint(train_dir)
         resuming = f"resuming from {resume.name}: " if resume else ""
-        say(f"2/4 {resuming}training {config.max_steps} steps of {config.preset} + LoRA (r={config.model.lora_r}), "
-            f"LCPO-exact on {settings.n_train} training problems, budgets {settings.train_budgets[0]}-"
-            f"{settings.train_budgets[1]} tokens")
+        say(f"{next(step)}/{total} {resuming}training {config.max_steps} steps of {config.preset} + LoRA "
+            f"(r={config.model.lora_r}), LCPO-exact on {settings.n_train} training problems, budgets "
+            f"{settings.train_budgets[0]}-{settings.train_budgets[1]} tokens")
         final = _train_once(config, progress)
         phase_seconds["train"] = round(time.monotonic() - t, 1)
 
         t = time.monotonic()
-        say("3/4 measuring the trained model on the same rows")
+        say(f"{next(step)}/{total} measuring the trained model on the same rows")
         after_rows = measure_answers(out / "after.jsonl", rows, str(final), settings, progress, "after", loaded)
         loaded.clear()
         phase_seconds["after"] = round(time.monotonic() - t, 1)
@@ -290,12 +317,13 @@ def _run(out: Path, settings: ReasoningDemoSettings, progress: bool, say: Callab
         phase_seconds["presets"] = round(time.monotonic() - t, 1)
 
     t = time.monotonic()
-    say("4/4 writing the report")
+    say(f"{next(step)}/{total} writing the report")
     from lengthwise.evaluation.report import build_reasoning_report
 
     before = summarize_reasoning(before_rows)
     after = summarize_reasoning(after_rows) if after_rows else None
     paired = compare_reasoning(before_rows, after_rows) if after_rows else None
+    warm = summarize_reasoning(warm_rows) if warm_rows else None
     summary = {
         "model": settings.training.model.name or "SmolLM2-135M-Instruct (embedded)",
         "task": "reasoning",
@@ -306,6 +334,7 @@ def _run(out: Path, settings: ReasoningDemoSettings, progress: bool, say: Callab
         "paired": paired,
         "decoding": "greedy",
         "presets": presets or None,
+        "warm": {**_without_items(warm), "paired": compare_reasoning(before_rows, warm_rows)} if warm else None,
     }
     report = build_reasoning_report(out, before_rows, after_rows, summary,
                                     metrics_path=train_dir / "metrics.jsonl")
@@ -350,7 +379,7 @@ def _summary_settings(settings: ReasoningDemoSettings) -> dict[str, Any]:
             "kinds": list(settings.kinds), "level": settings.level, "n_train": settings.n_train,
             "train_budgets": list(settings.train_budgets), "max_completion_length": t.max_completion_length,
             "answer_cap": "1.5 x budget + 32 tokens", "compare_presets": list(settings.compare_presets),
-            "compare_steps": settings.compare_steps}
+            "compare_steps": settings.compare_steps, "warm_start": asdict(settings.warm) if settings.warm else None}
 
 
 def budget_table_rows(result: ReasoningDemoResult) -> list[list[str]]:

@@ -1,12 +1,14 @@
 """Benchmark: reasoning within a token budget, before vs after the default reasoning demo's training (issue #18).
 
-One run of ``lengthwise demo --task reasoning`` with its default training, measured on 60 held-out problems × the
-demo's three budgets (greedy, L1 exact prompts, lengths in the policy's tokens, answers by math-verify), then the
-same short training under grpo, gspo and luspo for the length-per-step comparison. The run folder
+One run of ``lengthwise demo --task reasoning`` with its default training (warm start on the model's own relabeled
+answers, then RL), measured on 60 held-out problems × the demo's three budgets (greedy, L1 exact prompts, lengths in
+the policy's tokens, answers by math-verify) before, after the warm start alone (its share of the effect) and after
+RL; then the same short RL under grpo, gspo and luspo for the length-per-step comparison. The run folder
 (benchmarks/.work/reasoning) resumes if interrupted; its report.html has the plots.
 
     OMP_NUM_THREADS=2 python benchmarks/reasoning.py
     OMP_NUM_THREADS=2 python benchmarks/reasoning.py --steps 24       # a longer training, same measurement
+    OMP_NUM_THREADS=2 python benchmarks/reasoning.py --no-warm-start  # RL alone (the first recipe)
 
 Goals (after vs before): Spearman(requested, produced) >= 0.7 after; mean relative error |produced − requested| /
 requested at most half of before; accuracy not lower by more than 2 points. The preset comparison is an
@@ -29,6 +31,13 @@ from lengthwise.jobs.reasoning_demo import ReasoningDemoSettings, run_reasoning_
 
 N_PROBLEMS = int(os.environ.get("REASONING_N", "60"))
 PRESETS = ("grpo", "gspo", "luspo")
+# Earlier recipes, measured by this benchmark on the same 60 problems x budgets (greedy): what each lever gave.
+ATTEMPTS = [
+    {"recipe": "RL only: 12 steps LUSPO + LoRA, LCPO-exact alpha 0.005, budgets 24-160 (commit 5381fe1)",
+     "spearman_after": -0.0433, "spearman_before": 0.1318, "relative_error_ratio": 0.7887,
+     "accuracy_change_points": 12.22,
+     "note": "the model learned the mean budget: ~50 tokens for every request"},
+]
 
 
 def main() -> None:
@@ -36,10 +45,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="training steps (default: the demo's)")
     parser.add_argument("--out", default=str(Path(__file__).parent / ".work" / "reasoning"))
     parser.add_argument("--compare-steps", type=int, default=4)
+    parser.add_argument("--no-warm-start", action="store_true", help="RL from the untrained model")
     args = parser.parse_args()
     training = {"max_steps": args.steps} if args.steps else {}
+    extra = {"warm": None} if args.no_warm_start else {"measure_warm": True}
     settings = ReasoningDemoSettings.default(training=training, n_problems=N_PROBLEMS, compare_presets=PRESETS,
-                                             compare_steps=args.compare_steps)
+                                             compare_steps=args.compare_steps, **extra)
     result = run_reasoning_demo(args.out, settings, progress=True, on_phase=print)
     b, a, paired = result.before, result.after, result.paired
     assert a is not None and paired is not None
@@ -57,7 +68,9 @@ def main() -> None:
     figures = {
         "problems": N_PROBLEMS, "settings": _settings(result), "decoding": "greedy",
         "before": b, "after": a, "paired": paired,
+        "warm_start_only": _summary(result).get("warm"),
         "presets": presets,
+        "attempts": ATTEMPTS,
         "phase_seconds": result.phase_seconds, "seconds": round(result.seconds, 1),
         "report": os.path.relpath(result.report, Path(__file__).parent) if result.report else None,
     }
@@ -69,10 +82,14 @@ def main() -> None:
     write_results("reasoning", goals, figures, summary)
 
 
-def _settings(result) -> dict:
+def _summary(result) -> dict:
     import json
 
-    return json.loads((result.out_dir / "summary.json").read_text())["settings"]
+    return json.loads((result.out_dir / "summary.json").read_text())
+
+
+def _settings(result) -> dict:
+    return _summary(result)["settings"]
 
 
 if __name__ == "__main__":

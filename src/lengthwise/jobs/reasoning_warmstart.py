@@ -39,9 +39,11 @@ _DONE = ".complete"
 
 @dataclass(frozen=True)
 class WarmStartSettings:
-    """``styles``: hints, one sample per training prompt each; ``min_tokens``/``max_tokens``: the produced lengths
-    kept (the top is the sampling cap: an answer cut there did not end by itself)."""
+    """``problems``: how many of the training prompts are sampled; ``styles``: hints, one sample per prompt each;
+    ``min_tokens``/``max_tokens``: the produced lengths kept (the top is the sampling cap: an answer cut there did
+    not end by itself)."""
 
+    problems: int = 64
     styles: tuple[str, ...] = STYLES
     temperature: float = 0.7
     top_p: float = 0.95
@@ -57,6 +59,8 @@ class WarmStartSettings:
 
     def check(self) -> list[str]:
         problems = []
+        if self.problems < 1:
+            problems.append(f"the warm start needs problems >= 1, got {self.problems}")
         if not self.styles:
             problems.append("the warm start needs at least one style (use '' for none)")
         if not 0 < self.min_tokens < self.max_tokens:
@@ -176,7 +180,7 @@ def warm_start(out: Path, train_rows: Sequence[dict[str, Any]], model: str | Non
         raise ConfigError("; ".join(problems))
     out.mkdir(parents=True, exist_ok=True)
     merged = out / "model"
-    rows = sample_rows(train_rows, settings.styles)
+    rows = sample_rows(train_rows[: settings.problems], settings.styles)
     samples = _sample(out / "samples.jsonl", rows, model, settings, device, batch_size, progress)
     data = out / "sft.jsonl"
     if not data.exists():

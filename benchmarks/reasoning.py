@@ -46,11 +46,14 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / ".work" / "reasoning"))
     parser.add_argument("--compare-steps", type=int, default=4)
     parser.add_argument("--no-warm-start", action="store_true", help="RL from the untrained model")
+    parser.add_argument("--no-presets", action="store_true",
+                        help="skip the preset comparison; keep the last committed run's figures, marked as such")
     args = parser.parse_args()
     training = {"max_steps": args.steps} if args.steps else {}
     extra = {"warm": None} if args.no_warm_start else {"measure_warm": True}
-    settings = ReasoningDemoSettings.default(training=training, n_problems=N_PROBLEMS, compare_presets=PRESETS,
-                                             compare_steps=args.compare_steps, **extra)
+    settings = ReasoningDemoSettings.default(training=training, n_problems=N_PROBLEMS,
+                                             compare_presets=() if args.no_presets else PRESETS,
+                                             compare_steps=args.compare_steps, eval_batch_size=24, **extra)
     result = run_reasoning_demo(args.out, settings, progress=True, on_phase=print)
     b, a, paired = result.before, result.after, result.paired
     assert a is not None and paired is not None
@@ -64,7 +67,7 @@ def main() -> None:
                "clipped_negative_by_step": [r["clipped_negative"] for r in rows],
                "clipped_positive_by_step": [r["clipped_positive"] for r in rows]}
         for name, rows in result.presets.items()
-    }
+    } or _previous_presets()
     figures = {
         "problems": N_PROBLEMS, "settings": _settings(result), "decoding": "greedy",
         "before": b, "after": a, "paired": paired,
@@ -80,6 +83,20 @@ def main() -> None:
                f"(change {100 * paired['accuracy_gain']['mean']:+.1f}, CI {100 * paired['accuracy_gain']['low']:+.1f} "
                f"to {100 * paired['accuracy_gain']['high']:+.1f})")
     write_results("reasoning", goals, figures, summary)
+
+
+def _previous_presets() -> dict:
+    """The preset comparison of the last committed run, marked with where it comes from."""
+    import json
+
+    path = Path(__file__).parent / "results" / "reasoning.json"
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    presets = old["figures"].get("presets") or {}
+    if "carried_from" in presets:
+        return presets
+    return {"carried_from": {"commit": old.get("commit"), "date": old.get("date")}, **presets} if presets else {}
 
 
 def _summary(result) -> dict:

@@ -16,7 +16,13 @@ from lengthwise.backends.base import GenerationResult
 from lengthwise.errors import ConfigError
 from lengthwise.jobs import reasoning_warmstart
 from lengthwise.jobs.reasoning_demo import ReasoningDemoSettings, run_reasoning_demo
-from lengthwise.jobs.reasoning_warmstart import STYLES, WarmStartSettings, relabeled_examples, sample_rows
+from lengthwise.jobs.reasoning_warmstart import (
+    STYLES,
+    WarmStartSettings,
+    balanced,
+    relabeled_examples,
+    sample_rows,
+)
 from lengthwise.tasks import budget_prompt
 
 
@@ -158,3 +164,16 @@ def test_warm_start_resumes_its_fine_tuning_after_kill_9(tiny_model_dir, tmp_pat
     steps = [r["step"] for r in state["log_history"] if "loss" in r]
     assert steps == sorted(set(steps)) and steps[-1] == 24
     assert (out / "warm" / "model" / ".complete").exists()
+
+
+def test_balanced_spreads_the_rows_evenly_over_octaves_of_length():
+    rows = [{"id": f"s{k}", "target_tokens": n} for k, n in enumerate([5, 6, 7, 9, 10, 11, 12, 13, 14, 100])]
+    out = balanced(rows, seed=0)
+    assert len(out) == len(rows)
+    octave = [int(r["target_tokens"]).bit_length() for r in out]
+    # three occupied octaves (4-7, 8-15, 64-127): 4 + 3 + 3 rows; the lone long answer is repeated
+    assert sorted(octave.count(k) for k in set(octave)) == [3, 3, 4]
+    assert sum(r["id"] == "s9" for r in out) == 3
+    # all three short ones (one repeated to fill 4) and 3 distinct of the 6 mid-length ones
+    assert len({r["id"] for r in out if r["target_tokens"] < 16}) == 6
+    assert balanced(rows, seed=0) == out and balanced([], 0) == []

@@ -13,7 +13,10 @@ a short answer under a small N and a long one under a large N.
 2. ``keep``: answers the model ended itself, that math-verify marks correct (so accuracy is not taught away),
    of ``min_tokens``..``max_tokens`` tokens; one per distinct (problem, length);
 3. ``relabel``: the prompt rewritten with L1's exact sentence at the produced token count — counted by the same
-   generator and rule as the evaluation — and the answer as the assistant turn (``warm/sft.jsonl``);
+   generator and rule as the evaluation — and the answer as the assistant turn; then ``balanced``: as many rows,
+   spread evenly over octaves of length (4-7, 8-15, ... tokens), because a small model's own correct answers are
+   mostly short and greedy decoding follows the bulk: SFT on the raw mix (140 answers, median ~20 tokens) gave
+   18 / 27 / 34 tokens at budgets 32 / 64 / 128, Spearman 0.15 (``warm/sft.jsonl``);
 4. ``sft``: LoRA on TRL's ``SFTTrainer`` (``lengthwise.training.sft``), resumable; the adapter is merged into the
    weights (``warm/model``) so RL trains a fresh adapter of its own on top.
 """
@@ -30,7 +33,8 @@ from typing import Any
 from lengthwise.errors import ConfigError
 from lengthwise.io import ResumableJsonl, write_jsonl
 
-__all__ = ["WarmStartSettings", "WarmStartResult", "STYLES", "sample_rows", "relabeled_examples", "warm_start"]
+__all__ = ["WarmStartSettings", "WarmStartResult", "STYLES", "sample_rows", "relabeled_examples", "balanced",
+           "warm_start"]
 
 # Hints that move a small model's answer length both ways; the empty hint keeps its natural length.
 STYLES = (" Be brief.", "", " Explain each step in detail and check your work.")
@@ -119,6 +123,27 @@ def relabeled_examples(samples: Sequence[dict[str, Any]], min_tokens: int, max_t
     return rows, counts
 
 
+def balanced(rows: Sequence[dict[str, Any]], seed: int = 0) -> list[dict[str, Any]]:
+    """As many rows as given, an equal share from each occupied octave of ``target_tokens`` (2^k .. 2^(k+1) - 1):
+    drawn without replacement where an octave has enough rows, repeated in turn where it has fewer."""
+    import random
+
+    if not rows:
+        return []
+    octaves: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        octaves.setdefault(int(row["target_tokens"]).bit_length(), []).append(row)
+    rng = random.Random(f"lengthwise-warm-balance:{seed}")
+    quota, extra = divmod(len(rows), len(octaves))
+    out: list[dict[str, Any]] = []
+    for k, (_, members) in enumerate(sorted(octaves.items())):
+        want = quota + (k < extra)
+        pool = rng.sample(members, len(members))
+        out.extend(pool[i % len(pool)] for i in range(want))
+    rng.shuffle(out)
+    return out
+
+
 def _load_generator(model: str | None, device: str | None, batch_size: int) -> Any:
     from lengthwise.backends.transformers_backend import TransformersGenerator
 
@@ -190,7 +215,7 @@ def warm_start(out: Path, train_rows: Sequence[dict[str, Any]], model: str | Non
             raise ConfigError(f"the warm start kept only {len(examples)} of {len(samples)} sampled answers "
                               f"(dropped: {dropped}); use more training problems, or --no-warm-start for a "
                               "model that solves none of them")
-        write_jsonl(data, examples)
+        write_jsonl(data, balanced(examples, seed))
         say(f"   warm start: {len(examples)} relabeled answers of {len(samples)} sampled (dropped: "
             + ", ".join(f"{k} {v}" for k, v in dropped.items()) + ")")
     n_examples = len(read_jsonl(data).rows)

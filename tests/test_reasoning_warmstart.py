@@ -108,8 +108,9 @@ def test_reasoning_demo_warm_starts_then_trains_rl_on_the_merged_model(tiny_mode
     assert len(samples) == 8 * len(STYLES)
     examples = [json.loads(x) for x in (out / "warm" / "sft.jsonl").read_text().splitlines()]
     by_id = {s["id"]: s for s in samples}
-    for e in examples:  # each request states the length its answer has
-        assert e["messages"][0]["content"].endswith(f"Think for {by_id[e['id']]['completion_tokens']} tokens.")
+    for e in examples:  # each request states the length its answer has (repeats carry "+i" after the id)
+        sample = by_id[e["id"].split("+")[0]]
+        assert e["messages"][0]["content"].endswith(f"Think for {sample['completion_tokens']} tokens.")
     assert len({e["target_tokens"] for e in examples}) >= 6
     merged = out / "warm" / "model"
     assert (merged / ".complete").exists() and (merged / "config.json").exists()
@@ -121,6 +122,8 @@ def test_reasoning_demo_warm_starts_then_trains_rl_on_the_merged_model(tiny_mode
     assert summary["warm"]["n"] == 6 and summary["warm"]["paired"]["n"] == 6
     assert summary["settings"]["warm_start"]["styles"] == list(STYLES)
     assert "warm" in summary["phase_seconds"]
+    assert summary["warm_start_data"] == {"samples": 24, "relabeled_rows": len(examples)}
+    assert "after the warm start alone: Spearman" in (out / "report.html").read_text()
 
     # rerun: nothing sampled, fine-tuned or merged again
     stamps = {p: (out / "warm" / p).stat().st_mtime_ns for p in ("samples.jsonl", "sft.jsonl", "model/.complete")}
@@ -173,7 +176,8 @@ def test_balanced_spreads_the_rows_evenly_over_octaves_of_length():
     octave = [int(r["target_tokens"]).bit_length() for r in out]
     # three occupied octaves (4-7, 8-15, 64-127): 4 + 3 + 3 rows; the lone long answer is repeated
     assert sorted(octave.count(k) for k in set(octave)) == [3, 3, 4]
-    assert sum(r["id"] == "s9" for r in out) == 3
+    assert sum(r["id"].split("+")[0] == "s9" for r in out) == 3
+    assert len({r["id"] for r in out}) == len(out)  # repeats have ids of their own (the SFT file keys rows by id)
     # all three short ones (one repeated to fill 4) and 3 distinct of the 6 mid-length ones
-    assert len({r["id"] for r in out if r["target_tokens"] < 16}) == 6
+    assert len({r["id"].split("+")[0] for r in out if r["target_tokens"] < 16}) == 6
     assert balanced(rows, seed=0) == out and balanced([], 0) == []

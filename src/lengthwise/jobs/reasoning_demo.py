@@ -275,7 +275,7 @@ def _run(out: Path, settings: ReasoningDemoSettings, progress: bool, say: Callab
     loaded.clear()  # the untrained model is not needed again; free it before training
     phase_seconds["before"] = round(time.monotonic() - t, 1)
 
-    after_rows, warm_rows, start_from = None, None, {}
+    after_rows, warm_rows, start_from, warm_data = None, None, {}, None
     if train and settings.warm is not None:
         t = time.monotonic()
         say(f"{next(step)}/{total} warm start: sampling answers to the training problems, fine-tuning on them "
@@ -284,6 +284,7 @@ def _run(out: Path, settings: ReasoningDemoSettings, progress: bool, say: Callab
                             settings.warm, settings.training.device, progress=progress, seed=settings.training.seed,
                             say=say)
         start_from = {"model": replace(settings.training.model, name=str(warmed.model))}
+        warm_data = {"samples": warmed.samples, "relabeled_rows": warmed.examples}
         if settings.measure_warm:
             warm_rows = measure_answers(out / "warm.jsonl", rows, str(warmed.model), settings, progress, "warm",
                                         loaded)
@@ -335,6 +336,7 @@ def _run(out: Path, settings: ReasoningDemoSettings, progress: bool, say: Callab
         "decoding": "greedy",
         "presets": presets or None,
         "warm": {**_without_items(warm), "paired": compare_reasoning(before_rows, warm_rows)} if warm else None,
+        "warm_start_data": warm_data,
     }
     report = build_reasoning_report(out, before_rows, after_rows, summary,
                                     metrics_path=train_dir / "metrics.jsonl")

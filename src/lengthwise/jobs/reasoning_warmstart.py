@@ -125,7 +125,7 @@ def relabeled_examples(samples: Sequence[dict[str, Any]], min_tokens: int, max_t
 
 def balanced(rows: Sequence[dict[str, Any]], seed: int = 0) -> list[dict[str, Any]]:
     """As many rows as given, an equal share from each occupied octave of ``target_tokens`` (2^k .. 2^(k+1) - 1):
-    drawn without replacement where an octave has enough rows, repeated in turn where it has fewer."""
+    drawn without replacement where an octave has enough rows, repeated in turn (``id+i``) where it has fewer."""
     import random
 
     if not rows:
@@ -139,7 +139,9 @@ def balanced(rows: Sequence[dict[str, Any]], seed: int = 0) -> list[dict[str, An
     for k, (_, members) in enumerate(sorted(octaves.items())):
         want = quota + (k < extra)
         pool = rng.sample(members, len(members))
-        out.extend(pool[i % len(pool)] for i in range(want))
+        # a repeat gets an id of its own: the fine-tuning file keys rows by id
+        out.extend(pool[i] if i < len(pool) else {**pool[i % len(pool)], "id": f"{pool[i % len(pool)]['id']}+{i}"}
+                   for i in range(want))
     rng.shuffle(out)
     return out
 

@@ -291,6 +291,12 @@ def build_reasoning_report(out_dir: str | os.PathLike, before: Sequence[Mapping[
         if gain:
             headline.append(("accuracy change, paired 95% CI", f"{100 * gain['mean']:+.1f} "
                              f"({100 * gain['low']:+.1f} to {100 * gain['high']:+.1f}) points"))
+    warm = summary.get("warm")
+    if warm and warm.get("n"):
+        headline += [("after the warm start alone: Spearman", _fmt(warm["spearman_requested_produced"], 2)),
+                     ("after the warm start alone: relative error", _fmt(warm["mean_relative_error"], 2)),
+                     ("after the warm start alone: accuracy", f"{100 * warm['accuracy']['mean']:.1f}%"
+                      if warm.get("accuracy") else "–")]
     headline.append(("decoding", str(summary.get("decoding", "greedy"))))
 
     headers = ["budget", "n"]

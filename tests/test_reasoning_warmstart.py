@@ -72,6 +72,8 @@ def test_warm_start_settings_are_checked():
     assert WarmStartSettings().check() == []
     assert WarmStartSettings(styles=()).check()
     assert WarmStartSettings(min_tokens=300).check()
+    assert WarmStartSettings(problems=0, traces=0).check()
+    assert WarmStartSettings(trace_tokens=(50, 20)).check()
     with pytest.raises(ConfigError, match="min_tokens"):
         ReasoningDemoSettings(warm=WarmStartSettings(min_tokens=0)).check()
 
@@ -92,7 +94,8 @@ class _LengthByStyle:
 
 def _settings(model_dir, **kw) -> ReasoningDemoSettings:
     training = {"model.name": str(model_dir), "max_steps": 1, "max_completion_length": 16}
-    warm = WarmStartSettings(max_tokens=64, epochs=1.0, batch_size=4, require_correct=False, save_steps=1)
+    warm = WarmStartSettings(problems=64, traces=0, max_tokens=64, epochs=1.0, batch_size=4, require_correct=False,
+                             save_steps=1)
     values = dict(n_problems=3, n_train=8, budgets=(8, 16), train_budgets=(8, 16), warm=warm, measure_warm=True)
     values.update(kw)
     return ReasoningDemoSettings.quick(training=training, **values)
@@ -122,7 +125,7 @@ def test_reasoning_demo_warm_starts_then_trains_rl_on_the_merged_model(tiny_mode
     assert summary["warm"]["n"] == 6 and summary["warm"]["paired"]["n"] == 6
     assert summary["settings"]["warm_start"]["styles"] == list(STYLES)
     assert "warm" in summary["phase_seconds"]
-    assert summary["warm_start_data"] == {"samples": 24, "relabeled_rows": len(examples)}
+    assert summary["warm_start_data"] == {"samples": 24, "rows": len(examples), "solver_rows": 0}
     assert "after the warm start alone: Spearman" in (out / "report.html").read_text()
 
     # rerun: nothing sampled, fine-tuned or merged again
@@ -181,3 +184,26 @@ def test_balanced_spreads_the_rows_evenly_over_octaves_of_length():
     # all three short ones (one repeated to fill 4) and 3 distinct of the 6 mid-length ones
     assert len({r["id"].split("+")[0] for r in out if r["target_tokens"] < 16}) == 6
     assert balanced(rows, seed=0) == out and balanced([], 0) == []
+
+
+def test_the_default_warm_start_fine_tunes_on_solver_written_solutions_without_sampling(tiny_model_dir, tmp_path,
+                                                                                         monkeypatch):
+    from lengthwise.jobs.reasoning_warmstart import warm_start
+    from lengthwise.tasks import problems
+
+    def no_sampling(*_a):
+        raise AssertionError("the solver-only warm start samples nothing")
+
+    monkeypatch.setattr(reasoning_warmstart, "_load_generator", no_sampling)
+    train = [{"id": p.id, "question": p.question, "answer": p.answer, "kind": p.kind, "prompt": p.question}
+             for p in problems("train", 10, kinds=["sum", "compare"])]
+    settings = WarmStartSettings(traces=12, trace_tokens=(8, 64), epochs=1.0, batch_size=4, save_steps=1)
+    assert settings.problems == 0 and WarmStartSettings().traces > 0  # the default recipe
+    said: list[str] = []
+    result = warm_start(tmp_path / "warm", train, str(tiny_model_dir), settings, progress=False, say=said.append)
+    rows = [json.loads(x) for x in (tmp_path / "warm" / "sft.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and {r["source"] for r in rows} == {"solver"}
+    assert result.solver_rows == 12 and result.samples == 0 and result.examples == 12
+    assert not (tmp_path / "warm" / "samples.jsonl").exists()
+    assert (result.model / ".complete").exists()
+    assert any("12 solver-written solutions" in m for m in said)

@@ -100,8 +100,8 @@ def demo(
         "--compare-presets", help="Reasoning only: also train a few steps under each of these presets "
                                   "(e.g. grpo,gspo,luspo) and plot length per step.")] = None,
     warm_start: Annotated[bool, typer.Option(
-        "--warm-start/--no-warm-start", help="Reasoning only: before RL, fine-tune on the model's own correct "
-                                             "answers restated with the budgets they used (default on).")] = True,
+        "--warm-start/--no-warm-start", help="Reasoning only: before RL, fine-tune on worked solutions "
+                                             "restated with the budgets they use (default on).")] = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Teach the embedded SmolLM2-135M to follow requested lengths (or reasoning budgets), and show it.
@@ -111,8 +111,9 @@ def demo(
     required-vs-produced plot, training curves, samples). About 15-20 minutes on 2 CPU cores.
 
     With --task reasoning: held-out sums and comparisons at budgets of 32, 64 and 128 tokens; a warm start
-    (the model's own correct answers restated with the budgets they used, LoRA SFT), then LUSPO + LoRA with
-    L1's LCPO-exact reward; OUT/report.html plots requested vs produced tokens and accuracy per budget.
+    (the task solver's worked solutions at many lengths, each restated with the budget it uses, LoRA SFT), then
+    LUSPO + LoRA with L1's LCPO-exact reward; OUT/report.html plots requested vs produced tokens and accuracy
+    per budget.
 
     Examples:
       lengthwise demo

@@ -110,7 +110,7 @@ class ReasoningDemoSettings:
         """A smoke run: 4 problems, 2 short steps."""
         changes = {"max_steps": 2, "max_completion_length": 64, **(training or {})}
         values: dict[str, Any] = dict(n_problems=4, n_train=16, budgets=(16, 32), train_budgets=(16, 32),
-                                      warm=WarmStartSettings(max_tokens=64, epochs=1.0))
+                                      warm=WarmStartSettings(traces=16, epochs=1.0))
         values.update(overrides)
         return cls(training=with_changes(reasoning_training(), changes), **values)
 
@@ -278,13 +278,12 @@ def _run(out: Path, settings: ReasoningDemoSettings, progress: bool, say: Callab
     after_rows, warm_rows, start_from, warm_data = None, None, {}, None
     if train and settings.warm is not None:
         t = time.monotonic()
-        say(f"{next(step)}/{total} warm start: sampling answers to the training problems, fine-tuning on them "
-            "restated with the budgets they used")
+        say(f"{next(step)}/{total} warm start: fine-tuning on solutions restated with the budgets they used")
         warmed = warm_start(out / "warm", list(read_jsonl(train_prompts).rows), settings.training.model.name,
                             settings.warm, settings.training.device, progress=progress, seed=settings.training.seed,
                             say=say)
         start_from = {"model": replace(settings.training.model, name=str(warmed.model))}
-        warm_data = {"samples": warmed.samples, "relabeled_rows": warmed.examples}
+        warm_data = {"samples": warmed.samples, "rows": warmed.examples, "solver_rows": warmed.solver_rows}
         if settings.measure_warm:
             warm_rows = measure_answers(out / "warm.jsonl", rows, str(warmed.model), settings, progress, "warm",
                                         loaded)

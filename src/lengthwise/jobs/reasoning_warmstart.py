@@ -17,13 +17,19 @@ a short answer under a small N and a long one under a large N.
    spread evenly over octaves of length (4-7, 8-15, ... tokens), because a small model's own correct answers are
    mostly short and greedy decoding follows the bulk: SFT on the raw mix (140 answers, median ~20 tokens) gave
    18 / 27 / 34 tokens at budgets 32 / 64 / 128, Spearman 0.15 (``warm/sft.jsonl``);
-4. ``sft``: LoRA on TRL's ``SFTTrainer`` (``lengthwise.training.sft``), resumable; the adapter is merged into the
+4. ``traces``: solutions written by the task's own solver (``lengthwise.traces``) at lengths drawn log-uniformly
+   from ``trace_tokens``, each restated with the length it has: the same problem at several budgets, with the
+   extra work always added in the same order. Only for the problems ``lengthwise.tasks`` writes (a hub dataset
+   has no solver; set ``problems`` to sample instead). The self-relabeled answers alone were too few: 59 usable
+   of 192 sampled, Spearman 0.13 after SFT (``benchmarks/results/reasoning.json``, attempts);
+5. ``sft``: LoRA on TRL's ``SFTTrainer`` (``lengthwise.training.sft``), resumable; the adapter is merged into the
    weights (``warm/model``) so RL trains a fresh adapter of its own on top.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +38,7 @@ from typing import Any
 
 from lengthwise.errors import ConfigError
 from lengthwise.io import ResumableJsonl, write_jsonl
+from lengthwise.traces import solver_examples
 
 __all__ = ["WarmStartSettings", "WarmStartResult", "STYLES", "sample_rows", "relabeled_examples", "balanced",
            "warm_start"]
@@ -43,17 +50,21 @@ _DONE = ".complete"
 
 @dataclass(frozen=True)
 class WarmStartSettings:
-    """``problems``: how many of the training prompts are sampled; ``styles``: hints, one sample per prompt each;
-    ``min_tokens``/``max_tokens``: the produced lengths kept (the top is the sampling cap: an answer cut there did
-    not end by itself)."""
+    """``problems``: how many of the training prompts are sampled (0: none); ``styles``: hints, one sample per
+    prompt each; ``min_tokens``/``max_tokens``: the produced lengths kept (the top is the sampling cap: an answer
+    cut there did not end by itself); ``traces``: solver-written solutions (0: none) at lengths drawn from
+    ``trace_tokens``."""
 
-    problems: int = 64
+    problems: int = 0
+    traces: int = 320
+    trace_tokens: tuple[int, int] = (16, 192)
+    plan_line: bool = True  # solver solutions open with "Plan: …" naming their pieces (lengthwise.traces)
     styles: tuple[str, ...] = STYLES
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = 224
     min_tokens: int = 4
-    epochs: float = 3.0
+    epochs: float = 1.0
     learning_rate: float = 5e-4
     lora_r: int = 16
     batch_size: int = 8
@@ -63,8 +74,11 @@ class WarmStartSettings:
 
     def check(self) -> list[str]:
         problems = []
-        if self.problems < 1:
-            problems.append(f"the warm start needs problems >= 1, got {self.problems}")
+        if self.problems < 0 or self.traces < 0 or self.problems + self.traces == 0:
+            problems.append(f"the warm start needs sampled problems or solver traces (>= 0, not both 0), got "
+                            f"problems={self.problems}, traces={self.traces}")
+        if not 0 < self.trace_tokens[0] < self.trace_tokens[1]:
+            problems.append(f"trace_tokens needs 0 < low < high, got {self.trace_tokens}")
         if not self.styles:
             problems.append("the warm start needs at least one style (use '' for none)")
         if not 0 < self.min_tokens < self.max_tokens:
@@ -80,8 +94,9 @@ class WarmStartSettings:
 class WarmStartResult:
     model: Path  # the merged weights RL starts from
     samples: int
-    examples: int
-    kept_share: float
+    examples: int  # all fine-tuning rows
+    kept_share: float  # fine-tuning rows from sampled answers / sampled answers
+    solver_rows: int = 0
 
 
 def sample_rows(train_rows: Sequence[dict[str, Any]], styles: Sequence[str]) -> list[dict[str, Any]]:
@@ -126,7 +141,6 @@ def relabeled_examples(samples: Sequence[dict[str, Any]], min_tokens: int, max_t
 def balanced(rows: Sequence[dict[str, Any]], seed: int = 0) -> list[dict[str, Any]]:
     """As many rows as given, an equal share from each occupied octave of ``target_tokens`` (2^k .. 2^(k+1) - 1):
     drawn without replacement where an octave has enough rows, repeated in turn (``id+i``) where it has fewer."""
-    import random
 
     if not rows:
         return []
@@ -177,6 +191,14 @@ def _sample(path: Path, rows: list[dict[str, Any]], model: str | None, settings:
     return [done[r["id"]] for r in rows if r["id"] in done]
 
 
+def _token_counter(model: str | None) -> Callable[[str], int]:
+    """Counts text in the policy's tokens, the way the generator counts a completion (no special tokens)."""
+    from lengthwise.models import load_tokenizer, resolve_model
+
+    tokenizer = load_tokenizer(resolve_model(model))
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def _merge(adapter: Path, out: Path) -> None:
     """The base weights with the adapter folded in, written atomically to ``out``."""
     from peft import PeftModel
@@ -207,20 +229,32 @@ def warm_start(out: Path, train_rows: Sequence[dict[str, Any]], model: str | Non
         raise ConfigError("; ".join(problems))
     out.mkdir(parents=True, exist_ok=True)
     merged = out / "model"
-    rows = sample_rows(train_rows[: settings.problems], settings.styles)
-    samples = _sample(out / "samples.jsonl", rows, model, settings, device, batch_size, progress)
+    samples: list[dict[str, Any]] = []
+    if settings.problems:
+        rows = sample_rows(train_rows[: settings.problems], settings.styles)
+        samples = _sample(out / "samples.jsonl", rows, model, settings, device, batch_size, progress)
     data = out / "sft.jsonl"
     if not data.exists():
         examples, dropped = relabeled_examples(samples, settings.min_tokens, settings.max_tokens,
                                                settings.require_correct)
-        if len(examples) < settings.batch_size:
-            raise ConfigError(f"the warm start kept only {len(examples)} of {len(samples)} sampled answers "
-                              f"(dropped: {dropped}); use more training problems, or --no-warm-start for a "
-                              "model that solves none of them")
-        write_jsonl(data, balanced(examples, seed))
-        say(f"   warm start: {len(examples)} relabeled answers of {len(samples)} sampled (dropped: "
-            + ", ".join(f"{k} {v}" for k, v in dropped.items()) + ")")
-    n_examples = len(read_jsonl(data).rows)
+        traces = solver_examples(train_rows, settings.traces, _token_counter(model), *settings.trace_tokens,
+                                 seed=seed, plan=settings.plan_line) if settings.traces else []
+        if len(examples) + len(traces) < settings.batch_size:
+            raise ConfigError(f"the warm start has only {len(examples)} relabeled answers of {len(samples)} sampled "
+                              f"(dropped: {dropped}) and {len(traces)} solver traces; use more training problems, "
+                              "or --no-warm-start for a model that solves none of them")
+        mixed = balanced(examples, seed) + traces
+        random.Random(f"lengthwise-warm-mix:{seed}").shuffle(mixed)
+        write_jsonl(data, mixed)
+        if samples:
+            say(f"   warm start: {len(examples)} relabeled answers of {len(samples)} sampled (dropped: "
+                + ", ".join(f"{k} {v}" for k, v in dropped.items()) + ")")
+        if traces:
+            say(f"   warm start: {len(traces)} solver-written solutions, "
+                f"{min(t['target_tokens'] for t in traces)}-{max(t['target_tokens'] for t in traces)} tokens")
+    written = read_jsonl(data).rows
+    n_examples = len(written)
+    n_solver = sum(r.get("source") == "solver" for r in written)
     if not (merged / _DONE).exists():
         sft = SFTSettings(data=str(data), output_dir=str(out / "sft"), model=model, lora_r=settings.lora_r,
                           lora_alpha=2 * settings.lora_r, epochs=settings.epochs,
@@ -229,4 +263,5 @@ def warm_start(out: Path, train_rows: Sequence[dict[str, Any]], model: str | Non
         if not (out / "sft" / "final" / "adapter_config.json").exists():
             train_sft(sft, progress=progress)
         _merge(out / "sft" / "final", merged)
-    return WarmStartResult(merged.resolve(), len(samples), n_examples, round(n_examples / max(1, len(samples)), 3))
+    return WarmStartResult(merged.resolve(), len(samples), n_examples,
+                           round((n_examples - n_solver) / max(1, len(samples)), 3), n_solver)

@@ -51,6 +51,11 @@ ATTEMPTS = [
      "accuracy_change_points_warm_only": 46.67,
      "note": "accuracy 38.9 -> 85.6 %, but 73/95/99 tokens at 32/64/128: the model kept adding checks until its "
              "cap at small budgets (within budget 0 % at 32)"},
+    {"recipe": "as above with a plan line opening each solution ('Plan: restate, work, pairs.'); measured after "
+               "the warm start only, stopped after 120 of 180 answers",
+     "answers_measured": 120, "warm_only_tokens_at_32_64": [80, 110], "warm_only_accuracy": 0.358,
+     "note": "the same long plan at every budget: the model did not read the number; answers cut at the cap "
+             "before the boxed answer, so accuracy fell"},
 ]
 
 

@@ -55,6 +55,17 @@ def test_the_plan_line_names_the_pieces_in_the_order_they_follow():
         "6 + 2 = 8.", "8 + 7 = 15."]
 
 
+def test_the_plan_line_restates_the_budget_which_is_the_length_of_the_solution_it_opens():
+    rows = [{"id": p.id, "question": p.question, "answer": p.answer, "kind": p.kind}
+            for p in problems("train", 20, kinds=["sum", "compare"], seed=2)]
+    for e in solver_examples(rows, 30, _words, low=6, high=90, seed=1, plan=True):
+        first = e["messages"][1]["content"].splitlines()[0]
+        assert first.startswith(f"Plan for {e['target_tokens']} tokens: ")
+        assert e["target_tokens"] == _words(e["messages"][1]["content"]) + 1
+    plain = solver_examples(rows, 5, _words, low=6, high=90, seed=1, plan=False)
+    assert not any("Plan" in e["messages"][1]["content"] for e in plain)
+
+
 def test_questions_of_another_form_or_a_disagreeing_answer_get_no_solution():
     assert solution_parts("What is the capital of France?", "Paris", "sum") is None
     assert solution_parts("What is 2 + 2?", "5", "sum") is None  # the solver's result must be the gold answer
@@ -75,7 +86,7 @@ def test_solver_examples_state_the_length_each_solution_has():
         assert user["content"].endswith(f"Think for {e['target_tokens']} tokens.")
         assert e["source"] == "solver" and not e["id"].startswith("x#")
     lengths = sorted(e["target_tokens"] for e in examples)
-    assert lengths[0] < 15 and lengths[-1] > 60  # the draw spreads lengths over the range
+    assert lengths[0] <= 20 and lengths[-1] > 60  # the draw spreads lengths over the range
     # the same problem appears at several lengths: the contrast the fine-tuning learns from
     per_problem: dict[str, set[int]] = {}
     for e in examples:

@@ -199,13 +199,15 @@ def solution_parts(question: str, answer: Any, kind: str) -> Parts | None:
     return parts
 
 
-def worked_solution(parts: Parts, answer: Any, extras: int, checks_again: int = 0, plan: bool = False) -> str:
+def worked_solution(parts: Parts, answer: Any, extras: int, checks_again: int = 0, plan: bool = False,
+                    budget: int | None = None) -> str:
     """The solution with the first ``extras`` pieces of extra work (the first, a restatement, goes before the
     working; the rest after it) and ``checks_again`` closing re-statements of the working.
 
-    ``plan`` opens with a line naming the pieces in order ("Plan: restate, work, count up."): the length is then
-    decided once, right after the budget is read, and the rest is following a list, which a small model does far
-    better than keeping count of its own length (without it, a warm-started SmolLM2 ran every budget to its cap)."""
+    ``plan`` opens with a line naming the pieces in order ("Plan for 40 tokens: restate, work, count up.", the
+    budget restated when given): the length is decided once, and the rest is following a list. The restated
+    budget puts the number right before the choice it decides: with "Plan: …" alone, a warm-started SmolLM2
+    chose the same long plan at every budget (``benchmarks/results/reasoning.json``, attempts)."""
     core, extra = parts
     chosen = extra[:extras]
     named = chosen[:1] + [("work", line) for line in core] + chosen[1:]
@@ -216,8 +218,21 @@ def worked_solution(parts: Parts, answer: Any, extras: int, checks_again: int = 
     lines.append(f"The answer is \\boxed{{{answer}}}.")
     if plan:
         names = [name for k, (name, _) in enumerate(named) if name != "work" or named[k - 1][0] != "work" or k == 0]
-        lines.insert(0, "Plan: " + ", ".join(names) + ".")
+        lines.insert(0, ("Plan: " if budget is None else f"Plan for {budget} tokens: ") + ", ".join(names) + ".")
     return "\n".join(lines)
+
+
+def _settled(parts: Parts, answer: Any, shape: tuple[int, int], guess: int, count: Callable[[str], int],
+             plan: bool) -> tuple[str, int] | None:
+    """The solution of ``shape`` and its length; with a plan line, the number it restates is its own length,
+    settled by iterating from ``guess`` (the number's digits change the count). None if it does not settle."""
+    length = guess
+    for _ in range(4):
+        text = worked_solution(parts, answer, *shape, plan=plan, budget=length if plan else None)
+        if count(text) + 1 == length or not plan:
+            return text, count(text) + 1
+        length = count(text) + 1
+    return None
 
 
 def solver_examples(rows: Sequence[dict[str, Any]], n: int, count: Callable[[str], int], low: int, high: int,
@@ -238,10 +253,14 @@ def solver_examples(rows: Sequence[dict[str, Any]], n: int, count: Callable[[str
             break
         row, parts = usable[k % len(usable)]
         target = math.exp(rng.uniform(math.log(low), math.log(high)))
-        options = [worked_solution(parts, row["answer"], e, again, plan)
-                   for again in range(4) for e in range(len(parts[1]) + 1) if again == 0 or e == len(parts[1])]
-        text = min(options, key=lambda t: abs(count(t) + 1 - target))
-        length = count(text) + 1
+        shapes = [(e, again) for again in range(4) for e in range(len(parts[1]) + 1)
+                  if again == 0 or e == len(parts[1])]
+        shape = min(shapes, key=lambda sh: abs(
+            count(worked_solution(parts, row["answer"], *sh, plan=plan, budget=round(target))) + 1 - target))  # noqa: B023
+        settled = _settled(parts, row["answer"], shape, round(target), count, plan)
+        if settled is None:
+            continue
+        text, length = settled
         if (str(row["id"]), length) in seen:
             continue
         seen.add((str(row["id"]), length))

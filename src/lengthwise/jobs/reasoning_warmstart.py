@@ -56,15 +56,15 @@ class WarmStartSettings:
     ``trace_tokens``."""
 
     problems: int = 0
-    traces: int = 320
-    trace_tokens: tuple[int, int] = (16, 192)
+    traces: int = 240
+    trace_tokens: tuple[int, int] = (24, 192)
     plan_line: bool = True  # solver solutions open with "Plan: …" naming their pieces (lengthwise.traces)
     styles: tuple[str, ...] = STYLES
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = 224
     min_tokens: int = 4
-    epochs: float = 1.0
+    epochs: float = 2.0
     learning_rate: float = 5e-4
     lora_r: int = 16
     batch_size: int = 8

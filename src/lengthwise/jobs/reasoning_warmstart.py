@@ -1,5 +1,6 @@
-"""The reasoning demo's warm start: fine-tune on the model's own correct answers, each restated with the budget it
-actually used (hindsight relabeling of L1's budget sentence), before RL.
+"""The reasoning demo's warm start: fine-tune on correct solutions, each restated with the budget it actually uses
+(hindsight labels for L1's budget sentence), before RL. By default the solutions are written by the task's solver
+(step 4); the model's own sampled answers (steps 1-3) are the route for datasets without one.
 
 Why: RL alone, at a CPU demo's dozen steps, teaches the 135M model the *mean* budget — every request got ~50
 tokens, Spearman(requested, produced) −0.04 after training (``benchmarks/results/reasoning.json``, first run).
@@ -58,7 +59,7 @@ class WarmStartSettings:
     problems: int = 0
     traces: int = 240
     trace_tokens: tuple[int, int] = (24, 192)
-    plan_line: bool = True  # solver solutions open with "Plan: …" naming their pieces (lengthwise.traces)
+    plan_line: bool = True  # solver solutions open with "Plan for N tokens: …" naming their pieces (lengthwise.traces)
     styles: tuple[str, ...] = STYLES
     temperature: float = 0.7
     top_p: float = 0.95
@@ -141,7 +142,6 @@ def relabeled_examples(samples: Sequence[dict[str, Any]], min_tokens: int, max_t
 def balanced(rows: Sequence[dict[str, Any]], seed: int = 0) -> list[dict[str, Any]]:
     """As many rows as given, an equal share from each occupied octave of ``target_tokens`` (2^k .. 2^(k+1) - 1):
     drawn without replacement where an octave has enough rows, repeated in turn (``id+i``) where it has fewer."""
-
     if not rows:
         return []
     octaves: dict[int, list[dict[str, Any]]] = {}

@@ -95,3 +95,20 @@ def test_bf16_is_chosen_on_cpu_only_where_the_processor_has_it(monkeypatch):
     assert models.pick_dtype("cpu") == torch.float32                     # the fp32 fallback
     assert models.pick_dtype("cpu", "bf16") == torch.bfloat16            # an explicit choice wins
     assert models.pick_dtype("cpu", "auto") == torch.float32
+
+
+def test_the_trainers_bf16_switch_follows_the_weights_dtype(monkeypatch):
+    """--dtype float32 on a bf16-capable CPU trains in fp32: no bf16 autocast over fp32 weights."""
+    from lengthwise import models
+    from lengthwise.training.config import ModelConfig, TrainConfig
+    from lengthwise.training.sft import SFTSettings, _sft_config
+    from lengthwise.training.trainer import build_grpo_config, build_reward_stack
+
+    monkeypatch.setattr(models, "cpu_supports_bf16", lambda cpuinfo=None: True)
+    assert models.trains_in_bf16("cpu") and not models.trains_in_bf16("cpu", "float32")
+    for dtype, expected in ((None, True), ("float32", False), ("bfloat16", True)):
+        cfg = TrainConfig(output_dir="unused", device="cpu", model=ModelConfig(dtype=dtype))
+        assert build_grpo_config(cfg, build_reward_stack(cfg)).bf16 is expected
+        assert _sft_config(SFTSettings(data="unused", output_dir="unused", dtype=dtype)).bf16 is expected
+    monkeypatch.setattr(models, "cpu_supports_bf16", lambda cpuinfo=None: False)
+    assert not models.trains_in_bf16("cpu")

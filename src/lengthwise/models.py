@@ -34,6 +34,7 @@ __all__ = [
     "ensure_loadable",
     "pick_device",
     "pick_dtype",
+    "trains_in_bf16",
     "load_causal_lm",
     "load_embedder",
     "model_status",
@@ -244,6 +245,14 @@ def pick_dtype(device: str, dtype: str | None = None):
     if device == "cpu" and cpu_supports_bf16():
         return torch.bfloat16
     return torch.float32
+
+
+def trains_in_bf16(device: str, dtype: str | None = None) -> bool:
+    """The trainer's ``bf16`` switch: on exactly when the weights are bf16 (``pick_dtype``), so an explicit
+    ``--dtype float32`` trains in fp32 on a bf16-capable machine instead of under bf16 autocast."""
+    import torch
+
+    return pick_dtype(device, dtype) == torch.bfloat16
 
 
 def load_tokenizer(spec: str, padding_side: str = "left"):

@@ -97,7 +97,7 @@ def _sft_config(settings: SFTSettings):
     import torch
     from trl import SFTConfig
 
-    from lengthwise.models import cpu_supports_bf16
+    from lengthwise.models import pick_device, trains_in_bf16
 
     cuda = torch.cuda.is_available()
     return SFTConfig(
@@ -106,7 +106,7 @@ def _sft_config(settings: SFTSettings):
         gradient_accumulation_steps=settings.gradient_accumulation_steps, max_length=settings.max_length,
         completion_only_loss=True, logging_steps=1, save_strategy="steps", save_steps=settings.save_steps,
         seed=settings.seed, report_to=[], use_cpu=not cuda, gradient_checkpointing=cuda,
-        bf16=bool(torch.cuda.is_bf16_supported()) if cuda else cpu_supports_bf16(),
+        bf16=trains_in_bf16(pick_device(None), settings.dtype),
     )
 
 

@@ -47,7 +47,7 @@ def build_grpo_config(config: TrainConfig, stack: RewardStack):
     import torch
     from trl import GRPOConfig
 
-    from lengthwise.models import cpu_supports_bf16
+    from lengthwise.models import trains_in_bf16
 
     cuda = torch.cuda.is_available() and config.device != "cpu"
     kwargs: dict[str, Any] = dict(
@@ -69,8 +69,8 @@ def build_grpo_config(config: TrainConfig, stack: RewardStack):
         multi_objective_aggregation=COMBINATIONS[config.advantage].trl_aggregation,
         use_cpu=not cuda,
         gradient_checkpointing=cuda if config.gradient_checkpointing is None else config.gradient_checkpointing,
-        # bf16 autocast where the hardware computes bf16 natively (GPUs, AVX512-BF16/AMX CPUs)
-        bf16=bool(torch.cuda.is_bf16_supported()) if cuda else cpu_supports_bf16(),
+        # bf16 where the weights are bf16: the hardware computes it natively (GPUs, AVX512-BF16/AMX CPUs) or asked
+        bf16=trains_in_bf16("cuda" if cuda else "cpu", config.model.dtype),
         **_preset_kwargs(config),
     )
     if config.advantage == "lwz_average":  # the adapter computes the advantage; TRL passes it through

@@ -56,6 +56,15 @@ ATTEMPTS = [
      "answers_measured": 120, "warm_only_tokens_at_32_64": [80, 110], "warm_only_accuracy": 0.358,
      "note": "the same long plan at every budget: the model did not read the number; answers cut at the cap "
              "before the boxed answer, so accuracy fell"},
+    {"recipe": "warm start on 240 solver solutions with the budget restated in a plan line ('Plan for 58 tokens: "
+               "restate, work, count up.'), LoRA SFT 2 epochs; then 12 LUSPO steps at lr 5e-4, 2 problems x 4 "
+               "answers per step, no KL (commit 4abafac; fp32, AMD EPYC without native bf16)",
+     "spearman_before": 0.1318, "spearman_warm_only": 0.8138, "relative_error_warm_only": 0.2687,
+     "accuracy_warm_only": 0.9, "spearman_after": 0.8106, "relative_error_before": 0.778,
+     "relative_error_after": 0.8968, "relative_error_ratio": 1.1527, "accuracy_change_points": 18.89,
+     "tokens_after_at_32_64_128": [79.2, 122.9, 158.4],
+     "note": "the warm start alone met every goal; RL lengthened every budget while its reward fell (0.79 -> "
+             "0.30, grad norm 42): too few problems per step for the group advantages and too large a step"},
 ]
 
 

@@ -130,3 +130,20 @@ def test_demo_cli_measure_only(tiny_model_dir, tmp_path, capsys):
 def test_demo_cli_rejects_bad_options(args, message, tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "d"), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_demo_measures_in_the_dtype_its_training_names(tiny_model_dir, tmp_path, monkeypatch):
+    """--dtype reaches the before/after measurement, not only training."""
+    from lengthwise.backends import transformers_backend
+
+    seen = []
+    original = transformers_backend.TransformersGenerator.from_pretrained.__func__
+
+    def spy(cls, model=None, device=None, dtype=None, **kw):
+        seen.append(dtype)
+        return original(cls, model, device=device, dtype=dtype, **kw)
+
+    monkeypatch.setattr(transformers_backend.TransformersGenerator, "from_pretrained", classmethod(spy))
+    run_demo(tmp_path / "run", _settings(tiny_model_dir, training={"model.dtype": "float32"}), progress=False,
+             train=False)
+    assert seen == ["float32"]

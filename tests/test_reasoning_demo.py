@@ -18,6 +18,7 @@ from lengthwise.jobs.reasoning_demo import (
     ReasoningDemoSettings,
     answer_cap,
     heldout_rows,
+    measure_answers,
     run_reasoning_demo,
     train_rows,
 )
@@ -46,6 +47,18 @@ def test_heldout_rows_cover_every_budget_and_never_share_a_problem_with_training
     assert {r["kind"] for r in held} == {"sum", "compare"}
     # the cap leaves room to overshoot the budget by half, so overshooting is measured, not cut
     assert answer_cap(64) == 128 and all(answer_cap(b) > 1.5 * b for b in REASONING_BUDGETS)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_the_measurement_decodes_in_the_dtype_the_settings_name(tiny_model_dir, tmp_path, dtype):
+    import torch
+
+    settings = _settings(tiny_model_dir, training={"model.dtype": dtype})
+    rows = heldout_rows(settings)[:2]
+    loaded: dict = {}
+    answers = measure_answers(tmp_path / "a.jsonl", rows, str(tiny_model_dir), settings, False, "x", loaded)
+    assert len(answers) == 2 and all(a["completion_tokens"] >= 1 for a in answers)
+    assert loaded[str(tiny_model_dir)].model.dtype == getattr(torch, dtype)
 
 
 def test_reasoning_demo_measures_trains_remeasures_and_reports(tiny_model_dir, tmp_path):

@@ -201,6 +201,7 @@ def _measure(out: Path, name: str, records, model: str | None, settings: DemoSet
         loaded = {} if loaded is None else loaded
         if model not in loaded:
             loaded[model] = TransformersGenerator.from_pretrained(model, device=settings.training.device,
+                                                                  dtype=settings.training.model.dtype,
                                                                   batch_size=settings.eval_batch_size)
         generator = loaded[model]
         gen_settings = GenerateSettings(max_tokens_cap=settings.eval_max_tokens, temperature=temperature,

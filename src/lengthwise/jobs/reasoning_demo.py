@@ -13,8 +13,7 @@ The same four resumable phases as the writing demo (``jobs/demo.py``), on verifi
 Optionally (``compare_presets``), the same short training under other loss presets from the same seed and
 prompts, for the length-per-step and clip-fraction comparison of GSPO, LUSPO and GRPO (``presets/<name>/``).
 
-Rerunning the same command skips finished phases and resumes an interrupted one: answers are appended by id,
-training resumes from its last checkpoint.
+Rerunning the same command skips finished phases and resumes: answers are appended by id, training resumes.
 """
 
 from __future__ import annotations
@@ -36,8 +35,8 @@ from lengthwise.training.config import DataConfig, ModelConfig, TrainConfig
 __all__ = ["REASONING_BUDGETS", "REASONING_KINDS", "ReasoningDemoSettings", "ReasoningDemoResult",
            "reasoning_training", "run_reasoning_demo", "budget_table_rows", "answer_cap"]
 
-# The held-out grid: every problem at each budget. Short budgets keep a CPU demo inside 20 minutes; a factor of
-# two between budgets leaves room to see whether the produced length follows the request.
+# The held-out grid: every problem at each budget. Short budgets keep a CPU demo short; a factor of two between
+# budgets leaves room to see whether the produced length follows the request.
 REASONING_BUDGETS = (32, 64, 128)
 # The kinds the untrained 135M model partly solves at level 1 (benchmarks/results/task_levels.json: sums 75%,
 # comparisons 50%; the others 0-12%), so accuracy has room to move both ways and the reward has a signal.
@@ -64,8 +63,7 @@ def answer_cap(budget: int) -> int:
 
 
 def reasoning_training(output_dir: str = "runs/demo-reasoning/train") -> TrainConfig:
-    """What the reasoning demo trains: LUSPO + LoRA with LCPO-exact on the training problems (the prompts file is
-    written into the run folder by the demo)."""
+    """What the reasoning demo trains: LUSPO + LoRA, LCPO-exact, on training problems (written into the run)."""
     return TrainConfig(
         output_dir=output_dir,
         model=ModelConfig(lora=True, lora_r=16, lora_alpha=32),
@@ -193,6 +191,7 @@ def measure_answers(path: Path, rows: Sequence[dict[str, Any]], model: str | Non
     def work(chunk: list[dict[str, Any]], emit) -> None:
         if model not in loaded:
             loaded[model] = TransformersGenerator.from_pretrained(model, device=settings.training.device,
+                                                                  dtype=settings.training.model.dtype,
                                                                   batch_size=settings.eval_batch_size)
         requests = [GenerationRequest(messages=[{"role": "user", "content": r["prompt"]}],
                                       max_new_tokens=answer_cap(int(r["target_tokens"])), temperature=0.0)
@@ -251,6 +250,7 @@ def _run(out: Path, settings: ReasoningDemoSettings, progress: bool, say: Callab
          train: bool) -> ReasoningDemoResult:
     from lengthwise.evaluation.reasoning import compare_reasoning, summarize_reasoning
     from lengthwise.manifest import check_run
+    from lengthwise.training.trainer import last_checkpoint
 
     started = time.monotonic()
     phase_seconds: dict[str, float] = {}
@@ -296,8 +296,6 @@ def _run(out: Path, settings: ReasoningDemoSettings, progress: bool, say: Callab
     train_dir = out / "train"
     if train:
         t = time.monotonic()
-        from lengthwise.training.trainer import last_checkpoint
-
         config = _train_config(settings, train_dir, train_prompts, **start_from)
         resume = last_checkpoint(train_dir)
         resuming = f"resuming from {resume.name}: " if resume else ""

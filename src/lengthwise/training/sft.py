@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -120,8 +121,10 @@ def _sequence_weighted(accumulation: int):
     return loss
 
 
-def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = False) -> SFTResult:
-    """Train (or resume) ``settings``; the adapter or model lands in ``<output_dir>/final``."""
+def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = False,
+              callbacks: Sequence[Any] = ()) -> SFTResult:
+    """Train (or resume) ``settings``; the adapter or model lands in ``<output_dir>/final``. ``callbacks``:
+    extra ``transformers.TrainerCallback`` objects (e.g. timing or logging)."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
     from trl import SFTTrainer
@@ -151,7 +154,7 @@ def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = Fal
             processing_class=tokenizer, peft_config=peft_config,
             compute_loss_func=_sequence_weighted(settings.gradient_accumulation_steps)
             if settings.weighting == "sequence" else None,
-            callbacks=[ConsoleProgress(out, enabled=progress, desc="sft")],
+            callbacks=[ConsoleProgress(out, enabled=progress, desc="sft"), *callbacks],
         )
         quiet_trainer_console(trainer)
         resume = last_checkpoint(out)

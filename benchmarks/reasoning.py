@@ -65,6 +65,26 @@ ATTEMPTS = [
      "tokens_after_at_32_64_128": [79.2, 122.9, 158.4],
      "note": "the warm start alone met every goal; RL lengthened every budget while its reward fell (0.79 -> "
              "0.30, grad norm 42): too few problems per step for the group advantages and too large a step"},
+    {"recipe": "the same warm start (240 solutions, 2 epochs) on a CPU with native bf16 (AMX; weights and training "
+               "in bf16), then 12 LUSPO steps at lr 1e-4, KL 0.04 to the warm start, 4 problems x 4 answers per "
+               "step (commit c719434)",
+     "spearman_before": 0.0808, "relative_error_before": 0.739, "accuracy_before": 0.3778,
+     "spearman_warm_only": 0.7579, "relative_error_warm_only": 0.654, "accuracy_warm_only": 0.7333,
+     "tokens_warm_only_at_32_64_128": [68.4, 108.1, 115.3],
+     "spearman_after": 0.7539, "relative_error_after": 0.644, "relative_error_ratio": 0.8714,
+     "accuracy_change_points": 32.78, "tokens_after_at_32_64_128": [75.5, 91.3, 115.1],
+     "note": "RL no longer undid the warm start (reward 0.69-0.86, KL <= 0.003) but barely moved it; the bf16 warm "
+             "start chose long plans ('restate, work, pairs, difference check') at budgets 28-64"},
+    {"recipe": "the same 240 rows and seed, warm start only, trained in fp32 instead of bf16 (measured greedy in "
+               "bf16; diagnostic run, 1 thread)",
+     "spearman_warm_only": 0.7636, "relative_error_warm_only": 0.323, "accuracy_warm_only": 0.9,
+     "tokens_warm_only_at_32_64_128": [31.7, 112.2, 116.6],
+     "note": "fp32 gets the short budget right (as the AMD fp32 run did) and misses 64 like it"},
+    {"recipe": "the same 240 rows and seed, warm start only, bf16, 3 epochs instead of 2 (diagnostic run, 1 thread)",
+     "spearman_warm_only": 0.8944, "relative_error_warm_only": 0.211, "accuracy_warm_only": 0.9222,
+     "tokens_warm_only_at_32_64_128": [46.1, 61.8, 115.1],
+     "note": "the third epoch teaches the number-to-plan mapping at 64 too; adopted (with rechecks after any "
+             "number of extras, so sum solutions exist between 32 and 56 tokens and near 64)"},
 ]
 
 

@@ -92,3 +92,13 @@ def test_solver_examples_state_the_length_each_solution_has():
     for e in examples:
         per_problem.setdefault(e["id"].split("#")[0], set()).add(e["target_tokens"])
     assert max(len(v) for v in per_problem.values()) >= 2
+
+
+def test_solver_lengths_leave_no_wide_gap_for_sums():
+    """Rechecks combine with any number of extras, so sums reach the lengths between whole extra pieces."""
+    rows = [{"id": p.id, "question": p.question, "answer": p.answer, "kind": p.kind}
+            for p in problems("train", 60, kinds=["sum"], levels=(1,), seed=1)]
+    lengths = sorted({e["target_tokens"] for e in solver_examples(rows, 200, _words, low=8, high=80, seed=0)})
+    inside = [n for n in lengths if 30 <= n <= 80]
+    gaps = [b - a for a, b in zip(inside, inside[1:], strict=False)]
+    assert inside[0] <= 35 and inside[-1] >= 75 and max(gaps) <= 8, lengths  # whole pieces only: a gap of 15

@@ -253,8 +253,9 @@ def solver_examples(rows: Sequence[dict[str, Any]], n: int, count: Callable[[str
             break
         row, parts = usable[k % len(usable)]
         target = math.exp(rng.uniform(math.log(low), math.log(high)))
-        shapes = [(e, again) for again in range(4) for e in range(len(parts[1]) + 1)
-                  if again == 0 or e == len(parts[1])]
+        # rechecks with any number of extras, not only after all of them: the lengths then fill the gaps a whole
+        # extra piece leaves (sums had no solution between 32 and 56 tokens, nor near 64, the grid's middle budget)
+        shapes = [(e, again) for again in range(4) for e in range(len(parts[1]) + 1)]
         shape = min(shapes, key=lambda sh: abs(
             count(worked_solution(parts, row["answer"], *sh, plan=plan, budget=round(target))) + 1 - target))  # noqa: B023
         settled = _settled(parts, row["answer"], shape, round(target), count, plan)

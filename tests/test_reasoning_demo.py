@@ -168,3 +168,16 @@ def test_reasoning_demo_cli_prints_the_budget_table(tiny_model_dir, tmp_path, ca
 def test_reasoning_demo_cli_rejects_bad_options(args, message, tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "d"), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_reasoning_headline_reads_before_to_after():
+    from lengthwise.cli.training import reasoning_line
+
+    before = {"spearman_requested_produced": 0.132, "mean_relative_error": 0.781}
+    after = {"spearman_requested_produced": 0.9429, "mean_relative_error": 0.1738}
+    paired = {"accuracy_gain": {"mean": 0.6111, "low": 0.5, "high": 0.7111}}
+    assert reasoning_line(before, after, paired) == (
+        "Spearman(requested, produced) 0.13 -> 0.94, relative error 0.78 -> 0.17; accuracy change +61.1 points "
+        "(paired 95% CI +50.0 to +71.1)")
+    assert reasoning_line({**before, "spearman_requested_produced": None}, None, None) == (
+        "Spearman(requested, produced) -, relative error 0.78")

@@ -25,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import goal, write_results  # noqa: E402
+from _common import goal, machine, write_results  # noqa: E402
 
 STEPS = int(os.environ.get("RL_STEP_STEPS", "3"))
 # Completions per forward/backward pass. One optimizer step always covers 32 completions (8 prompts x 4),
@@ -48,6 +48,8 @@ VARIANTS: dict[str, dict] = {
         {"name": "length", "type": "length_score", "weight": 1.0}]}}},
     # glibc gives each thread its own malloc arena and returns little to the kernel
     "malloc_arena_max_2": {"micro": 8, "env": {"MALLOC_ARENA_MAX": "2"}},
+    # fp32 weights and no bf16 autocast, on a CPU where the demo would pick bf16 (the dtype comparison)
+    "fp32": {"changes": {"model.dtype": "float32"}},
 }
 
 
@@ -118,7 +120,7 @@ def _run(variant: str) -> dict:
             "logprob_forward_seconds": round(sum(t["logprob_forward"]), 2),
             "total_seconds": round(data["total_seconds"], 1), "peak_rss_gb": round(peak_kb / 1024 / 1024, 2),
             "micro_batch": _micro(variant), "env": VARIANTS[variant].get("env", {}),
-            "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine()}
 
 
 def main() -> None:
@@ -134,8 +136,10 @@ def main() -> None:
                             "after 3 min (24 GiB machine)"],
                "threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                "variants": {}}
-    previous = RESULTS_FILE.exists() and json.loads(RESULTS_FILE.read_text()).get("figures", {}).get("variants", {})
-    figures["variants"].update(previous or {})  # variants measured in an earlier run of the same code stay
+    old = json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.exists() else {}
+    for name, previous in old.get("figures", {}).get("variants", {}).items():
+        # variants measured in an earlier run stay, labelled with the machine they ran on
+        figures["variants"][name] = {"machine": old.get("machine"), **previous}
     for name in chosen:
         figures["variants"][name] = _run(name)
     demo = figures["variants"].get("demo") or next(iter(figures["variants"].values()))

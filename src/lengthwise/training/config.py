@@ -29,9 +29,11 @@ class ModelConfig:
     lora: bool = True  # train LoRA adapters (peft) instead of every weight
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    # no adapter dropout by default: on a CPU, dropout over bf16 activations cost ~4 s of a 24 s LoRA
+    # step (profiled), and in RL it makes the importance ratio noisy for no measured benefit
+    lora_dropout: float = 0.0
     lora_target_modules: str | list[str] = "all-linear"
-    dtype: str | None = None  # float32 / bfloat16 / float16; default bf16 on GPU, fp32 on CPU
+    dtype: str | None = None  # float32 / bfloat16 / float16; default bf16 on GPUs and bf16-native CPUs, else fp32
 
 
 @dataclass

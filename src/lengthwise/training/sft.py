@@ -36,6 +36,7 @@ class SFTSettings:
     lora: bool = True
     lora_r: int = 16
     lora_alpha: int = 32
+    lora_dropout: float = 0.0  # see training.config.ModelConfig
     epochs: float = 2.0
     max_steps: int = -1  # > 0 overrides epochs
     learning_rate: float = 2e-4
@@ -57,6 +58,9 @@ class SFTSettings:
             problem = finite_number_problem(name, getattr(self, name), low, high, low_open=True)
             if problem:
                 problems.append(problem)
+        problem = finite_number_problem("lora_dropout", self.lora_dropout, 0.0, 1.0)
+        if problem:
+            problems.append(problem)
         if self.weighting not in ("token", "sequence"):
             problems.append(f"weighting must be token or sequence, got {self.weighting!r}")
         if problems:
@@ -132,9 +136,11 @@ def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = Fal
     from lengthwise.logs import library_output_to
     from lengthwise.models import ensure_loadable, load_tokenizer, pick_device, pick_dtype, resolve_model
     from lengthwise.training.callbacks import ConsoleProgress, quiet_trainer_console
+    from lengthwise.training.lm_head import use_plain_cpu_head
     from lengthwise.training.trainer import last_checkpoint
 
     settings.check()
+    use_plain_cpu_head()
     rows, skipped = sft_rows(settings.data, skip_bad=skip_bad)  # a bad file fails before any model loads
     out = Path(settings.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -147,8 +153,9 @@ def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = Fal
         if settings.lora:
             from peft import LoraConfig
 
-            peft_config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha, lora_dropout=0.05,
-                                     target_modules="all-linear", task_type="CAUSAL_LM")
+            peft_config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha,
+                                     lora_dropout=settings.lora_dropout, target_modules="all-linear",
+                                     task_type="CAUSAL_LM")
         trainer = SFTTrainer(
             model=model, args=_sft_config(settings), train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer, peft_config=peft_config,

@@ -98,7 +98,9 @@ def build_trainer(config: TrainConfig, progress: bool = True):
     from trl import GRPOTrainer
 
     from lengthwise.models import ensure_loadable, load_tokenizer, pick_device, pick_dtype, resolve_model
+    from lengthwise.training.lm_head import use_plain_cpu_head
 
+    use_plain_cpu_head()  # TRL's tiled LM head is ~10x slower than one projection on a CPU
     dataset = build_dataset(config.data)  # a bad prompts file fails here, before any model loads
     stack = build_reward_stack(config)
     ref = ensure_loadable(resolve_model(config.model.name))

@@ -1,22 +1,31 @@
-"""Benchmark (P2): does the default `lengthwise demo` training teach the embedded SmolLM2-135M to
-follow requested lengths, and better than plain TRL defaults?
+"""Benchmark (P2): does the default `lengthwise demo` teach the embedded SmolLM2-135M to follow requested
+lengths, which stage does it, and is it better than plain TRL at equal training time?
 
-One run, one machine, same held-out prompts, seeds, steps, LoRA and learning rate for everyone:
-- before: the untrained model (shared by both arms: same model, prompts and sampling seeds);
-- ours: the demo recipe (LUSPO preset, length + quality rewards z-scored per group then summed);
-- peer: plain TRL defaults: one summed reward (TRL's sum_then_normalize is exactly that) and
-  TRL's default loss settings (loss_type="dapo", ε = 0.2, no clip-higher);
-- also the demo task under the GSPO preset, for the mean-length curves of GSPO vs LUSPO.
-Goal: ours improves held-out mean S_l by >= 15 points and beats the peer. Figures in
-benchmarks/results/demo.json. Set DEMO_BENCH_STEPS to shorten (default: the demo's steps).
+One run, one machine, the demo's 222 held-out prompts (37 tasks x 6 targets), greedy decoding, the same
+seeds. Each arm runs in its own process under /usr/bin/time -v (peak RSS):
+- untrained: the model as shipped (the demo's own first phase);
+- demo (SFT + RL): the default `lengthwise demo`, its warm-started model also measured, so the RL stage's
+  own contribution is a paired interval (after RL vs warm start, per prompt);
+- SFT only: the same warm start, fine-tuning for the demo's whole training time;
+- RL only: the demo's RL (preset + reward stack) from the untrained model, for the demo's training time;
+- peer: plain TRL GRPO defaults (one summed reward, TRL's default loss) from the untrained model, for the same
+  time.
+"Training time" is everything between the two measurements: sampling the warm-start data, fine-tuning,
+merging, RL. Also: the hack-flag rate (the audit's detectors) before and after.
+
+Run: python benchmarks/demo.py [--arms demo,sft_only,rl_only,peer]; figures in benchmarks/results/demo.json.
+A rerun resumes every arm where it stopped (run folders under benchmarks/.work/demo).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import re
+import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -24,90 +33,163 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from _common import goal, write_results  # noqa: E402
 
-from lengthwise.io import write_jsonl  # noqa: E402
-from lengthwise.jobs.demo import DEMO_LENGTHS, DemoSettings, _measure, demo_train_config, heldout_prompts  # noqa: E402
-from lengthwise.metrics import read_metrics  # noqa: E402
-from lengthwise.records import load_prompts  # noqa: E402
-from lengthwise.training.trainer import train  # noqa: E402
+WORK = Path(os.environ.get("DEMO_BENCH_DIR", Path(__file__).resolve().parent / ".work" / "demo"))
+ARMS = ("demo", "sft_only", "rl_only", "peer")
 
-# Earlier recipes measured in development (same machine, same held-out protocol, 24-36 prompts,
-# sampling temperature 0.7 for evaluation); kept so the figures show what was tried.
-EARLIER_ATTEMPTS = [
-    {"recipe": "targets 40-200 words, 24 held-out prompts, luspo, LoRA r16, lr 5e-4, 12 steps, 320 tokens, "
-               "gradient checkpointing on", "S_l_before": 67.2, "S_l_after": 68.4},
-    {"recipe": "targets 40-200 words, 24 held-out prompts, luspo, LoRA r16, lr 5e-4, 16 steps, 256 tokens",
-     "S_l_before": 67.2, "S_l_after": 73.7},
-    {"recipe": "targets 20-120 words, 36 held-out prompts, luspo, LoRA r16, lr 5e-4, 16 steps, 256 tokens",
-     "S_l_before": 67.0, "S_l_after": 62.8},
+# Recipes tried in development on this machine (2-core AMX Xeon, bf16, greedy, the 222 held-out prompts unless
+# noted); each line: what changed and what it measured. Kept so the figures show the path to the recipe.
+ATTEMPTS = [
+    "2026-11-22 (AMD EPYC, fp32, 36 prompts at T = 0.7): LUSPO + LoRA r16, lr 5e-4, 12 steps x 2 prompts, no "
+    "warm start: S_l 67.0 -> 59.8; plain TRL defaults 61.7",
+    "self-relabeled SFT, no cuts (samples without a length, only model-ended ones kept): 4 of 40 samples ended "
+    "within 320 tokens; abandoned before measuring",
+    "warm start = own answers cut at sentence boundaries to 20..120 words (80 tasks, 386 cuts), LoRA SFT 1 epoch, "
+    "lr 2e-4, end weight 1: partial measure (144 of 222) median words 40/54/66/69 at 20/40/60/80 (before "
+    "36/76/91/102), S_l +8.3/+3.9/+5.2 at 20/40/60",
+    "same, end weight 10: every answer ~20-25 words whatever the request (S_l 20: 81.9 vs 50.1 before; 40: 54.5 vs "
+    "59.5; 60: 38.2 vs 64.5); the end token outweighs the continue decisions",
 ]
 
-WORK = Path(os.environ.get("DEMO_BENCH_DIR", Path(__file__).resolve().parent / ".work" / "demo"))
+
+def _child(arm: str, result_file: Path) -> None:
+    """One arm, in this process (called under /usr/bin/time -v by ``run_arm``)."""
+    from lengthwise.jobs.demo import DemoSettings, _measure, run_demo
+    from lengthwise.records import load_prompts
+
+    spec = json.loads(os.environ["DEMO_BENCH_SPEC"])
+    started = time.monotonic()
+    if arm == "demo":
+        result = run_demo(WORK / "demo", DemoSettings.default(measure_warm=True), progress=False,
+                          on_phase=lambda m: print(f"  demo: {m}", flush=True))
+        summary = json.loads((WORK / "demo" / "summary.json").read_text())
+        result_file.write_text(json.dumps({"summary": summary, "seconds": round(result.seconds, 1)}))
+        return
+    records, _ = load_prompts(WORK / "demo" / "prompts.jsonl")
+    settings = DemoSettings.default()
+    out = WORK / arm
+    minutes = spec["train_seconds"] / 60
+    if arm == "sft_only":
+        from dataclasses import replace
+
+        from lengthwise.jobs.writing_warmstart import warm_start_writing
+
+        warm = replace(settings.warm, epochs=50.0, max_minutes=max(0.1, minutes - spec["sample_seconds"] / 60))
+        model = str(warm_start_writing(out / "warm", settings.training.data.lengths, None, warm,
+                                       seed=settings.training.seed, progress=False).model)
+    else:
+        from lengthwise.jobs.demo import demo_train_config
+        from lengthwise.training.trainer import train
+
+        changes = {"max_minutes": minutes, "max_steps": 10_000}
+        if arm == "peer":
+            changes.update(preset="trl", advantage="sum_then_normalize", beta=0.0)  # TRL: beta 0 by default
+        config = demo_train_config(settings, out / "train")
+        for key, value in changes.items():
+            setattr(config, key, value)
+        if not (out / "train" / "final" / "adapter_config.json").exists():
+            train(config.validate(), progress=False)
+        model = str(out / "train" / "final")
+    trained = time.monotonic() - started
+    after = _measure(out, "after", records, model, settings, progress=False)
+    spent = json.loads((out / "train" / "time_spent.json").read_text()) if (out / "train").exists() else {}
+    result_file.write_text(json.dumps({"train_seconds": round(trained, 1), "steps": spent.get("step"),
+                                       "rows": str(out / "after.jsonl"), "S_l": round(after.mean_S_l, 2)}))
 
 
-def arm(name: str, settings: DemoSettings, records, **config_changes) -> dict:
-    out = WORK / name
+def run_arm(arm: str, spec: dict) -> dict:
+    WORK.mkdir(parents=True, exist_ok=True)
+    result_file = WORK / f"{arm}.result.json"
+    result_file.unlink(missing_ok=True)
+    command = ["/usr/bin/time", "-v", sys.executable, __file__, "--child", arm, str(result_file)]
     started = time.perf_counter()
-    config = replace(demo_train_config(settings, out / "train"), **config_changes).validate()
-    train(config)
-    train_seconds = time.perf_counter() - started
-    after = _measure(out, "after", records, str(out / "train" / "final"), settings, progress=False)
-    rows = [r for r in read_metrics(out / "train" / "metrics.jsonl") if r.get("length/words_mean") is not None]
-    return {
-        "preset": config.preset, "advantage": config.advantage,
-        "S_l_after": round(after.mean_S_l, 2), "words_after": round(after.mean_words, 1),
-        "train_seconds": round(train_seconds, 1),
-        "curve": {"steps": [r["step"] for r in rows],
-                  "mean_words": [round(r["length/words_mean"], 1) for r in rows],
-                  "mean_tokens": [round(r["completions/mean_length"], 1) for r in rows],
-                  "S_l": [round(r.get("length/S_l_mean", 0.0), 1) for r in rows]},
-    }
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "DEMO_BENCH_SPEC": json.dumps(spec)}
+    done = subprocess.run(command, stderr=subprocess.PIPE, text=True, env=env)
+    if done.returncode != 0:
+        sys.exit(f"arm {arm} failed:\n{done.stderr[-3000:]}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    figures = json.loads(result_file.read_text())
+    figures.update(peak_rss_gb=round(int(peak.group(1)) / 1024**2, 2) if peak else None,
+                   wall_seconds=round(time.perf_counter() - started, 1))
+    return figures
+
+
+def flag_rate(rows_path: Path) -> float:
+    """Share of answers the audit flags for a hack (repetition, paraphrase, stuffing), in percent."""
+    from lengthwise.jobs.audit import audit_responses
+
+    report = audit_responses(rows_path, progress=False)
+    hacks = [i for i in report.items if any(f != "malformed" for f in i["flags"])]
+    return 100.0 * len(hacks) / max(1, len(report.items))
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def main() -> None:
-    settings = DemoSettings()
-    if os.environ.get("DEMO_BENCH_STEPS"):
-        settings = DemoSettings.default(training={"max_steps": int(os.environ["DEMO_BENCH_STEPS"])})
-    WORK.mkdir(parents=True, exist_ok=True)
-    prompts = WORK / "prompts.jsonl"
-    if not prompts.exists():
-        write_jsonl(prompts, heldout_prompts(settings.n_prompts, seed=settings.training.seed))
-    records, _ = load_prompts(prompts)
-    before = _measure(WORK, "before", records, settings.training.model.name, settings, progress=False)
-    ours = arm("ours", settings, records)
-    peer = arm("peer", settings, records, preset="trl", advantage="sum_then_normalize")
-    # DEMO_BENCH_GSPO=0 skips the GSPO arm (its curves then come from benchmarks/results/length_drift.json)
-    gspo = arm("gspo", settings, records, preset="gspo") if os.environ.get("DEMO_BENCH_GSPO", "1") != "0" else None
-    gain, peer_gain = ours["S_l_after"] - before.mean_S_l, peer["S_l_after"] - before.mean_S_l
-    write_results(
-        "demo",
-        goals={
-            "heldout_S_l_gain": goal(gain, ">= 15"),
-            "ours_minus_peer_S_l": goal(ours["S_l_after"] - peer["S_l_after"], ">= 0.01"),
-        },
-        figures={
-            "steps": settings.training.max_steps,
-            "heldout_prompts": len(records),
-            "lengths": list(DEMO_LENGTHS),
-            "recipe": {"training": settings.training.as_dict(), "n_prompts": settings.n_prompts,
-                       "eval_max_tokens": settings.eval_max_tokens},
-            "S_l_before": round(before.mean_S_l, 2),
-            "words_before": round(before.mean_words, 1),
-            "ours": ours,
-            "peer_trl_defaults": peer,
-            "gspo_same_task": gspo or "not run in this benchmark run (DEMO_BENCH_GSPO=0); see length_drift.json",
-            "gain": {"ours": round(gain, 2), "peer": round(peer_gain, 2)},
-            "earlier_attempts": EARLIER_ATTEMPTS,
-            "mean_words_curve_luspo_vs_gspo": {
-                "luspo": ours["curve"]["mean_words"],
-                "gspo": gspo["curve"]["mean_words"] if gspo else None,
-            },
-            "threads": os.environ.get("OMP_NUM_THREADS", "all"),
-        },
-        summary=(
-            f"held-out S_l {before.mean_S_l:.1f} -> ours {ours['S_l_after']:.1f} ({gain:+.1f}), "
-            f"peer {peer['S_l_after']:.1f} ({peer_gain:+.1f})" + (f"; gspo {gspo['S_l_after']:.1f}" if gspo else "")
-        ),
-    )
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--child", nargs=2, metavar=("ARM", "RESULT"))
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child[0], Path(args.child[1]))
+        return
+    from lengthwise.jobs.demo import gain_intervals
+
+    chosen = args.arms.split(",")
+    old = json.loads((WORK / "arms.json").read_text()) if (WORK / "arms.json").exists() else {}
+    arms: dict[str, dict] = dict(old)
+    if "demo" in chosen or "demo" not in arms:
+        arms["demo"] = run_arm("demo", {})
+        print(f"  demo: {arms['demo']['summary']['after']['S_l']} after, {arms['demo']['wall_seconds']} s", flush=True)
+    summary = arms["demo"]["summary"]
+    phase = summary["phase_seconds"]
+    train_seconds = phase.get("warm", 0.0) + phase["train"]
+    spec = {"train_seconds": train_seconds, "sample_seconds": summary["warm_start_data"]["seconds"].get("sample", 0)}
+    for arm in chosen:
+        if arm != "demo":
+            arms[arm] = run_arm(arm, spec)
+            print(f"  {arm}: S_l {arms[arm]['S_l']}, trained {arms[arm]['train_seconds']} s", flush=True)
+        (WORK / "arms.json").write_text(json.dumps(arms, indent=2))
+
+    before = rows(WORK / "demo" / "before.jsonl")
+    after = rows(WORK / "demo" / "after.jsonl")
+    demo_gain = summary["gain"]["S_l"]
+    rl_gain = summary["warm"]["rl_gain"]["S_l"]
+    per_arm = {"untrained": {"S_l": summary["before"]["S_l"], "words_mean": summary["before"]["words_mean"]},
+               "demo": {"S_l": summary["after"]["S_l"], "gain": summary["gain"], "train_seconds": train_seconds,
+                        "peak_rss_gb": arms["demo"]["peak_rss_gb"], "wall_seconds": arms["demo"]["wall_seconds"]},
+               "warm_start_only (the demo's own, measured before its RL)": {"S_l": summary["warm"]["S_l"],
+                                                                              "gain": summary["warm"]["gain"]}}
+    for arm in ("sft_only", "rl_only", "peer"):
+        if arm in arms:
+            arm_rows = rows(Path(arms[arm]["rows"]))
+            per_arm[arm] = {**{k: arms[arm][k] for k in ("S_l", "train_seconds", "steps", "peak_rss_gb")},
+                            "gain": gain_intervals(before, arm_rows)}
+    peer_S_l = per_arm.get("peer", {}).get("S_l")
+    demo_wall = arms["demo"]["summary"]["seconds"] - phase.get("warm_measure", 0.0)
+    flags = {"before": round(flag_rate(WORK / "demo" / "before.jsonl"), 1),
+             "after": round(flag_rate(WORK / "demo" / "after.jsonl"), 1)}
+    goals = {
+        "demo_gain_S_l": goal(demo_gain["mean"], ">= 15"),
+        "demo_gain_ci_low": goal(demo_gain["low"], ">= 10"),
+        "rl_stage_gain_ci_low": goal(rl_gain["low"], ">= 0.01"),
+        "demo_minus_peer_S_l": goal(summary["after"]["S_l"] - peer_S_l if peer_S_l is not None else -100.0, ">= 0"),
+        "hack_flag_rate_increase_points": goal(flags["after"] - flags["before"], "<= 5"),
+        "demo_minutes": goal(demo_wall / 60, "<= 20"),
+        "demo_peak_rss_gb": goal(arms["demo"]["peak_rss_gb"], "<= 4"),
+    }
+    write_results("demo", goals, {
+        "heldout_prompts": len(before), "decoding": "greedy", "arms": per_arm,
+        "rl_stage_gain": summary["warm"]["rl_gain"], "hack_flag_rate_percent": flags,
+        "equal_training_seconds": round(train_seconds, 1), "demo_phase_seconds": phase,
+        "demo_minutes_without_warm_measurement": round(demo_wall / 60, 2),
+        "warm_start_data": summary["warm_start_data"], "recipe": summary["settings"], "attempts": ATTEMPTS,
+        "words_after_demo": round(sum(r["words"] for r in after) / len(after), 1),
+    }, f"held-out S_l {summary['before']['S_l']} -> demo {summary['after']['S_l']} "
+       f"({demo_gain['mean']:+.1f}, CI {demo_gain['low']:+.1f}..{demo_gain['high']:+.1f}); RL stage "
+       f"{rl_gain['mean']:+.1f} (CI {rl_gain['low']:+.1f}..{rl_gain['high']:+.1f}); "
+       + ", ".join(f"{a} {per_arm[a]['S_l']}" for a in ("sft_only", "rl_only", "peer") if a in per_arm))
 
 
 if __name__ == "__main__":

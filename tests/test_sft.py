@@ -42,6 +42,26 @@ def test_sft_loss_shifts_labels_and_skips_ignored_positions():
         aggregate_sft_loss(torch.zeros(1, 1), torch.ones(1, 1), "bogus")
 
 
+def test_end_weight_counts_the_end_token_that_many_times_over_the_same_divisor():
+    logits = torch.zeros(1, 4, 4)  # uniform: every target token costs log 4
+    labels = torch.tensor([[-100, 1, 3, 2]])  # 2 = the end token
+    log4 = torch.log(torch.tensor(4.0)).item()
+    assert sft_loss(logits, labels, end_token_id=2, end_weight=10.0).item() == pytest.approx((1 + 1 + 10) * log4 / 3)
+    assert sft_loss(logits, labels, "sequence", end_token_id=2, end_weight=10.0).item() == pytest.approx(12 * log4 / 3)
+    assert sft_loss(logits, labels, end_token_id=2).item() == pytest.approx(log4)  # weight 1: unchanged
+
+
+def test_end_weight_moves_only_the_end_token_gradient():
+    logits = torch.zeros(1, 4, 4, requires_grad=True)
+    labels = torch.tensor([[-100, 1, 3, 2]])
+    sft_loss(logits, labels, end_token_id=2, end_weight=5.0).backward()
+    plain = torch.zeros(1, 4, 4, requires_grad=True)
+    sft_loss(plain, labels).backward()
+    # position 2 predicts the end token (label at 3): 5x the plain gradient; the others unchanged
+    torch.testing.assert_close(logits.grad[0, 2], 5 * plain.grad[0, 2])
+    torch.testing.assert_close(logits.grad[0, :2], plain.grad[0, :2])
+
+
 # --- relabel ------------------------------------------------------------------------------------------
 
 TASKS = {"t1": {"prompt": "Write an essay about tides.", "language": "en"}}
@@ -82,13 +102,17 @@ def test_relabel_then_sft_end_to_end_on_a_tiny_model(tiny_model_dir, tmp_path, c
     data = write_jsonl(tmp_path / "chat.jsonl", [
         {"messages": [{"role": "user", "content": f"Write about {n} words on rivers."},
                       {"role": "assistant", "content": "Rivers run. " * (n // 2)}]} for n in (4, 8, 12, 16)])
-    for weighting in ("token", "sequence"):
-        run = tmp_path / f"sft-{weighting}"
+    first_loss = {}
+    for weighting, extra in (("token", []), ("sequence", []), ("token", ["--end-weight", "20"])):
+        run = tmp_path / f"sft-{weighting}-{len(extra)}"
         assert main(["sft", str(data), "-o", str(run), "--model", str(tiny_model_dir), "--max-steps", "2",
-                     "--batch-size", "2", "--weighting", weighting, "-q"]) == 0
+                     "--batch-size", "2", "--weighting", weighting, "-q", *extra]) == 0
         assert (run / "final" / "adapter_config.json").exists()
         logged = [json.loads(x) for x in (run / "logs.jsonl").read_text().splitlines()]
         assert logged[-1]["step"] == 2 and "loss" in logged[0]
+        first_loss[(weighting, len(extra))] = logged[0]["loss"]
+    # same seed, same first batch: the weighted end token adds to the loss, and the sum is over the same tokens
+    assert first_loss[("token", 2)] > first_loss[("token", 0)] * 1.5
 
 
 def test_sft_bad_chat_rows_are_one_line_errors(tmp_path, capsys):

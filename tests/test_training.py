@@ -166,3 +166,33 @@ def test_lwz_average_advantages_reach_the_loss_unchanged(tiny_model_dir, tmp_pat
     trl = list(trainer._logs["advantages"])
     assert len(ours) == len(trl) > 0
     assert trl == pytest.approx(ours, abs=1e-5)
+
+
+def test_time_budget_ends_training_after_the_step_that_reaches_it_and_counts_over_resumes(tiny_model_dir, tmp_path):
+    out = tmp_path / "budget"
+    # a budget far below one step: the run ends after its first step, of 5, with a checkpoint there
+    overrides = tiny_overrides(tiny_model_dir, out, steps=5) + ["max_minutes=0.00001"]
+    assert main(["train", *sum((["--set", o] for o in overrides), [])]) == 0
+    assert [r["step"] for r in read_metrics(out / "metrics.jsonl")] == [1]
+    spent = json.loads((out / "time_spent.json").read_text())
+    assert spent["step"] == 1 and spent["seconds"] > 0
+    assert (out / "checkpoint-1").exists() and (out / "final").exists()
+
+
+def test_time_budget_callback_adds_time_from_earlier_runs(tmp_path):
+    from transformers import TrainerControl, TrainerState
+
+    from lengthwise.training.callbacks import TimeBudget
+
+    (tmp_path / "time_spent.json").write_text('{"seconds": 59.0, "step": 3}')
+    budget = TimeBudget(tmp_path, minutes=1.0)
+    state, control = TrainerState(), TrainerControl()
+    budget.on_train_begin(None, state, control)
+    assert not control.should_training_stop
+    time.sleep(1.05)
+    state.global_step = 4
+    budget.on_step_end(None, state, control)
+    assert control.should_training_stop and control.should_save
+    assert json.loads((tmp_path / "time_spent.json").read_text())["step"] == 4
+    with pytest.raises(ConfigError, match="max_minutes"):
+        load_config(None, ["max_minutes=-1"]).validate()

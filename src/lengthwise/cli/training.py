@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -80,7 +81,7 @@ def demo(
         "runs/demo"
     ),
     model: ModelOpt = None,
-    steps: Annotated[int | None, typer.Option(help="Training steps (default 12; 0 measures only).")] = None,
+    steps: Annotated[int | None, typer.Option(help="RL steps (default 10; 0 measures only).")] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="Smoke run: 8 prompts, 2 short steps (a few minutes).")
     ] = False,
@@ -100,15 +101,20 @@ def demo(
         "--compare-presets", help="Reasoning only: also train a few steps under each of these presets "
                                   "(e.g. grpo,gspo,luspo) and plot length per step.")] = None,
     warm_start: Annotated[bool, typer.Option(
-        "--warm-start/--no-warm-start", help="Reasoning only: before RL, fine-tune on worked solutions "
-                                             "restated with the budgets they use (default on).")] = True,
+        "--warm-start/--no-warm-start", help="Before RL, fine-tune on the model's own answers cut to requested "
+                                             "lengths (reasoning: worked solutions restated with the budgets "
+                                             "they use). Default on.")] = True,
+    measure_warm: Annotated[bool, typer.Option(
+        "--measure-warm", help="Writing: also measure the warm-started model, so the report shows what RL "
+                               "added on top (paired CI).")] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Teach the embedded SmolLM2-135M to follow requested lengths (or reasoning budgets), and show it.
 
-    Measures the untrained model on held-out prompts, trains it with LUSPO + LoRA on TRL's
-    GRPOTrainer, measures again, and writes OUT/report.html (before/after tables, the
-    required-vs-produced plot, training curves, samples).
+    Measures the untrained model on 222 held-out prompts (greedy), fine-tunes it on its own answers cut to
+    the requested lengths (the warm start), trains it with LUSPO + LoRA on TRL's GRPOTrainer, measures
+    again, and writes OUT/report.html (before/after tables with paired 95% CIs, the required-vs-produced
+    plot, training curves, samples).
 
     With --task reasoning: held-out sums and comparisons at budgets of 32, 64 and 128 tokens; a warm start
     (the task solver's worked solutions at many lengths, each restated with the budget it uses, LoRA SFT), then
@@ -132,8 +138,8 @@ def demo(
         raise LengthwiseError(f"--task must be writing or reasoning, got {task!r}")
     if compare_presets and task != "reasoning":
         raise LengthwiseError("--compare-presets belongs to --task reasoning")
-    if not warm_start and task != "reasoning":
-        raise LengthwiseError("--no-warm-start belongs to --task reasoning")
+    if measure_warm and task != "writing":
+        raise LengthwiseError("--measure-warm belongs to --task writing")
     training = {"model.name": model, "preset": preset, "seed": seed, "data.seed": seed, "device": device}
     for key, value in (("max_steps", steps or None), ("learning_rate", learning_rate)):
         if value is not None:
@@ -142,7 +148,9 @@ def demo(
         _reasoning_demo(out, training, quick, prompts, steps, compare_presets, warm_start, quiet)
         return
     measure: dict = {"n_prompts": prompts} if prompts is not None else {}
-    measure["sampled_seeds"] = sampled
+    measure.update(sampled_seeds=sampled, measure_warm=measure_warm)
+    if not warm_start:
+        measure["warm"] = None
     settings = (DemoSettings.quick if quick else DemoSettings.default)(training=training, **measure)
     say = (lambda msg: None) if quiet else (lambda msg: console.print(f"[bold]{msg}[/bold]"))
     result = run_demo(out, settings, progress=not quiet, on_phase=say, train=steps != 0)
@@ -153,6 +161,11 @@ def demo(
         line += f" -> {result.after.mean_S_l:.1f} ({result.after.mean_S_l - result.before.mean_S_l:+.1f}"
         ci = (result.gain or {}).get("S_l")
         line += f", paired 95% CI {ci['low']:+.1f} to {ci['high']:+.1f}; greedy)" if ci else "; greedy)"
+        warm = json.loads((out / "summary.json").read_text()).get("warm") if measure_warm else None
+        if warm and warm.get("rl_gain"):
+            rl = warm["rl_gain"]["S_l"]
+            line += (f"; warm start alone {warm['S_l']:.1f}, RL added {rl['mean']:+.1f} "
+                     f"[{rl['low']:+.1f}, {rl['high']:+.1f}]")
         if result.sampled:
             g = result.sampled["gain"]
             line += f"; sampled T=0.7 gain {g['mean']:+.1f} [{g['low']:+.1f}, {g['high']:+.1f}]"
@@ -215,6 +228,11 @@ def sft(
     weighting: Annotated[str, typer.Option(
         help="Loss weighting: token (mean over all answer tokens) or sequence (each answer weighs the same; "
              "LongAlign).")] = "token",
+    end_weight: Annotated[float, typer.Option(
+        help="The end-of-answer token's loss counts this many times (where to stop is what length data "
+             "teaches).")] = 1.0,
+    max_minutes: Annotated[float | None, typer.Option(
+        help="Stop after the step that reaches this many minutes of training (counted over resumes).")] = None,
     save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 50,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     dtype: DtypeOpt = None,
@@ -226,13 +244,15 @@ def sft(
     Examples:
       lengthwise sft relabeled.jsonl -o runs/sft --epochs 2
       lengthwise sft longwriter.jsonl -o runs/sft-long --weighting sequence --max-length 8192
+      lengthwise sft cut.jsonl -o runs/sft-cut --end-weight 10 --max-minutes 5
     """
     from lengthwise.training.sft import SFTSettings, train_sft
 
     settings = SFTSettings(data=str(data), output_dir=str(out), model=model, lora=lora, lora_r=lora_r,
                            lora_alpha=2 * lora_r, epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
                            batch_size=batch_size, gradient_accumulation_steps=gradient_accumulation_steps,
-                           max_length=max_length, weighting=weighting, save_steps=save_steps, seed=seed, dtype=dtype)
+                           max_length=max_length, weighting=weighting, end_weight=end_weight,
+                           max_minutes=max_minutes, save_steps=save_steps, seed=seed, dtype=dtype)
     result = train_sft(settings, progress=not quiet, skip_bad=skip_bad)
     report_skipped(result.skipped)
     resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""

@@ -1,11 +1,13 @@
 """``lengthwise demo``: the embedded SmolLM2-135M learns to follow requested lengths, on a CPU.
 
-Four resumable phases in one run folder:
+Resumable phases in one run folder:
 
-1. ``before``: single-pass answers of the untrained model to held-out prompts (``before.jsonl``);
-2. ``train``: LUSPO + LoRA on TRL's ``GRPOTrainer`` over the built-in training prompts (``train/``);
-3. ``after``: the same held-out prompts, seeds and budgets, answered by the trained adapter;
-4. ``report``: ``summary.json`` and ``report.html`` (before/after tables, the required-vs-produced
+1. ``before``: greedy single-pass answers of the untrained model to held-out prompts (``before.jsonl``);
+2. ``warm`` (optional, default on): fine-tune on the model's own answers cut to the requested lengths
+   (``jobs/writing_warmstart.py``, ``warm/``), merged into the weights RL starts from;
+3. ``train``: LUSPO + LoRA on TRL's ``GRPOTrainer`` over the built-in training prompts (``train/``);
+4. ``after``: the same held-out prompts, seeds and budgets, answered by the trained adapter;
+5. ``report``: ``summary.json`` and ``report.html`` (before/after tables, the required-vs-produced
    plot, the training curves, samples).
 
 Rerunning the same command skips finished phases and resumes an interrupted one (generation is
@@ -23,9 +25,10 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from lengthwise.buckets import summarize_by_bucket
 from lengthwise.errors import ConfigError
 from lengthwise.io import atomic_write_json, read_jsonl, write_jsonl
+from lengthwise.jobs.demo_scores import PhaseScores, demo_table_rows, gain_intervals
+from lengthwise.jobs.writing_warmstart import WritingWarmStart
 from lengthwise.prompts import length_grid
 from lengthwise.records import load_prompts
 from lengthwise.training.config import DataConfig, ModelConfig, TrainConfig
@@ -50,8 +53,8 @@ DEMO_REWARDS: dict[str, Any] = {
 
 
 def demo_training(output_dir: str = "runs/demo/train") -> TrainConfig:
-    """What the demo trains (the same recipe as examples/cpu-demo.yaml): LUSPO + LoRA on the
-    built-in English training tasks over the demo's length grid."""
+    """What the demo's RL stage trains (the same recipe as examples/cpu-demo.yaml): LUSPO + LoRA on the
+    built-in English training tasks over the demo's length grid, on top of the warm start."""
     return TrainConfig(
         output_dir=output_dir,
         model=ModelConfig(lora=True, lora_r=16, lora_alpha=32),
@@ -60,12 +63,14 @@ def demo_training(output_dir: str = "runs/demo/train") -> TrainConfig:
         rewards=DEMO_REWARDS,
         advantage="normalize_then_sum",
         num_generations=4,
-        # 2 completions per pass, 4 passes per step: one step learns from the same 8 completions (2 prompts
-        # × G) as one pass of 8 would, at a third of the memory (benchmarks/results/rl_step.json)
+        # 2 completions per pass, 8 passes per step: one step learns from 4 prompts x G = 16 completions
+        # generated together, at the memory of 2 (benchmarks/results/rl_step.json)
         per_device_batch_size=2,
-        gradient_accumulation_steps=4,
-        max_steps=12,
-        learning_rate=5e-4,
+        gradient_accumulation_steps=8,
+        max_steps=10,
+        learning_rate=2e-4,
+        # a light KL term to the warm start (the reference = the adapter disabled = the merged warm start)
+        beta=0.02,
         # 256 tokens ≈ 190 words: room for 1.5x the longest target, so overshooting is seen and penalised
         max_completion_length=256,
         temperature=1.0,
@@ -101,12 +106,17 @@ class DemoSettings:
     eval_batch_size: int = 8
     # extra measurements at T = 0.7, one per seed, reported beside the greedy figure (0: none)
     sampled_seeds: int = 0
+    # fine-tune on the model's own answers cut to the requested lengths before RL (None: RL from the
+    # untrained model); ``measure_warm`` also measures the warm-started model (what RL adds on top)
+    warm: WritingWarmStart | None = field(default_factory=WritingWarmStart)
+    measure_warm: bool = False
 
     @classmethod
     def quick(cls, training: dict[str, Any] | None = None, **overrides: Any) -> DemoSettings:
         """A smoke run: 8 prompts, 2 short steps."""
         changes = {"max_steps": 2, "max_completion_length": 96, "data.builtin_n": 16, **(training or {})}
-        values = dict(n_prompts=8, eval_max_tokens=128)
+        values: dict[str, Any] = dict(n_prompts=8, eval_max_tokens=128,
+                                      warm=WritingWarmStart(tasks=8, max_new_tokens=96, batch_size=8, epochs=1.0))
         values.update(overrides)
         return cls(training=with_changes(demo_training(), changes), **values)
 
@@ -120,6 +130,8 @@ class DemoSettings:
             problems.append(f"prompts must be >= 2, got {self.n_prompts}")
         if self.sampled_seeds < 0:
             problems.append(f"sampled seeds must be >= 0, got {self.sampled_seeds}")
+        if self.warm is not None:
+            problems.extend(self.warm.check())
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -137,30 +149,6 @@ def heldout_prompts(n: int | None = None, seed: int = 0) -> list[dict[str, Any]]
     grid: 37 tasks × 6 targets = 222 prompts, or the first ``n`` (balanced over targets)."""
     rows = length_grid("heldout", DEMO_LENGTHS, seed=seed)
     return rows if n is None else rows[:n]
-
-
-@dataclass
-class PhaseScores:
-    name: str
-    rows: list[dict[str, Any]]
-    by_bucket: dict[str, dict[str, float]]
-    mean_S_l: float
-    mean_words: float
-    mean_S_c: float | None = None
-
-    @classmethod
-    def of(cls, name: str, rows: list[dict[str, Any]]) -> PhaseScores:
-        scored = [r for r in rows if r.get("S_l") is not None]
-        typed = [r["S_c"] for r in rows if r.get("S_c") is not None]
-        return cls(name, rows, summarize_by_bucket(rows),
-                   mean(r["S_l"] for r in scored) if scored else 0.0,
-                   mean(r["words"] for r in rows) if rows else 0.0,
-                   mean(typed) if typed else None)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"n": len(self.rows), "S_l": round(self.mean_S_l, 2),
-                "S_c": None if self.mean_S_c is None else round(self.mean_S_c, 2),
-                "words_mean": round(self.mean_words, 1), "by_bucket": self.by_bucket}
 
 
 @dataclass
@@ -251,39 +239,58 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
         write_jsonl(prompts_path, heldout_prompts(settings.n_prompts, seed=settings.training.seed))
     records, _ = load_prompts(prompts_path)
 
+    total = 4 + (train and settings.warm is not None)
+    step = iter(range(1, total + 1))
     t = time.monotonic()
-    say(f"1/4 measuring the untrained model on {len(records)} held-out prompts")
+    say(f"{next(step)}/{total} measuring the untrained model on {len(records)} held-out prompts")
     before = _measure(out, "before", records, settings.training.model.name, settings, progress)
     phase_seconds["before"] = round(time.monotonic() - t, 1)
 
-    after = None
+    after, warm, warm_data = None, None, None
     train_dir = out / "train"
+    config = demo_train_config(settings, train_dir)
+    if train and settings.warm is not None:
+        from lengthwise.jobs.writing_warmstart import warm_start_writing
+
+        t = time.monotonic()
+        say(f"{next(step)}/{total} warm start: fine-tuning on the model's own answers cut to the requested lengths")
+        warmed = warm_start_writing(out / "warm", config.data.lengths, settings.training.model.name, settings.warm,
+                                    settings.training.device, settings.training.model.dtype,
+                                    seed=settings.training.seed, progress=progress, say=say)
+        config.model.name = str(warmed.model)  # RL trains its own adapter on the merged warm start
+        warm_data = {"samples": warmed.samples, "examples": warmed.examples, "dropped": warmed.dropped,
+                     "seconds": warmed.seconds}
+        phase_seconds["warm"] = round(time.monotonic() - t, 1)
+        if settings.measure_warm:
+            t = time.monotonic()
+            warm = _measure(out, "warm", records, str(warmed.model), settings, progress)
+            phase_seconds["warm_measure"] = round(time.monotonic() - t, 1)
     if train:
         t = time.monotonic()
-        config = demo_train_config(settings, train_dir)
         final = train_dir / "final"
         if not (final / "adapter_config.json").exists():
-            say(f"2/4 training {config.max_steps} steps of {config.preset} + LoRA (r={config.model.lora_r}) "
-                f"on {config.data.builtin_n} training prompts")
+            say(f"{next(step)}/{total} training {config.max_steps} steps of {config.preset} + LoRA "
+                f"(r={config.model.lora_r}) on {config.data.builtin_n} training prompts")
             run_training(config, progress=progress)
         else:
-            say("2/4 training already finished; reusing train/final")
+            next(step)
+            say("   training already finished; reusing train/final")
         phase_seconds["train"] = round(time.monotonic() - t, 1)
 
         t = time.monotonic()
-        say("3/4 measuring the trained model on the same held-out prompts")
+        say(f"{next(step)}/{total} measuring the trained model on the same held-out prompts")
         after = _measure(out, "after", records, str(final), settings, progress)
         phase_seconds["after"] = round(time.monotonic() - t, 1)
 
     sampled = None
     if after is not None and settings.sampled_seeds:
         t = time.monotonic()
-        say(f"3/4 sampled figure: T = 0.7, {settings.sampled_seeds} seed(s), before and after")
+        say(f"   sampled figure: T = 0.7, {settings.sampled_seeds} seed(s), before and after")
         sampled = _sampled_gain(out, records, str(final), settings, progress)
         phase_seconds["sampled"] = round(time.monotonic() - t, 1)
 
     t = time.monotonic()
-    say("4/4 writing the report")
+    say(f"{next(step)}/{total} writing the report")
     from lengthwise.evaluation.report import build_demo_report
 
     summary = {
@@ -295,6 +302,9 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
         "after": after.as_dict() if after else None,
         "delta_S_l": round(after.mean_S_l - before.mean_S_l, 2) if after else None,
         "gain": gain_intervals(before.rows, after.rows) if after else None,
+        "warm": {**warm.as_dict(), "gain": gain_intervals(before.rows, warm.rows),
+                 "rl_gain": gain_intervals(warm.rows, after.rows) if after else None} if warm else None,
+        "warm_start_data": warm_data,
         "decoding": "greedy",
         "sampled": sampled,
     }
@@ -340,41 +350,3 @@ def _summary_settings(settings: DemoSettings) -> dict[str, Any]:
             "sampled_seeds": settings.sampled_seeds,
             "eval_max_tokens": settings.eval_max_tokens, "eval_batch_size": settings.eval_batch_size,
             "training": training}
-
-
-def gain_intervals(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
-    """The S_l gain after − before over the prompts both phases scored, with its paired-bootstrap 95%
-    interval (docs/reference.md §7), overall and per requested length."""
-    from lengthwise.stats import paired_bootstrap_ci
-
-    scored = {r["id"]: r for r in before if r.get("S_l") is not None}
-    pairs = [(scored[r["id"]], r) for r in after if r.get("S_l") is not None and r["id"] in scored]
-    if not pairs:
-        return {}
-    out: dict[str, Any] = {
-        "S_l": paired_bootstrap_ci([b["S_l"] for b, _ in pairs], [a["S_l"] for _, a in pairs]).as_dict()
-    }
-    by_target: dict[str, Any] = {}
-    for target in sorted({b.get("required") for b, _ in pairs if b.get("required") is not None}):
-        group = [(b, a) for b, a in pairs if b.get("required") == target]
-        key = str(int(target)) if float(target).is_integer() else str(target)
-        by_target[key] = paired_bootstrap_ci([b["S_l"] for b, _ in group], [a["S_l"] for _, a in group]).as_dict()
-    out["S_l_by_target"] = by_target
-    return out
-
-
-def demo_table_rows(result: DemoResult) -> list[list[str]]:
-    """Rows of the per-target before/after table the CLI prints: required, n, words, S_l."""
-    from lengthwise.evaluation.report import by_target_table
-
-    systems = {"before": result.before.rows}
-    if result.after:
-        systems["after"] = result.after.rows
-    table = by_target_table("", systems)
-    rows = []
-    for line in table.rows:
-        required, n, *cells = (str(c) for c in line)
-        before_words, before_sl = cells[0], cells[1]
-        after_words, after_sl = (cells[2], cells[3]) if result.after else ("-", "-")
-        rows.append([required, n, before_words, after_words, before_sl, after_sl])
-    return rows

@@ -29,9 +29,7 @@ a short answer under a small N and a long one under a large N.
 
 from __future__ import annotations
 
-import json
 import random
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +38,13 @@ from typing import Any
 from lengthwise.errors import ConfigError
 from lengthwise.io import ResumableJsonl, write_jsonl
 from lengthwise.traces import solver_examples
+from lengthwise.training.merge import MERGED_MARKER, merge_adapter
 
 __all__ = ["WarmStartSettings", "WarmStartResult", "STYLES", "sample_rows", "relabeled_examples", "balanced",
            "warm_start"]
 
 # Hints that move a small model's answer length both ways; the empty hint keeps its natural length.
 STYLES = (" Be brief.", "", " Explain each step in detail and check your work.")
-_DONE = ".complete"
 
 
 @dataclass(frozen=True)
@@ -201,24 +199,6 @@ def _token_counter(model: str | None) -> Callable[[str], int]:
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def _merge(adapter: Path, out: Path) -> None:
-    """The base weights with the adapter folded in, written atomically to ``out``."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
-    from lengthwise.models import load_tokenizer
-
-    base = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(adapter)).merge_and_unload()
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(str(partial))
-    load_tokenizer(str(adapter)).save_pretrained(str(partial))
-    (partial / _DONE).write_text("merged\n")
-    shutil.rmtree(out, ignore_errors=True)
-    partial.rename(out)
-
-
 def warm_start(out: Path, train_rows: Sequence[dict[str, Any]], model: str | None, settings: WarmStartSettings,
                device: str | None = None, batch_size: int = 24, progress: bool = True, seed: int = 0,
                say: Callable[[str], None] = lambda _m: None) -> WarmStartResult:
@@ -257,13 +237,13 @@ def warm_start(out: Path, train_rows: Sequence[dict[str, Any]], model: str | Non
     written = read_jsonl(data).rows
     n_examples = len(written)
     n_solver = sum(r.get("source") == "solver" for r in written)
-    if not (merged / _DONE).exists():
+    if not (merged / MERGED_MARKER).exists():
         sft = SFTSettings(data=str(data), output_dir=str(out / "sft"), model=model, lora_r=settings.lora_r,
                           lora_alpha=2 * settings.lora_r, epochs=settings.epochs,
                           learning_rate=settings.learning_rate, batch_size=settings.batch_size, max_length=512,
                           save_steps=settings.save_steps, seed=seed)
         if not (out / "sft" / "final" / "adapter_config.json").exists():
             train_sft(sft, progress=progress)
-        _merge(out / "sft" / "final", merged)
+        merge_adapter(out / "sft" / "final", merged)
     return WarmStartResult(merged.resolve(), len(samples), n_examples,
                            round((n_examples - n_solver) / max(1, len(samples)), 3), n_solver)

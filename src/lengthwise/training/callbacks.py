@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from transformers import TrainerCallback
@@ -11,7 +12,8 @@ from transformers import TrainerCallback
 from lengthwise.io import atomic_write_text, repair_truncated_tail
 from lengthwise.metrics import read_metrics  # re-exported: callers that read a run's metrics
 
-__all__ = ["LengthDynamicsCallback", "METRIC_PREFIXES", "read_metrics", "ConsoleProgress", "quiet_trainer_console"]
+__all__ = ["LengthDynamicsCallback", "METRIC_PREFIXES", "read_metrics", "ConsoleProgress", "TimeBudget",
+           "quiet_trainer_console"]
 
 # What a row of metrics.jsonl keeps from the trainer's logs: our length telemetry, each reward's
 # mean, TRL's truncation rate (completions/clipped_ratio) and clip fractions by advantage sign
@@ -54,6 +56,32 @@ class LengthDynamicsCallback(TrainerCallback):
 # The few numbers a person watches while a run trains; everything else goes to the run folder.
 _PROGRESS_KEYS = (("reward", "reward"), ("length/words_mean", "words"), ("length/S_l_mean", "S_l"),
                   ("length/S_c_mean", "S_c"))
+
+
+class TimeBudget(TrainerCallback):
+    """Ends training after the step at which ``minutes`` of training time have passed, counted over resumes
+    (``<output_dir>/time_spent.json``), and saves a checkpoint there. Compare recipes at equal wall-clock."""
+
+    def __init__(self, output_dir: str | os.PathLike, minutes: float):
+        self.path = Path(output_dir) / "time_spent.json"
+        self.budget = 60.0 * minutes
+        self.spent_before = 0.0
+        self.started = 0.0
+
+    def spent(self) -> float:
+        return self.spent_before + time.monotonic() - self.started
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.path.exists():
+            self.spent_before = float(json.loads(self.path.read_text()).get("seconds", 0.0))
+        self.started = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        seconds = self.spent()
+        atomic_write_text(self.path, json.dumps({"seconds": round(seconds, 1), "step": state.global_step}) + "\n")
+        if seconds >= self.budget:
+            control.should_training_stop = True
+            control.should_save = True
 
 
 class ConsoleProgress(TrainerCallback):

@@ -68,6 +68,8 @@ class TrainConfig:
     gradient_accumulation_steps: int = 1
     steps_per_generation: int | None = None  # > gradient_accumulation_steps makes updates off-policy
     max_steps: int = 20
+    # wall-clock budget for training, counted over resumes: stops after the step that reaches it (None: steps only)
+    max_minutes: float | None = None
     learning_rate: float = 1e-4
     max_completion_length: int = 256
     temperature: float = 1.0
@@ -111,6 +113,10 @@ class TrainConfig:
             out.append(f"device: unknown {self.device!r}; choose cpu or cuda (cuda:N)")
         if self.vllm_mode not in ("server", "colocate"):
             out.append(f"vllm_mode: unknown {self.vllm_mode!r}; choose server or colocate")
+        if self.max_minutes is not None:
+            problem = finite_number_problem("max_minutes", self.max_minutes, 0.0, None, low_open=True)
+            if problem:
+                out.append(problem)
         for name, low, high, low_open in (("learning_rate", 0.0, 1.0, True), ("temperature", 0.0, 10.0, True),
                                           ("top_p", 0.0, 1.0, True), ("beta", 0.0, None, False),
                                           ("model.lora_dropout", 0.0, 1.0, False)):

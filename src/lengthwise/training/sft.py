@@ -39,11 +39,15 @@ class SFTSettings:
     lora_dropout: float = 0.0  # see training.config.ModelConfig
     epochs: float = 2.0
     max_steps: int = -1  # > 0 overrides epochs
+    max_minutes: float | None = None  # wall-clock budget, counted over resumes (training.callbacks.TimeBudget)
     learning_rate: float = 2e-4
     batch_size: int = 8
     gradient_accumulation_steps: int = 1
     max_length: int = 1024
     weighting: SFTWeighting = "token"
+    # the end-of-answer token's loss counts this many times (lengthwise.sft_loss): where to stop is
+    # what length-following data teaches, and it is one token per answer
+    end_weight: float = 1.0
     save_steps: int = 50
     seed: int = 0
     dtype: str | None = None
@@ -58,9 +62,16 @@ class SFTSettings:
             problem = finite_number_problem(name, getattr(self, name), low, high, low_open=True)
             if problem:
                 problems.append(problem)
+        problem = finite_number_problem("end_weight", self.end_weight, 0.0, 1000.0, low_open=True)
+        if problem:
+            problems.append(problem)
         problem = finite_number_problem("lora_dropout", self.lora_dropout, 0.0, 1.0)
         if problem:
             problems.append(problem)
+        if self.max_minutes is not None:
+            problem = finite_number_problem("max_minutes", self.max_minutes, 0.0, None, low_open=True)
+            if problem:
+                problems.append(problem)
         if self.weighting not in ("token", "sequence"):
             problems.append(f"weighting must be token or sequence, got {self.weighting!r}")
         if problems:
@@ -115,14 +126,26 @@ def _sft_config(settings: SFTSettings):
     )
 
 
-def _sequence_weighted(accumulation: int):
-    """A ``compute_loss_func`` for the ``sequence`` weighting. TRL leaves the division over
-    gradient-accumulation steps to such a function, so it divides here."""
+def _trainer_class(settings: SFTSettings, end_token_id: int | None):
+    """TRL's ``SFTTrainer``, or — for the ``sequence`` weighting or an ``end_weight`` — a subclass whose loss
+    is ``lengthwise.sft_loss`` over the model's logits (one forward pass; the Trainer divides it over
+    gradient-accumulation steps)."""
+    from trl import SFTTrainer
 
-    def loss(outputs, labels, num_items_in_batch=None):
-        return sft_loss(outputs.logits, labels, "sequence") / accumulation
+    if settings.weighting == "token" and settings.end_weight == 1.0:
+        return SFTTrainer
 
-    return loss
+    class WeightedSFTTrainer(SFTTrainer):
+        loss_is_scaled_for_ga = False
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs["labels"]
+            outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False)
+            loss = sft_loss(outputs.logits, labels, settings.weighting, end_token_id=end_token_id,
+                            end_weight=settings.end_weight)
+            return (loss, outputs) if return_outputs else loss
+
+    return WeightedSFTTrainer
 
 
 def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = False,
@@ -131,11 +154,10 @@ def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = Fal
     extra ``transformers.TrainerCallback`` objects (e.g. timing or logging)."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
-    from trl import SFTTrainer
 
     from lengthwise.logs import library_output_to
     from lengthwise.models import ensure_loadable, load_tokenizer, pick_device, pick_dtype, resolve_model
-    from lengthwise.training.callbacks import ConsoleProgress, quiet_trainer_console
+    from lengthwise.training.callbacks import ConsoleProgress, TimeBudget, quiet_trainer_console
     from lengthwise.training.lm_head import use_plain_cpu_head
     from lengthwise.training.trainer import last_checkpoint
 
@@ -156,12 +178,11 @@ def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = Fal
             peft_config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha,
                                      lora_dropout=settings.lora_dropout, target_modules="all-linear",
                                      task_type="CAUSAL_LM")
-        trainer = SFTTrainer(
+        trainer = _trainer_class(settings, tokenizer.eos_token_id)(
             model=model, args=_sft_config(settings), train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer, peft_config=peft_config,
-            compute_loss_func=_sequence_weighted(settings.gradient_accumulation_steps)
-            if settings.weighting == "sequence" else None,
-            callbacks=[ConsoleProgress(out, enabled=progress, desc="sft"), *callbacks],
+            callbacks=[ConsoleProgress(out, enabled=progress, desc="sft"), *callbacks,
+                       *([TimeBudget(out, settings.max_minutes)] if settings.max_minutes else [])],
         )
         quiet_trainer_console(trainer)
         resume = last_checkpoint(out)

@@ -18,6 +18,7 @@ from lengthwise.rewards.stack import RewardStack
 from lengthwise.training.callbacks import (
     ConsoleProgress,
     LengthDynamicsCallback,
+    TimeBudget,
     quiet_trainer_console,
     read_metrics,
 )
@@ -116,7 +117,8 @@ def build_trainer(config: TrainConfig, progress: bool = True):
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=_peft_config(config),
-        callbacks=[LengthDynamicsCallback(config.output_dir), ConsoleProgress(config.output_dir, enabled=progress)],
+        callbacks=[LengthDynamicsCallback(config.output_dir), ConsoleProgress(config.output_dir, enabled=progress),
+                   *([TimeBudget(config.output_dir, config.max_minutes)] if config.max_minutes else [])],
     )
     quiet_trainer_console(trainer)
     return trainer, stack

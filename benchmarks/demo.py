@@ -13,7 +13,8 @@ seeds. Each arm runs in its own process under /usr/bin/time -v (peak RSS):
 "Training time" is everything between the two measurements: sampling the warm-start data, fine-tuning,
 merging, RL. Also: the hack-flag rate (the audit's detectors) before and after.
 
-Run: python benchmarks/demo.py [--arms demo,sft_only,rl_only,peer]; figures in benchmarks/results/demo.json.
+Run: python benchmarks/demo.py [--arms demo,sft_only,rl_only,peer]; figures in benchmarks/results/demo.json
+(--arms "" rewrites them from the arms already run).
 A rerun resumes every arm where it stopped (run folders under benchmarks/.work/demo).
 """
 
@@ -48,6 +49,17 @@ ATTEMPTS = [
     "36/76/91/102), S_l +8.3/+3.9/+5.2 at 20/40/60",
     "same, end weight 10: every answer ~20-25 words whatever the request (S_l 20: 81.9 vs 50.1 before; 40: 54.5 vs "
     "59.5; 60: 38.2 vs 64.5); the end token outweighs the continue decisions",
+    "same, end weight 3: 20/39/48/51/64/53 words at 20..120, S_l 60.0 (before 63.4); + RL 12 steps (4 prompts x 4, "
+    "lr 2e-4, KL 0.02): 42/64/76/82/121/83 words, S_l 70.6, gain +7.2 (CI +3.3..+11.2), RL stage +10.7 "
+    "(CI +5.9..+15.6)",
+    "end weight 2, 2 epochs at lr 5e-4 (warm start only): 21/43/53/66/69/67 words, S_l 68.9",
+    "first full run of this benchmark (recipe 1: warm start 2 epochs, batch 16 per pass, + RL 10 steps), same "
+    "held-out prompts: demo 63.4 -> 70.7 (+7.3, CI +2.8..+11.8); its warm start alone 64.3 (the same settings as "
+    "the line above, other samples: 21/40/49/57/65/64 words); RL stage +6.5 (CI +3.2..+9.9); at equal training "
+    "time (691 s) SFT only 82.0 (+18.7, CI +14.7..+22.6; 3.8 epochs, 17/31/50/71/85/87 words), RL only 66.3 "
+    "(+2.9, CI -0.1..+6.0; 17 steps), TRL peer 62.5 (-0.9, CI -4.3..+2.5); hack-flag rate 41.0 -> 23.4 %; "
+    "18.9 min; peak RSS 10.2 GB (SFT over 16 answers per pass); SFT-only and RL-only RSS 10.5 / 3.1 GB. "
+    "Files: benchmarks/.work/demo/recipe1. Hence recipe 2: 3 epochs, 4 answers per pass, RL 5 steps",
 ]
 
 
@@ -136,7 +148,7 @@ def main() -> None:
         return
     from lengthwise.jobs.demo import gain_intervals
 
-    chosen = args.arms.split(",")
+    chosen = [a for a in args.arms.split(",") if a]  # --arms "" rewrites the results from finished arms
     old = json.loads((WORK / "arms.json").read_text()) if (WORK / "arms.json").exists() else {}
     arms: dict[str, dict] = dict(old)
     if "demo" in chosen or "demo" not in arms:
@@ -167,7 +179,14 @@ def main() -> None:
             per_arm[arm] = {**{k: arms[arm][k] for k in ("S_l", "train_seconds", "steps", "peak_rss_gb")},
                             "gain": gain_intervals(before, arm_rows)}
     peer_S_l = per_arm.get("peer", {}).get("S_l")
-    demo_wall = arms["demo"]["summary"]["seconds"] - phase.get("warm_measure", 0.0)
+    # a rerun of the demo arm in the same folder reuses the untrained model's answers (same model, prompts, greedy
+    # decoding): its wall time then carries the before phase's time from the run that measured it
+    before_file = WORK / "before_seconds.json"
+    if phase["before"] > 5:
+        before_file.write_text(json.dumps({"seconds": phase["before"]}))
+    before_seconds = json.loads(before_file.read_text())["seconds"] if before_file.exists() else phase["before"]
+    demo_wall = (arms["demo"]["summary"]["seconds"] - phase.get("warm_measure", 0.0) - phase["before"]
+                 + max(phase["before"], before_seconds))
     flags = {"before": round(flag_rate(WORK / "demo" / "before.jsonl"), 1),
              "after": round(flag_rate(WORK / "demo" / "after.jsonl"), 1)}
     goals = {
@@ -184,6 +203,7 @@ def main() -> None:
         "rl_stage_gain": summary["warm"]["rl_gain"], "hack_flag_rate_percent": flags,
         "equal_training_seconds": round(train_seconds, 1), "demo_phase_seconds": phase,
         "demo_minutes_without_warm_measurement": round(demo_wall / 60, 2),
+        "before_phase_seconds_carried": before_seconds if phase["before"] <= 5 else None,
         "warm_start_data": summary["warm_start_data"], "recipe": summary["settings"], "attempts": ATTEMPTS,
         "words_after_demo": round(sum(r["words"] for r in after) / len(after), 1),
     }, f"held-out S_l {summary['before']['S_l']} -> demo {summary['after']['S_l']} "

@@ -117,7 +117,7 @@ def test_demo_warm_start_phase_feeds_rl_the_merged_model_and_reports_what_each_s
     from lengthwise.jobs.writing_warmstart import WritingWarmStart
 
     # the tiny model writes no sentences, so a wide tolerance keeps its whole answers as "cuts"
-    warm = WritingWarmStart(tasks=6, max_new_tokens=40, tolerance=0.95, batch_size=2, epochs=1.0)
+    warm = WritingWarmStart(tasks=6, max_new_tokens=40, tolerance=0.95, batch_size=2, micro_batch=2, epochs=1.0)
     phases = []
     out = tmp_path / "demo"
     run_demo(out, _settings(tiny_model_dir, warm=warm, measure_warm=True), progress=False, on_phase=phases.append)

@@ -81,7 +81,7 @@ def demo(
         "runs/demo"
     ),
     model: ModelOpt = None,
-    steps: Annotated[int | None, typer.Option(help="RL steps (default 10; 0 measures only).")] = None,
+    steps: Annotated[int | None, typer.Option(help="RL steps (default 5; 0 measures only).")] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="Smoke run: 8 prompts, 2 short steps (a few minutes).")
     ] = False,

@@ -32,10 +32,12 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import goal, write_results  # noqa: E402
+from _common import RESULTS, goal, write_results  # noqa: E402
 
 WORK = Path(os.environ.get("DEMO_BENCH_DIR", Path(__file__).resolve().parent / ".work" / "demo"))
 ARMS = ("demo", "sft_only", "rl_only", "peer")
+# the scaling curve: SFT-only checkpoints after these many minutes of training (issue #13)
+CURVE_MINUTES = tuple(float(m) for m in os.environ.get("DEMO_CURVE_MINUTES", "5,10,20,40").split(","))
 
 # Recipes tried in development on this machine (2-core AMX Xeon, bf16, greedy, the 222 held-out prompts unless
 # noted); each line: what changed and what it measured. Kept so the figures show the path to the recipe.
@@ -60,6 +62,19 @@ ATTEMPTS = [
     "(+2.9, CI -0.1..+6.0; 17 steps), TRL peer 62.5 (-0.9, CI -4.3..+2.5); hack-flag rate 41.0 -> 23.4 %; "
     "18.9 min; peak RSS 10.2 GB (SFT over 16 answers per pass); SFT-only and RL-only RSS 10.5 / 3.1 GB. "
     "Files: benchmarks/.work/demo/recipe1. Hence recipe 2: 3 epochs, 4 answers per pass, RL 5 steps",
+    "second full run (recipe 2: warm start 3 epochs decaying from 5e-4, passes of 4, + RL 5 steps of LUSPO on "
+    "S_l + quality): demo 72.8 (+9.4, CI +4.6..+14.2), warm start 71.7, RL stage +1.1 (CI -1.7..+3.9); SFT only "
+    "82.0, RL only 66.3, TRL peer 62.5 (the same arms as above); 21.2 min, 5.9 GB. Files: "
+    "benchmarks/.work/demo/recipe2",
+    "warm start with every optimizer step drawn from one length group (transformers' group_by_length), lr 1e-3 "
+    "decaying over 2.5 epochs: every answer ended near 20 words (20/20/22/20/20/22, S_l 31.4); abandoned",
+    "warm start at a constant 5e-4 for 3.3 epochs, passes of 2 sorted within each step (training.batching): "
+    "20/39/54/71/97/88 words, S_l 83.3 (+19.9, CI +15.8..+24.0), peak RSS 4.4 GB in fine-tuning; + RL 4 steps "
+    "of GRPO on S_l + quality: 83.0, RL stage -0.3 (CI -3.0..+2.7): RL lengthened the 40- and 80-word answers "
+    "(39 -> 60, 71 -> 91 words) and fixed the 120-word ones (88 -> 103); peak RSS 5.5 GB in RL. Hence RL on a "
+    "length reward symmetric in the ratio (log_ratio), freed memory between phases, 2.5 epochs to fit 20 min",
+    "greedy decoding in batches of 16 instead of 8: 1.3x faster measurement, but 80.3 vs 84.2 S_l on the same "
+    "64 prompts (bf16 numerics change with the padding): every figure here decodes in batches of 8",
 ]
 
 
@@ -81,31 +96,56 @@ def _child(arm: str, result_file: Path) -> None:
     out = WORK / arm
     minutes = spec["train_seconds"] / 60
     if arm == "sft_only":
-        from dataclasses import replace
+        result_file.write_text(json.dumps(_sft_curve(out, records, settings, spec, minutes)))
+        return
+    from lengthwise.jobs.demo import demo_train_config
+    from lengthwise.training.trainer import train
 
-        from lengthwise.jobs.writing_warmstart import warm_start_writing
-
-        warm = replace(settings.warm, epochs=50.0, max_minutes=max(0.1, minutes - spec["sample_seconds"] / 60))
-        model = str(warm_start_writing(out / "warm", settings.training.data.lengths, None, warm,
-                                       seed=settings.training.seed, progress=False).model)
-    else:
-        from lengthwise.jobs.demo import demo_train_config
-        from lengthwise.training.trainer import train
-
-        changes = {"max_minutes": minutes, "max_steps": 10_000}
-        if arm == "peer":
-            changes.update(preset="trl", advantage="sum_then_normalize", beta=0.0)  # TRL: beta 0 by default
-        config = demo_train_config(settings, out / "train")
-        for key, value in changes.items():
-            setattr(config, key, value)
-        if not (out / "train" / "final" / "adapter_config.json").exists():
-            train(config.validate(), progress=False)
-        model = str(out / "train" / "final")
+    changes = {"max_minutes": minutes, "max_steps": 10_000}
+    if arm == "peer":
+        changes.update(preset="trl", advantage="sum_then_normalize", beta=0.0)  # TRL: beta 0 by default
+    config = demo_train_config(settings, out / "train")
+    for key, value in changes.items():
+        setattr(config, key, value)
+    if not (out / "train" / "final" / "adapter_config.json").exists():
+        train(config.validate(), progress=False)
     trained = time.monotonic() - started
-    after = _measure(out, "after", records, model, settings, progress=False)
-    spent = json.loads((out / "train" / "time_spent.json").read_text()) if (out / "train").exists() else {}
+    after = _measure(out, "after", records, str(out / "train" / "final"), settings, progress=False)
+    spent = json.loads((out / "train" / "time_spent.json").read_text())
     result_file.write_text(json.dumps({"train_seconds": round(trained, 1), "steps": spent.get("step"),
                                        "rows": str(out / "after.jsonl"), "S_l": round(after.mean_S_l, 2)}))
+
+
+def _sft_curve(out: Path, records, settings, spec: dict, minutes: float) -> dict:
+    """SFT only: the demo's warm start at a constant learning rate for CURVE_MINUTES[-1] minutes of training,
+    a checkpoint kept after the demo's training time and after each CURVE_MINUTES; each one measured. Training
+    minutes include sampling the warm-start data (as the demo's do), so the marks are in fine-tuning minutes
+    less the sampling time."""
+    from dataclasses import replace
+
+    from lengthwise.jobs.demo import _measure
+    from lengthwise.jobs.writing_warmstart import warm_start_writing
+
+    sample_minutes = spec["sample_seconds"] / 60
+    totals = sorted({round(minutes, 2), *CURVE_MINUTES})
+    marks = {total: round(total - sample_minutes, 3) for total in totals}
+    warm = replace(settings.warm, epochs=1000.0, lr_scheduler="constant", max_minutes=max(marks.values()),
+                   save_steps=50, save_at_minutes=tuple(marks.values()))
+    started = time.monotonic()
+    warm_start_writing(out / "warm", settings.training.data.lengths, None, warm, seed=settings.training.seed,
+                       progress=False)
+    spent = json.loads((out / "warm" / "sft" / "time_spent.json").read_text())
+    curve = {}
+    for total, mark in marks.items():
+        step = spent["marks"][f"{mark:g}"]
+        name = "after" if total == round(minutes, 2) else f"after_{total:g}min"
+        scores = _measure(out, name, records, str(out / "warm" / "sft" / f"checkpoint-{step}"), settings,
+                          progress=False)
+        curve[f"{total:g}"] = {"step": step, "rows": str(out / f"{name}.jsonl"), "S_l": round(scores.mean_S_l, 2)}
+        print(f"  sft_only: {total:g} training minutes (step {step}): S_l {scores.mean_S_l:.2f}", flush=True)
+    equal = curve[f"{round(minutes, 2):g}"]
+    return {"train_seconds": round(60 * minutes, 1), "steps": equal["step"], "rows": equal["rows"],
+            "S_l": equal["S_l"], "curve": curve, "total_seconds": round(time.monotonic() - started, 1)}
 
 
 def run_arm(arm: str, spec: dict) -> dict:
@@ -132,6 +172,27 @@ def flag_rate(rows_path: Path) -> float:
     report = audit_responses(rows_path, progress=False)
     hacks = [i for i in report.items if any(f != "malformed" for f in i["flags"])]
     return 100.0 * len(hacks) / max(1, len(report.items))
+
+
+def scaling_curve(points: dict, before: list[dict], demo_minutes: float, demo_gain: dict) -> dict:
+    """The SFT-only gain after each curve mark (paired CI against the untrained model), plotted beside the
+    demo recipe's own point (results/demo_scaling.png); and the first mark that reaches the +15 goal."""
+    from lengthwise.evaluation.plots import plot_gain_curve
+    from lengthwise.jobs.demo import gain_intervals
+
+    if not points:
+        return {}
+    gains = {m: gain_intervals(before, rows(Path(p["rows"])))["S_l"] for m, p in points.items()}
+    curve = {m: {"step": points[m]["step"], "S_l": points[m]["S_l"], "gain": {k: round(v, 2) for k, v in g.items()
+                                                                            if k in ("mean", "low", "high")}}
+             for m, g in sorted(gains.items(), key=lambda kv: float(kv[0]))}
+    series = {"SFT only (constant learning rate)": [(float(m), g["mean"], g["low"], g["high"])
+                                                    for m, g in gains.items()],
+              "demo recipe (SFT + RL)": [(demo_minutes, demo_gain["mean"], demo_gain["low"], demo_gain["high"])]}
+    plot_gain_curve(series, RESULTS / "demo_scaling.png", goal=15.0)
+    reached = [float(m) for m, g in gains.items() if g["mean"] >= 15 and g["low"] >= 10]
+    return {"points_by_training_minutes": curve, "plot": "benchmarks/results/demo_scaling.png",
+            "first_minutes_reaching_goal": min(reached) if reached else None}
 
 
 def rows(path: Path) -> list[dict]:
@@ -178,6 +239,7 @@ def main() -> None:
             arm_rows = rows(Path(arms[arm]["rows"]))
             per_arm[arm] = {**{k: arms[arm][k] for k in ("S_l", "train_seconds", "steps", "peak_rss_gb")},
                             "gain": gain_intervals(before, arm_rows)}
+    curve = scaling_curve(arms.get("sft_only", {}).get("curve", {}), before, train_seconds / 60, demo_gain)
     peer_S_l = per_arm.get("peer", {}).get("S_l")
     # a rerun of the demo arm in the same folder reuses the untrained model's answers (same model, prompts, greedy
     # decoding): its wall time then carries the before phase's time from the run that measured it
@@ -206,6 +268,7 @@ def main() -> None:
         "before_phase_seconds_carried": before_seconds if phase["before"] <= 5 else None,
         "warm_start_data": summary["warm_start_data"], "recipe": summary["settings"], "attempts": ATTEMPTS,
         "words_after_demo": round(sum(r["words"] for r in after) / len(after), 1),
+        "scaling_curve": curve,
     }, f"held-out S_l {summary['before']['S_l']} -> demo {summary['after']['S_l']} "
        f"({demo_gain['mean']:+.1f}, CI {demo_gain['low']:+.1f}..{demo_gain['high']:+.1f}); RL stage "
        f"{rl_gain['mean']:+.1f} (CI {rl_gain['low']:+.1f}..{rl_gain['high']:+.1f}); "

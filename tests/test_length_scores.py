@@ -93,3 +93,32 @@ def test_kimi_group_penalty_golden_values():
     assert kimi_length_penalty([7, 7, 7], [1, 0, 1]) == [0.0, 0.0, 0.0]
     assert kimi_length_penalty([], []) == []
     assert all(math.isfinite(v) for v in kimi_length_penalty([1, 2], [0, 0]))
+
+
+@pytest.mark.parametrize(("produced", "expected"), [(100, 1.0), (150, 0.4150375), (200, 0.0), (75, 0.5849625),
+                                                    (50, 0.0), (0, 0.0), (400, 0.0)])
+def test_log_ratio_reward_golden(produced, expected):
+    from lengthwise.rewards.length import log_ratio_reward
+
+    assert log_ratio_reward(100, produced) == pytest.approx(expected, abs=1e-6)
+
+
+def test_log_ratio_reward_is_symmetric_in_the_ratio_and_scales_with_octaves():
+    from lengthwise.rewards.length import log_ratio_reward
+
+    assert log_ratio_reward(60, 90) == pytest.approx(log_ratio_reward(60, 40))
+    assert log_ratio_reward(100, 200, octaves=2) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="octaves"):
+        log_ratio_reward(100, 90, octaves=0)
+
+
+def test_log_ratio_component_reads_the_rows_target():
+    from lengthwise.rewards.length_rewards import LogRatioReward
+
+    reward = LogRatioReward(octaves=1.0)
+    text = " ".join(["word"] * 30)
+    assert reward.score_row("Write 20 words about tea.", text, None, {"length": 20}) == pytest.approx(
+        1 - abs(math.log2(30 / 20)))
+    assert reward.score_row("Write about tea.", text, None, {}) is None
+    with pytest.raises(ValueError, match="octaves"):
+        LogRatioReward(octaves=-1)

@@ -142,3 +142,18 @@ def test_sft_survives_kill_9_and_resumes(tiny_model_dir, tmp_path):
     assert "resumed from checkpoint-" in done.stdout
     state = json.loads((run / "checkpoint-6" / "trainer_state.json").read_text())
     assert state["global_step"] == 6
+
+
+@pytest.mark.parametrize("end_weight", [1.0, 2.0])  # TRL's trainer and the weighted subclass
+def test_sft_passes_are_sorted_within_each_optimizer_step(end_weight):
+    from types import SimpleNamespace
+
+    from lengthwise.training.batching import StepSortedSampler
+    from lengthwise.training.sft import SFTSettings, _trainer_class
+
+    settings = SFTSettings(data="unused.jsonl", end_weight=end_weight)
+    trainer = SimpleNamespace(args=SimpleNamespace(train_batch_size=2, gradient_accumulation_steps=3, seed=5),
+                              train_dataset={"input_ids": [[1] * n for n in (3, 9, 4, 7, 2, 8)]})
+    sampler = _trainer_class(settings, end_token_id=2)._get_train_sampler(trainer)
+    assert isinstance(sampler, StepSortedSampler) and sampler.step_size == 6 and sampler.seed == 5
+    assert [sampler.lengths[i] for i in sampler] == [9, 8, 7, 4, 3, 2]  # one step: all of it, longest first

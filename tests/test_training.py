@@ -196,3 +196,28 @@ def test_time_budget_callback_adds_time_from_earlier_runs(tmp_path):
     assert json.loads((tmp_path / "time_spent.json").read_text())["step"] == 4
     with pytest.raises(ConfigError, match="max_minutes"):
         load_config(None, ["max_minutes=-1"]).validate()
+
+
+def test_time_budget_marks_save_once_each_and_survive_a_resume(tmp_path):
+    from transformers import TrainerControl, TrainerState
+
+    from lengthwise.training.callbacks import TimeBudget
+
+    # 0.5 minutes already spent: the 0.25-minute mark is crossed by the next step, the 1-minute one is not
+    (tmp_path / "time_spent.json").write_text('{"seconds": 30.0, "step": 3}')
+    marks = TimeBudget(tmp_path, minutes=None, marks=[1.0, 0.25])
+    state = TrainerState()
+    marks.on_train_begin(None, state, TrainerControl())
+    state.global_step = 4
+    control = TrainerControl()
+    marks.on_step_end(None, state, control)
+    assert control.should_save and not control.should_training_stop  # no budget: never stops
+    saved = json.loads((tmp_path / "time_spent.json").read_text())
+    assert saved["marks"] == {"0.25": 4}
+    resumed = TimeBudget(tmp_path, minutes=None, marks=[1.0, 0.25])
+    resumed.on_train_begin(None, state, TrainerControl())
+    state.global_step = 5
+    control = TrainerControl()
+    resumed.on_step_end(None, state, control)
+    assert not control.should_save  # the crossed mark is not saved again after a resume
+    assert json.loads((tmp_path / "time_spent.json").read_text())["marks"] == {"0.25": 4}

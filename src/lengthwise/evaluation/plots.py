@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["plot_required_vs_produced", "plot_training_curves", "plot_bars", "plot_leaderboard", "plot_budget_scatter",
-           "plot_grouped_bars", "plot_reasoning_curves", "plot_preset_lengths"]
+           "plot_grouped_bars", "plot_reasoning_curves", "plot_preset_lengths", "plot_gain_curve"]
 
 # S_l >= 80 holds for produced y in [x/1.4, 1.6x]: 1 - (x/y - 1)/2 = 0.8 and 1 - (y/x - 1)/3 = 0.8.
 _SL80_LOW, _SL80_HIGH = 1 / 1.4, 1.6
@@ -252,4 +252,29 @@ def plot_preset_lengths(runs: Mapping[str, Sequence[Mapping[str, float | None]]]
         if ax.lines:
             ax.legend(fontsize=7)
     fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_gain_curve(series: Mapping[str, Sequence[tuple[float, float, float, float]]], path: str | os.PathLike,
+                    goal: float | None = None, title: str = "Held-out S_l gain by training time") -> Path:
+    """Gain against training minutes, one line per series of ``(minutes, mean, low, high)`` points (the
+    interval as error bars), and the goal as a dashed line."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
+    for name, points in series.items():
+        points = sorted(points)
+        xs = [p[0] for p in points]
+        means = [p[1] for p in points]
+        errors = [[p[1] - p[2] for p in points], [p[3] - p[1] for p in points]]
+        ax.errorbar(xs, means, yerr=errors, marker="o", capsize=4, lw=1.8, label=name,
+                    ls="-" if len(points) > 1 else "none")
+    if goal is not None:
+        ax.axhline(goal, color="#2ca02c", ls="--", lw=1.2, label=f"goal (+{goal:g})")
+    ax.axhline(0.0, color="#888888", lw=0.8)
+    ax.set_xlabel("training minutes (everything between the two measurements)")
+    ax.set_ylabel("S_l gain over the untrained model (95% CI)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.25)
+    ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)

@@ -43,19 +43,24 @@ class WritingWarmStart:
     max_new_tokens: int = 200
     temperature: float = 0.7
     tolerance: float = 0.15
-    # 3 epochs at 5e-4 with the end token weighted 2x. Fine-tuning longer is what made the number read: ~3.8 epochs
-    # gave greedy 17/31/50/71/85/87 words at 20..120 (S_l 82.0), 2 epochs 21/40/49/57/65/64 (64.3), 1 epoch at
-    # 2e-4 20/39/48/51/64/53; an end weight of 10 stops every answer near 20 words (benchmarks/results/demo.json)
-    epochs: float = 3.0
+    # 2.5 epochs at a constant 5e-4 with the end token weighted 2x. Fine-tuning longer is what made the number
+    # read: at a constant 5e-4, 3.3 epochs gave greedy 20/39/54/71/97/88 words at 20..120 (S_l 83.3) and ~3.8
+    # epochs 17/31/50/71/85/87 (82.0); 3 epochs decaying to 0 gave 71.7, 2 epochs 64-69; at 1e-3 every answer
+    # ended near 20 words; an end weight of 10 stops every answer near 20 words (benchmarks/results/demo.json).
+    # 2.5 epochs is what fits the demo's 20 minutes beside RL; the SFT-only curve there shows what more buys.
+    epochs: float = 2.5
     learning_rate: float = 5e-4
+    lr_scheduler: str = "constant"
     batch_size: int = 16  # answers per optimizer step
-    # answers per forward/backward pass: 16 at once peaked at 10.2 GB (the logits over the 49k-token vocabulary
-    # and every layer's activations); 4 x 4 accumulated is the same step at a fraction of the memory
-    micro_batch: int = 4
+    # answers per forward/backward pass, sorted by length within each step (training.batching): 16 at once
+    # peaked at 10.2 GB (the logits over the 49k-token vocabulary and every layer's activations), 4 at 4.7 GB,
+    # 2 at 3.6 GB (~7.4 s per step of 16 on 2 cores, vs ~6.4 s for 4)
+    micro_batch: int = 2
     lora_r: int = 16
     save_steps: int = 10
     end_weight: float = 2.0  # the end-of-answer token's loss weight (lengthwise.sft_loss)
     max_minutes: float | None = None  # fine-tuning wall-clock budget (with a large ``epochs``: train for a time)
+    save_at_minutes: tuple[float, ...] = ()  # extra checkpoints after these minutes of fine-tuning
 
     def check(self) -> list[str]:
         problems = []
@@ -174,7 +179,9 @@ def warm_start_writing(out: Path, targets: Sequence[int], model: str | None, set
                                   learning_rate=settings.learning_rate, batch_size=settings.micro_batch,
                                   gradient_accumulation_steps=settings.batch_size // settings.micro_batch,
                                   max_length=512, save_steps=settings.save_steps, seed=seed, dtype=dtype,
-                                  end_weight=settings.end_weight, max_minutes=settings.max_minutes),
+                                  end_weight=settings.end_weight, max_minutes=settings.max_minutes,
+                                  lr_scheduler=settings.lr_scheduler,
+                                  save_at_minutes=settings.save_at_minutes),
                       progress=progress)
             seconds["sft"] = round(seconds.get("sft", 0.0) + time.monotonic() - t, 1)
         t = time.monotonic()

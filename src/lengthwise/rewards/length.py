@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "length_score",
+    "log_ratio_reward",
     "lwz_range_reward",
     "lcpo_exact_reward",
     "lcpo_max_reward",
@@ -47,6 +48,28 @@ def length_score(required: float, produced: float) -> float:
     if produced > required:
         return 100.0 * max(0.0, 1.0 - (produced / required - 1.0) / 3.0)
     return 100.0 * max(0.0, 1.0 - (required / produced - 1.0) / 2.0)
+
+
+def log_ratio_reward(required: float, produced: float, octaves: float = 1.0) -> float:
+    """A length reward symmetric in the ratio: ``max(0, 1 − |log2(y/x)| / octaves)``, 1 on target and 0 at
+    ``2**octaves`` times too long or too short (docs/reference.md §2).
+
+    Why beside S_l: S_l forgives overshoot (1.5x → 0.83) more than undershoot (0.67x → 0.75), so a policy
+    sampled around a target earns more by erring long; RL on S_l lengthened answers that already hit their
+    length. Here 1.5x and 1/1.5x cost the same (0.415), and the slope near the target is steeper.
+
+    >>> round(log_ratio_reward(100, 150), 4), round(log_ratio_reward(100, 75), 4), log_ratio_reward(100, 200)
+    (0.415, 0.585, 0.0)
+    >>> log_ratio_reward(100, 100), log_ratio_reward(100, 0)
+    (1.0, 0.0)
+    """
+    if not required or required <= 0 or math.isnan(required):
+        raise ValueError(f"required length must be positive, got {required!r}")
+    if octaves <= 0:
+        raise ValueError(f"octaves must be positive, got {octaves!r}")
+    if produced is None or not math.isfinite(produced) or produced <= 0:
+        return 0.0
+    return max(0.0, 1.0 - abs(math.log2(produced / required)) / octaves)
 
 
 def lwz_range_reward(produced: float, lo: float, hi: float, max_length: float) -> float:

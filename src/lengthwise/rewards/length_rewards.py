@@ -15,12 +15,13 @@ from lengthwise.rewards.length import (
     lcpo_exact_reward,
     lcpo_max_reward,
     length_score,
+    log_ratio_reward,
     lwz_range_reward,
     score_constraint,
 )
 from lengthwise.text import count_words, extract_answer
 
-__all__ = ["LengthScoreReward", "ConstraintScoreReward", "LWZRangeReward", "DAPOOverlongReward",
+__all__ = ["LengthScoreReward", "LogRatioReward", "ConstraintScoreReward", "LWZRangeReward", "DAPOOverlongReward",
            "CosineLengthReward", "LCPOReward", "KimiLengthReward", "log_length_metrics"]
 
 
@@ -66,6 +67,25 @@ class LengthScoreReward(_LengthTelemetry, Component):
         if not required:
             return None
         return length_score(required=required, produced=self.words(text)) / 100.0
+
+
+@register_component("log_ratio")
+class LogRatioReward(_LengthTelemetry, Component):
+    """``max(0, 1 − |log2(words / required)| / octaves)`` (``rewards.length.log_ratio_reward``): too long and
+    too short by the same factor cost the same; ``None`` when no length is stated."""
+
+    def __init__(self, name=None, counter="longbench", octaves: float = 1.0):
+        super().__init__(name, counter)
+        if finite_positive(octaves) is None:
+            raise ValueError(f"octaves must be a positive number, got {octaves!r}")
+        self.octaves = float(octaves)
+
+    def score_row(self, prompt, text, ids, row):
+        c = row_constraint(prompt, row.get("length"))
+        required = c.required_words() if c else None
+        if not required:
+            return None
+        return log_ratio_reward(required, self.words(text), self.octaves)
 
 
 @register_component("constraint_score")

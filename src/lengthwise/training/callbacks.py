@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from transformers import TrainerCallback
 
 from lengthwise.io import atomic_write_text, repair_truncated_tail
-from lengthwise.metrics import read_metrics  # re-exported: callers that read a run's metrics
+from lengthwise.metrics import read_metrics
+from lengthwise.training.memory import release_memory  # re-exported: callers that read a run's metrics
 
 __all__ = ["LengthDynamicsCallback", "METRIC_PREFIXES", "read_metrics", "ConsoleProgress", "TimeBudget",
-           "quiet_trainer_console"]
+           "ReleaseMemory", "quiet_trainer_console"]
 
 # What a row of metrics.jsonl keeps from the trainer's logs: our length telemetry, each reward's
 # mean, TRL's truncation rate (completions/clipped_ratio) and clip fractions by advantage sign
@@ -60,11 +62,15 @@ _PROGRESS_KEYS = (("reward", "reward"), ("length/words_mean", "words"), ("length
 
 class TimeBudget(TrainerCallback):
     """Ends training after the step at which ``minutes`` of training time have passed, counted over resumes
-    (``<output_dir>/time_spent.json``), and saves a checkpoint there. Compare recipes at equal wall-clock."""
+    (``<output_dir>/time_spent.json``), and saves a checkpoint there. Compare recipes at equal wall-clock.
+    ``marks``: also save a checkpoint after the step that crosses each of these minutes (recorded as
+    ``{"marks": {"5": step, ...}}``), so one run gives the model after 5, 10, 20... minutes of training."""
 
-    def __init__(self, output_dir: str | os.PathLike, minutes: float):
+    def __init__(self, output_dir: str | os.PathLike, minutes: float | None, marks: Sequence[float] = ()):
         self.path = Path(output_dir) / "time_spent.json"
-        self.budget = 60.0 * minutes
+        self.budget = 60.0 * minutes if minutes else float("inf")
+        self.marks = sorted(float(m) for m in marks)
+        self.reached: dict[str, int] = {}
         self.spent_before = 0.0
         self.started = 0.0
 
@@ -73,15 +79,34 @@ class TimeBudget(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         if self.path.exists():
-            self.spent_before = float(json.loads(self.path.read_text()).get("seconds", 0.0))
+            saved = json.loads(self.path.read_text())
+            self.spent_before = float(saved.get("seconds", 0.0))
+            self.reached = {k: int(v) for k, v in (saved.get("marks") or {}).items()}
         self.started = time.monotonic()
 
     def on_step_end(self, args, state, control, **kwargs):
         seconds = self.spent()
-        atomic_write_text(self.path, json.dumps({"seconds": round(seconds, 1), "step": state.global_step}) + "\n")
+        for mark in self.marks:
+            if f"{mark:g}" not in self.reached and seconds >= 60.0 * mark:
+                self.reached[f"{mark:g}"] = state.global_step
+                control.should_save = True
+        atomic_write_text(self.path, json.dumps({"seconds": round(seconds, 1), "step": state.global_step,
+                                                 **({"marks": self.reached} if self.marks else {})}) + "\n")
         if seconds >= self.budget:
             control.should_training_stop = True
             control.should_save = True
+
+
+class ReleaseMemory(TrainerCallback):
+    """``training.memory.release_memory`` after every ``every`` optimizer steps of a CPU run: freed blocks of
+    each step's new shapes otherwise stay in the process (GPU memory is the caching allocator's business)."""
+
+    def __init__(self, every: int = 1):
+        self.every = max(1, every)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step % self.every == 0:
+            release_memory()
 
 
 class ConsoleProgress(TrainerCallback):

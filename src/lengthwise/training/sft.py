@@ -51,6 +51,12 @@ class SFTSettings:
     save_steps: int = 50
     seed: int = 0
     dtype: str | None = None
+    # within each optimizer step, answers of similar token length share a pass (training.batching): the
+    # same steps as random sampling with less padding
+    sort_passes: bool = True
+    lr_scheduler: str = "linear"  # any transformers scheduler name: linear, cosine, constant_with_warmup...
+    # also keep a checkpoint after these many minutes of training (``time_spent.json`` maps each to its step)
+    save_at_minutes: tuple[float, ...] = ()
 
     def check(self) -> None:
         problems = []
@@ -72,6 +78,11 @@ class SFTSettings:
             problem = finite_number_problem("max_minutes", self.max_minutes, 0.0, None, low_open=True)
             if problem:
                 problems.append(problem)
+        from transformers.trainer_utils import SchedulerType
+
+        if self.lr_scheduler not in {t.value for t in SchedulerType}:
+            problems.append(f"lr_scheduler must be one of {sorted(t.value for t in SchedulerType)}, "
+                            f"got {self.lr_scheduler!r}")
         if self.weighting not in ("token", "sequence"):
             problems.append(f"weighting must be token or sequence, got {self.weighting!r}")
         if problems:
@@ -122,7 +133,7 @@ def _sft_config(settings: SFTSettings):
         gradient_accumulation_steps=settings.gradient_accumulation_steps, max_length=settings.max_length,
         completion_only_loss=True, logging_steps=1, save_strategy="steps", save_steps=settings.save_steps,
         seed=settings.seed, report_to=[], use_cpu=not cuda, gradient_checkpointing=cuda,
-        bf16=trains_in_bf16(pick_device(None), settings.dtype),
+        bf16=trains_in_bf16(pick_device(None), settings.dtype), lr_scheduler_type=settings.lr_scheduler,
     )
 
 
@@ -132,10 +143,20 @@ def _trainer_class(settings: SFTSettings, end_token_id: int | None):
     gradient-accumulation steps)."""
     from trl import SFTTrainer
 
-    if settings.weighting == "token" and settings.end_weight == 1.0:
-        return SFTTrainer
+    class SortedPassesTrainer(SFTTrainer):
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            if not settings.sort_passes or dataset is None:
+                return super()._get_train_sampler(train_dataset)
+            from lengthwise.training.batching import StepSortedSampler
 
-    class WeightedSFTTrainer(SFTTrainer):
+            step = self.args.train_batch_size * self.args.gradient_accumulation_steps
+            return StepSortedSampler([len(ids) for ids in dataset["input_ids"]], step, seed=self.args.seed)
+
+    if settings.weighting == "token" and settings.end_weight == 1.0:
+        return SortedPassesTrainer
+
+    class WeightedSFTTrainer(SortedPassesTrainer):
         loss_is_scaled_for_ga = False
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -157,7 +178,7 @@ def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = Fal
 
     from lengthwise.logs import library_output_to
     from lengthwise.models import ensure_loadable, load_tokenizer, pick_device, pick_dtype, resolve_model
-    from lengthwise.training.callbacks import ConsoleProgress, TimeBudget, quiet_trainer_console
+    from lengthwise.training.callbacks import ConsoleProgress, ReleaseMemory, TimeBudget, quiet_trainer_console
     from lengthwise.training.lm_head import use_plain_cpu_head
     from lengthwise.training.trainer import last_checkpoint
 
@@ -182,7 +203,9 @@ def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = Fal
             model=model, args=_sft_config(settings), train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer, peft_config=peft_config,
             callbacks=[ConsoleProgress(out, enabled=progress, desc="sft"), *callbacks,
-                       *([TimeBudget(out, settings.max_minutes)] if settings.max_minutes else [])],
+                       *([ReleaseMemory()] if pick_device(None) == "cpu" else []),
+                       *([TimeBudget(out, settings.max_minutes, settings.save_at_minutes)]
+                         if settings.max_minutes or settings.save_at_minutes else [])],
         )
         quiet_trainer_console(trainer)
         resume = last_checkpoint(out)

@@ -18,6 +18,7 @@ from lengthwise.rewards.stack import RewardStack
 from lengthwise.training.callbacks import (
     ConsoleProgress,
     LengthDynamicsCallback,
+    ReleaseMemory,
     TimeBudget,
     quiet_trainer_console,
     read_metrics,
@@ -118,7 +119,8 @@ def build_trainer(config: TrainConfig, progress: bool = True):
         processing_class=tokenizer,
         peft_config=_peft_config(config),
         callbacks=[LengthDynamicsCallback(config.output_dir), ConsoleProgress(config.output_dir, enabled=progress),
-                   *([TimeBudget(config.output_dir, config.max_minutes)] if config.max_minutes else [])],
+                   *([TimeBudget(config.output_dir, config.max_minutes)] if config.max_minutes else []),
+                   *([ReleaseMemory()] if pick_device(config.device) == "cpu" else [])],
     )
     quiet_trainer_console(trainer)
     return trainer, stack

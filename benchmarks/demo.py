@@ -73,6 +73,10 @@ ATTEMPTS = [
     "of GRPO on S_l + quality: 83.0, RL stage -0.3 (CI -3.0..+2.7): RL lengthened the 40- and 80-word answers "
     "(39 -> 60, 71 -> 91 words) and fixed the 120-word ones (88 -> 103); peak RSS 5.5 GB in RL. Hence RL on a "
     "length reward symmetric in the ratio (log_ratio), freed memory between phases, 2.5 epochs to fit 20 min",
+    "third full run's demo arm (recipe 3a: warm start 2.5 epochs at a constant 5e-4, passes of 2, + RL 4 steps "
+    "of LUSPO on log_ratio + quality): warm start 62.3 (20/22/41/46/60/58 words: every answer still stops early), "
+    "after RL 64.1 (+0.8, CI -4.6..+6.1), RL stage +1.9 (CI -1.3..+5.0); 18.4 min, peak RSS 3.64 GB (both met: "
+    "memory released between phases). Files: benchmarks/.work/demo/recipe3a. Hence 3.5 epochs",
     "greedy decoding in batches of 16 instead of 8: 1.3x faster measurement, but 80.3 vs 84.2 S_l on the same "
     "64 prompts (bf16 numerics change with the padding): every figure here decodes in batches of 8",
 ]

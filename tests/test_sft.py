@@ -157,3 +157,19 @@ def test_sft_passes_are_sorted_within_each_optimizer_step(end_weight):
     sampler = _trainer_class(settings, end_token_id=2)._get_train_sampler(trainer)
     assert isinstance(sampler, StepSortedSampler) and sampler.step_size == 6 and sampler.seed == 5
     assert [sampler.lengths[i] for i in sampler] == [9, 8, 7, 4, 3, 2]  # one step: all of it, longest first
+
+
+def test_sft_cli_constant_schedule_and_minute_checkpoints(tiny_model_dir, tmp_path):
+    data = write_jsonl(tmp_path / "chat.jsonl", [
+        {"messages": [{"role": "user", "content": f"Write about {n} words on rivers."},
+                      {"role": "assistant", "content": "Rivers run. " * (n // 2)}]} for n in (4, 8, 12, 16)])
+    run = tmp_path / "curve"
+    assert main(["sft", str(data), "-o", str(run), "--model", str(tiny_model_dir), "--max-steps", "3",
+                 "--batch-size", "2", "--lr", "1e-3", "--lr-scheduler", "constant", "--save-steps", "100",
+                 "--save-at-minutes", "0.00001", "-q"]) == 0
+    logged = [json.loads(x) for x in (run / "logs.jsonl").read_text().splitlines() if "learning_rate" in x]
+    assert {r["learning_rate"] for r in logged} == {1e-3}  # constant: no decay to 0 by the last step
+    marks = json.loads((run / "time_spent.json").read_text())["marks"]
+    assert marks == {"1e-05": 1} and (run / "checkpoint-1" / "adapter_config.json").exists()
+    assert not (run / "checkpoint-2").exists()  # a mark saves once; save_steps 100 saves nothing else
+    assert main(["sft", str(data), "-o", str(tmp_path / "bad"), "--lr-scheduler", "sideways"]) == 2

@@ -234,6 +234,13 @@ def sft(
     max_minutes: Annotated[float | None, typer.Option(
         help="Stop after the step that reaches this many minutes of training (counted over resumes).")] = None,
     save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 50,
+    save_at_minutes: Annotated[list[float] | None, typer.Option(
+        "--save-at-minutes", help="Also checkpoint after this many minutes of training (repeatable); "
+                                  "time_spent.json maps each to its step.")] = None,
+    lr_scheduler: Annotated[str, typer.Option(
+        help="Learning-rate schedule (transformers' names: linear, constant, cosine...).")] = "linear",
+    sort_passes: Annotated[bool, typer.Option(
+        help="Within each optimizer step, put answers of similar length in the same pass (less padding).")] = True,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     dtype: DtypeOpt = None,
     skip_bad: SkipBadOpt = False,
@@ -245,6 +252,8 @@ def sft(
       lengthwise sft relabeled.jsonl -o runs/sft --epochs 2
       lengthwise sft longwriter.jsonl -o runs/sft-long --weighting sequence --max-length 8192
       lengthwise sft cut.jsonl -o runs/sft-cut --end-weight 10 --max-minutes 5
+      lengthwise sft cut.jsonl -o runs/sft-curve --lr-scheduler constant --epochs 100 --max-minutes 20 \
+          --save-at-minutes 5 --save-at-minutes 10
     """
     from lengthwise.training.sft import SFTSettings, train_sft
 
@@ -252,7 +261,9 @@ def sft(
                            lora_alpha=2 * lora_r, epochs=epochs, max_steps=max_steps, learning_rate=learning_rate,
                            batch_size=batch_size, gradient_accumulation_steps=gradient_accumulation_steps,
                            max_length=max_length, weighting=weighting, end_weight=end_weight,
-                           max_minutes=max_minutes, save_steps=save_steps, seed=seed, dtype=dtype)
+                           max_minutes=max_minutes, save_steps=save_steps, seed=seed, dtype=dtype,
+                           save_at_minutes=tuple(save_at_minutes or ()), lr_scheduler=lr_scheduler,
+                           sort_passes=sort_passes)
     result = train_sft(settings, progress=not quiet, skip_bad=skip_bad)
     report_skipped(result.skipped)
     resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""

@@ -203,7 +203,7 @@ def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = Fal
             model=model, args=_sft_config(settings), train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer, peft_config=peft_config,
             callbacks=[ConsoleProgress(out, enabled=progress, desc="sft"), *callbacks,
-                       *([ReleaseMemory()] if pick_device(None) == "cpu" else []),
+                       *([ReleaseMemory(every=8)] if pick_device(None) == "cpu" else []),
                        *([TimeBudget(out, settings.max_minutes, settings.save_at_minutes)]
                          if settings.max_minutes or settings.save_at_minutes else [])],
         )

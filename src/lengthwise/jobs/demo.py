@@ -71,7 +71,7 @@ def demo_training(output_dir: str = "runs/demo/train") -> TrainConfig:
         per_device_batch_size=2,
         gradient_accumulation_steps=8,
         # RL refines a warm start that already reads the number: a few steps (10 on a 2-epoch warm start
-        # added +6.5 S_l, mostly at 80-120 words, and lengthened the short answers); 4 fit in 20 minutes
+        # added +6.5 S_l, mostly at 80-120 words, and lengthened the short answers); 4 steps take ~2 minutes
         max_steps=4,
         learning_rate=2e-4,
         # a light KL term to the warm start (the reference = the adapter disabled = the merged warm start)

@@ -221,3 +221,20 @@ def test_time_budget_marks_save_once_each_and_survive_a_resume(tmp_path):
     resumed.on_step_end(None, state, control)
     assert not control.should_save  # the crossed mark is not saved again after a resume
     assert json.loads((tmp_path / "time_spent.json").read_text())["marks"] == {"0.25": 4}
+
+
+def test_release_memory_callback_runs_every_nth_step(monkeypatch):
+    from transformers import TrainerControl, TrainerState
+
+    import lengthwise.training.callbacks as callbacks
+
+    calls = []
+    monkeypatch.setattr(callbacks, "release_memory", lambda: calls.append(1))
+    release, state = callbacks.ReleaseMemory(every=3), TrainerState()
+    for step in range(1, 8):
+        state.global_step = step
+        release.on_step_end(None, state, TrainerControl())
+    assert len(calls) == 2  # steps 3 and 6
+    from lengthwise.training.memory import release_memory
+
+    release_memory()  # the real one runs on any system (a no-op where glibc is missing)

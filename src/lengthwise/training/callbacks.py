@@ -11,8 +11,8 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from lengthwise.io import atomic_write_text, repair_truncated_tail
-from lengthwise.metrics import read_metrics
-from lengthwise.training.memory import release_memory  # re-exported: callers that read a run's metrics
+from lengthwise.metrics import read_metrics  # re-exported: callers that read a run's metrics
+from lengthwise.training.memory import release_memory
 
 __all__ = ["LengthDynamicsCallback", "METRIC_PREFIXES", "read_metrics", "ConsoleProgress", "TimeBudget",
            "ReleaseMemory", "quiet_trainer_console"]

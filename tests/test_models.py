@@ -109,6 +109,6 @@ def test_the_trainers_bf16_switch_follows_the_weights_dtype(monkeypatch):
     for dtype, expected in ((None, True), ("float32", False), ("bfloat16", True)):
         cfg = TrainConfig(output_dir="unused", device="cpu", model=ModelConfig(dtype=dtype))
         assert build_grpo_config(cfg, build_reward_stack(cfg)).bf16 is expected
-        assert _sft_config(SFTSettings(data="unused", output_dir="unused", dtype=dtype)).bf16 is expected
+        assert _sft_config(SFTSettings(data="unused", output_dir="unused", dtype=dtype), 8).bf16 is expected
     monkeypatch.setattr(models, "cpu_supports_bf16", lambda cpuinfo=None: False)
     assert not models.trains_in_bf16("cpu")

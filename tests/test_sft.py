@@ -13,6 +13,7 @@ import torch
 
 from conftest import write_jsonl
 from lengthwise.cli import main
+from lengthwise.errors import ConfigError
 from lengthwise.jobs.relabel import RelabelSettings, relabel_rows
 from lengthwise.sft_loss import aggregate_sft_loss, sft_loss
 from lengthwise.text import count_words
@@ -173,3 +174,41 @@ def test_sft_cli_constant_schedule_and_minute_checkpoints(tiny_model_dir, tmp_pa
     assert marks == {"1e-05": 1} and (run / "checkpoint-1" / "adapter_config.json").exists()
     assert not (run / "checkpoint-2").exists()  # a mark saves once; save_steps 100 saves nothing else
     assert main(["sft", str(data), "-o", str(tmp_path / "bad"), "--lr-scheduler", "sideways"]) == 2
+
+
+def test_warmup_stable_decay_decays_the_last_fraction_of_the_steps():
+    from lengthwise.training.sft import SFTSettings, _scheduler_kwargs
+
+    # 375 examples x 3.5 epochs / (2 x 8 per step) = 82.03 -> 83 steps; a quarter of them decay
+    wsd = SFTSettings(data="x", lr_scheduler="warmup_stable_decay", decay_fraction=0.25, batch_size=2,
+                      gradient_accumulation_steps=8, epochs=3.5)
+    assert _scheduler_kwargs(wsd, 375) == {"num_decay_steps": 21, "decay_type": "linear"}
+    assert _scheduler_kwargs(SFTSettings(data="x", lr_scheduler="warmup_stable_decay", max_steps=10), 375) == {
+        "num_decay_steps": 2, "decay_type": "linear"}
+    assert _scheduler_kwargs(SFTSettings(data="x", lr_scheduler="linear"), 375) == {}
+    for bad in (dict(decay_fraction=0.0), dict(decay_fraction=1.5), dict(lora_layers=0), dict(lora_layers=True)):
+        with pytest.raises(ConfigError):
+            SFTSettings(data="x", **bad).check()
+
+
+def test_lora_on_the_top_layers_only_and_a_decaying_end(tiny_model_dir, tmp_path, capsys):
+    from safetensors import safe_open
+
+    data = write_jsonl(tmp_path / "chat.jsonl", [
+        {"messages": [{"role": "user", "content": f"Write about {n} words on rivers."},
+                      {"role": "assistant", "content": "Rivers run. " * (n // 2)}]} for n in (4, 8, 12, 16)])
+    run = tmp_path / "top"
+    assert main(["sft", str(data), "-o", str(run), "--model", str(tiny_model_dir), "--max-steps", "4",
+                 "--batch-size", "2", "--lr", "1e-3", "--lr-scheduler", "warmup_stable_decay",
+                 "--decay-fraction", "0.5", "--lora-layers", "1", "--save-steps", "100", "-q"]) == 0
+    assert "Tokenizing" not in capsys.readouterr().err  # datasets' own bars stay off the terminal
+    layers = json.loads((tiny_model_dir / "config.json").read_text())["num_hidden_layers"]
+    with safe_open(str(run / "final" / "adapter_model.safetensors"), "pt") as f:
+        adapted = {int(k.split(".layers.")[1].split(".")[0]) for k in f.keys()}
+        names = {k.split(".layers.")[1].split(".")[2] for k in f.keys()}
+    assert adapted == {layers - 1}  # only the top layer has adapters
+    assert {"q_proj", "v_proj", "down_proj"} <= names  # every linear of that layer, as "all-linear" would
+    rates = [json.loads(x)["learning_rate"] for x in (run / "logs.jsonl").read_text().splitlines()
+             if '"learning_rate"' in x]
+    # stable, then the last 2 steps decay linearly towards 0 (the rate logged at a step is the one it used)
+    assert rates == pytest.approx([1e-3, 1e-3, 1e-3, 5e-4])

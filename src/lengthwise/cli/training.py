@@ -219,6 +219,8 @@ def sft(
     model: ModelOpt = None,
     lora: Annotated[bool, typer.Option(help="Train LoRA adapters (--no-lora: every weight).")] = True,
     lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    lora_layers: Annotated[int | None, typer.Option(
+        help="LoRA on the top N decoder layers only (faster steps: the backward pass stops there).")] = None,
     epochs: Annotated[float, typer.Option(help="Passes over the data.")] = 2.0,
     max_steps: Annotated[int, typer.Option(help="Stop after this many steps (overrides --epochs when > 0).")] = -1,
     learning_rate: Annotated[float, typer.Option("--lr", help="Learning rate.")] = 2e-4,
@@ -238,7 +240,10 @@ def sft(
         "--save-at-minutes", help="Also checkpoint after this many minutes of training (repeatable); "
                                   "time_spent.json maps each to its step.")] = None,
     lr_scheduler: Annotated[str, typer.Option(
-        help="Learning-rate schedule (transformers' names: linear, constant, cosine...).")] = "linear",
+        help="Learning-rate schedule (transformers' names: linear, constant, cosine, warmup_stable_decay...).")
+    ] = "linear",
+    decay_fraction: Annotated[float, typer.Option(
+        help="With --lr-scheduler warmup_stable_decay: the last share of the steps, decaying linearly to 0.")] = 0.2,
     sort_passes: Annotated[bool, typer.Option(
         help="Within each optimizer step, put answers of similar length in the same pass (less padding).")] = True,
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
@@ -252,6 +257,7 @@ def sft(
       lengthwise sft relabeled.jsonl -o runs/sft --epochs 2
       lengthwise sft longwriter.jsonl -o runs/sft-long --weighting sequence --max-length 8192
       lengthwise sft cut.jsonl -o runs/sft-cut --end-weight 10 --max-minutes 5
+      lengthwise sft cut.jsonl -o runs/sft-wsd --lr-scheduler warmup_stable_decay --decay-fraction 0.25 --lora-layers 10
       lengthwise sft cut.jsonl -o runs/sft-curve --lr-scheduler constant --epochs 100 --max-minutes 20 \
           --save-at-minutes 5 --save-at-minutes 10
     """
@@ -263,7 +269,7 @@ def sft(
                            max_length=max_length, weighting=weighting, end_weight=end_weight,
                            max_minutes=max_minutes, save_steps=save_steps, seed=seed, dtype=dtype,
                            save_at_minutes=tuple(save_at_minutes or ()), lr_scheduler=lr_scheduler,
-                           sort_passes=sort_passes)
+                           sort_passes=sort_passes, lora_layers=lora_layers, decay_fraction=decay_fraction)
     result = train_sft(settings, progress=not quiet, skip_bad=skip_bad)
     report_skipped(result.skipped)
     resumed = f" (resumed from {result.resumed_from.name})" if result.resumed_from else ""

@@ -57,6 +57,8 @@ class WritingWarmStart:
     # 2 at 3.6 GB (~7.4 s per step of 16 on 2 cores, vs ~6.4 s for 4)
     micro_batch: int = 2
     lora_r: int = 16
+    lora_layers: int | None = None  # LoRA on the top N decoder layers only (None: all); see SFTSettings
+    decay_fraction: float = 0.2  # with lr_scheduler "warmup_stable_decay": the decaying share of the steps
     save_steps: int = 10
     end_weight: float = 2.0  # the end-of-answer token's loss weight (lengthwise.sft_loss)
     max_minutes: float | None = None  # fine-tuning wall-clock budget (with a large ``epochs``: train for a time)
@@ -180,7 +182,8 @@ def warm_start_writing(out: Path, targets: Sequence[int], model: str | None, set
                                   gradient_accumulation_steps=settings.batch_size // settings.micro_batch,
                                   max_length=512, save_steps=settings.save_steps, seed=seed, dtype=dtype,
                                   end_weight=settings.end_weight, max_minutes=settings.max_minutes,
-                                  lr_scheduler=settings.lr_scheduler,
+                                  lr_scheduler=settings.lr_scheduler, decay_fraction=settings.decay_fraction,
+                                  lora_layers=settings.lora_layers,
                                   save_at_minutes=settings.save_at_minutes),
                       progress=progress)
             seconds["sft"] = round(seconds.get("sft", 0.0) + time.monotonic() - t, 1)

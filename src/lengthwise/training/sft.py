@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,9 @@ class SFTSettings:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.0  # see training.config.ModelConfig
+    # LoRA on the top ``lora_layers`` decoder layers only (None: every layer): the backward pass stops at the
+    # lowest adapted layer, so each step costs less
+    lora_layers: int | None = None
     epochs: float = 2.0
     max_steps: int = -1  # > 0 overrides epochs
     max_minutes: float | None = None  # wall-clock budget, counted over resumes (training.callbacks.TimeBudget)
@@ -55,6 +59,8 @@ class SFTSettings:
     # same steps as random sampling with less padding
     sort_passes: bool = True
     lr_scheduler: str = "linear"  # any transformers scheduler name: linear, cosine, constant_with_warmup...
+    # with ``warmup_stable_decay``: the share of the steps over which the rate decays linearly to 0 at the end
+    decay_fraction: float = 0.2
     # also keep a checkpoint after these many minutes of training (``time_spent.json`` maps each to its step)
     save_at_minutes: tuple[float, ...] = ()
 
@@ -72,6 +78,12 @@ class SFTSettings:
         if problem:
             problems.append(problem)
         problem = finite_number_problem("lora_dropout", self.lora_dropout, 0.0, 1.0)
+        if problem:
+            problems.append(problem)
+        if self.lora_layers is not None and (isinstance(self.lora_layers, bool) or not isinstance(self.lora_layers, int)
+                                             or self.lora_layers < 1):
+            problems.append(f"lora_layers must be a whole number >= 1, got {self.lora_layers!r}")
+        problem = finite_number_problem("decay_fraction", self.decay_fraction, 0.0, 1.0, low_open=True)
         if problem:
             problems.append(problem)
         if self.max_minutes is not None:
@@ -120,7 +132,7 @@ class SFTResult:
     skipped: list[str]
 
 
-def _sft_config(settings: SFTSettings):
+def _sft_config(settings: SFTSettings, examples: int):
     import torch
     from trl import SFTConfig
 
@@ -134,7 +146,41 @@ def _sft_config(settings: SFTSettings):
         completion_only_loss=True, logging_steps=1, save_strategy="steps", save_steps=settings.save_steps,
         seed=settings.seed, report_to=[], use_cpu=not cuda, gradient_checkpointing=cuda,
         bf16=trains_in_bf16(pick_device(None), settings.dtype), lr_scheduler_type=settings.lr_scheduler,
+        lr_scheduler_kwargs=_scheduler_kwargs(settings, examples),
     )
+
+
+def _scheduler_kwargs(settings: SFTSettings, examples: int) -> dict[str, Any]:
+    """transformers needs the decay of ``warmup_stable_decay`` in steps: ``decay_fraction`` of the run's."""
+    import math
+
+    if settings.lr_scheduler != "warmup_stable_decay":
+        return {}
+    per_step = settings.batch_size * settings.gradient_accumulation_steps
+    total = settings.max_steps if settings.max_steps > 0 else math.ceil(settings.epochs * examples / per_step)
+    return {"num_decay_steps": max(1, round(settings.decay_fraction * total)), "decay_type": "linear"}
+
+
+@contextmanager
+def _quiet_dataset_bars() -> Iterator[None]:
+    from datasets.utils import logging as datasets_logging
+
+    was_on = datasets_logging.is_progress_bar_enabled()
+    datasets_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            datasets_logging.enable_progress_bar()
+
+
+def layer_linear_names(model: Any) -> list[str]:
+    """The names of the linear layers inside the decoder layers (``q_proj``, ``up_proj``…): peft selects layers
+    (``layers_to_transform``) only with named targets, and what "all-linear" would pick is these."""
+    import torch
+
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                   if isinstance(module, torch.nn.Linear) and ".layers." in name})
 
 
 def _trainer_class(settings: SFTSettings, end_token_id: int | None):
@@ -196,17 +242,21 @@ def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = Fal
         if settings.lora:
             from peft import LoraConfig
 
+            layers = model.config.num_hidden_layers
+            top = None if settings.lora_layers is None else list(range(max(0, layers - settings.lora_layers), layers))
             peft_config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha,
-                                     lora_dropout=settings.lora_dropout, target_modules="all-linear",
-                                     task_type="CAUSAL_LM")
-        trainer = _trainer_class(settings, tokenizer.eos_token_id)(
-            model=model, args=_sft_config(settings), train_dataset=Dataset.from_list(rows),
-            processing_class=tokenizer, peft_config=peft_config,
-            callbacks=[ConsoleProgress(out, enabled=progress, desc="sft"), *callbacks,
-                       *([ReleaseMemory(every=8)] if pick_device(None) == "cpu" else []),
-                       *([TimeBudget(out, settings.max_minutes, settings.save_at_minutes)]
-                         if settings.max_minutes or settings.save_at_minutes else [])],
-        )
+                                     lora_dropout=settings.lora_dropout,
+                                     target_modules="all-linear" if top is None else layer_linear_names(model),
+                                     layers_to_transform=top, task_type="CAUSAL_LM")
+        with _quiet_dataset_bars():  # TRL tokenises the rows with datasets' own bars: ours is the one shown
+            trainer = _trainer_class(settings, tokenizer.eos_token_id)(
+                model=model, args=_sft_config(settings, len(rows)), train_dataset=Dataset.from_list(rows),
+                processing_class=tokenizer, peft_config=peft_config,
+                callbacks=[ConsoleProgress(out, enabled=progress, desc="sft"), *callbacks,
+                           *([ReleaseMemory(every=8)] if pick_device(None) == "cpu" else []),
+                           *([TimeBudget(out, settings.max_minutes, settings.save_at_minutes)]
+                             if settings.max_minutes or settings.save_at_minutes else [])],
+            )
         quiet_trainer_console(trainer)
         resume = last_checkpoint(out)
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)

@@ -10,6 +10,7 @@ from lengthwise.agentwrite.guard import escalation, pick_least_redundant, sectio
 from lengthwise.agentwrite.plan import parse_point, repeats_point, section_count
 from lengthwise.agentwrite.writer import AgentWriter, WriteSettings, guard_summary, new_document
 from lengthwise.cli import main
+from lengthwise.errors import ConfigError
 from lengthwise.io import ResumableJsonl
 from lengthwise.jobs.write import document_line, fallback_kind
 from lengthwise.synthetic import honest_text
@@ -235,6 +236,29 @@ def test_the_guard_can_be_switched_off(tmp_path):
     writer.run([doc], lambda d: None)
     assert generator.calls == 4 and "guard" not in doc.sections[1]
     assert guard_summary(doc.sections) is None
+
+
+def test_a_base_repetition_penalty_applies_from_the_first_writing_and_escalation_only_raises_it(tmp_path):
+    seen = []
+
+    def reply(request):
+        if _kind(request) == "plan":
+            return PLAN
+        seen.append(request)
+        return honest(100, seed=20)  # every section the same text: from section 2 on, a copy
+
+    writer, _ = _writer(tmp_path, reply, max_section_words=300, short_ratio=0.3, repetition_penalty=1.25)
+    doc = new_document("d", "Write about 600 words on rivers.", 600)
+    writer.run([doc], lambda d: None)
+    first = [r for r in seen if "paragraph 1 " in r.messages[-1]["content"]]
+    second = [r for r in seen if "paragraph 2 " in r.messages[-1]["content"]]
+    assert [r.repetition_penalty for r in first] == [1.25]  # fresh text: one writing, with the base penalty
+    # section 2 copies section 1 each time: 1.25, 1.25, then max(1.2, 1.25), then 1.3 with no repeated 4-grams
+    assert [(r.repetition_penalty, r.no_repeat_ngram_size) for r in second] == [
+        (1.25, None), (1.25, None), (1.25, None), (1.3, 4)]
+    assert [d["repetition_penalty"] for d in doc.sections[1]["guard"]["detail"]] == [1.25, 1.25, 1.25, 1.3]
+    with pytest.raises(ConfigError, match="repetition_penalty"):
+        WriteSettings(repetition_penalty=0.0)
 
 
 def test_escalation_steps():

@@ -67,7 +67,8 @@ class WriteSettings:
     (``point_attempts`` tries per point; a point that repeats an earlier one is rejected) before falling back to
     the even split. ``guard``: score each finished section's redundancy against the text so far and write it
     again above ``guard_threshold`` (at most ``guard_attempts`` times, escalating; the least redundant is kept);
-    ``guard_paraphrase`` also counts paraphrased sentences (needs the embedder)."""
+    ``guard_paraphrase`` also counts paraphrased sentences (needs the embedder). ``repetition_penalty``: applied to
+    every section from its first writing (a small model's sections restate the text so far: fewer rewrites)."""
 
     min_section_words: int = 200
     max_section_words: int = 1000
@@ -92,6 +93,8 @@ class WriteSettings:
     guard_threshold: float = 0.3
     guard_attempts: int = 3
     guard_paraphrase: bool = False
+    # a mild penalty on every section's first writing (None: none); the guard's escalations only ever raise it
+    repetition_penalty: float | None = None
 
     def contract(self) -> PlanContract:
         return PlanContract(self.min_section_words, self.max_section_words, self.max_sections)
@@ -117,6 +120,8 @@ class WriteSettings:
             self.guard_settings()
         except ValueError as exc:
             problems.append(str(exc))
+        if self.repetition_penalty is not None and not self.repetition_penalty > 0:
+            problems.append(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -243,6 +248,14 @@ class AgentWriter:
                                  temperature=self.settings.temperature, top_p=self.settings.top_p,
                                  seed=self.settings.seed + salt, **anti_repetition)
 
+    def _anti_repetition(self, attempt: int) -> dict[str, Any]:
+        """The guard's escalation for this attempt, never below the settings' own repetition penalty."""
+        esc = escalation(attempt).as_dict()
+        base = self.settings.repetition_penalty
+        if base is not None:
+            esc["repetition_penalty"] = max(base, esc["repetition_penalty"] or base)
+        return esc
+
     def tokens_per_word(self, doc: Document) -> float:
         if doc.section_words >= MEASURED_AFTER_WORDS and doc.section_tokens > 0:  # some backends report no usage
             return min(4.0, max(0.5, doc.section_tokens / doc.section_words))
@@ -283,10 +296,10 @@ class AgentWriter:
                                     self.window - max_new - s.safety_tokens, self.measure, doc.language)
         if fitted.mode == "digest" and not any(f.startswith("context: digest") for f in doc.fallbacks):
             doc.fallbacks.append(f"context: digest from section {k + 1}")
-        esc = escalation(len(doc.guard_candidates))
-        return "section", self._request(fitted.messages, max_new, salt=10 * k + doc.continuations + esc.salt,
-                                        repetition_penalty=esc.repetition_penalty,
-                                        no_repeat_ngram_size=esc.no_repeat_ngram_size)
+        attempt = len(doc.guard_candidates)
+        return "section", self._request(fitted.messages, max_new,
+                                        salt=10 * k + doc.continuations + escalation(attempt).salt,
+                                        **self._anti_repetition(attempt))
 
     # --- results --------------------------------------------------------------------------------
     def apply(self, doc: Document, kind: str, result: GenerationResult) -> None:
@@ -440,7 +453,7 @@ class AgentWriter:
         redundancy = section_redundancy(doc.text, row["text"], self.embed)
         # tokens this attempt generated (the step's tokens so far, less the earlier attempts'): what a rewrite costs
         tokens = doc.step_tokens - sum(c["tokens"] for c in doc.guard_candidates)
-        doc.guard_candidates.append({**row, "redundancy": redundancy, "escalation": escalation(attempt).as_dict(),
+        doc.guard_candidates.append({**row, "redundancy": redundancy, "escalation": self._anti_repetition(attempt),
                                      "tokens": tokens})
         if redundancy["score"] > g.threshold and attempt < g.attempts:
             return None

@@ -151,6 +151,8 @@ def write(
         help="Rewrites per section at most (new seed, then repetition penalty, then no repeated 4-grams).")] = 3,
     guard_paraphrase: Annotated[bool, typer.Option(
         help="The guard also counts paraphrased sentences (embedder; slower).")] = False,
+    repetition_penalty: Annotated[float | None, typer.Option(
+        help="Repetition penalty on every section from its first writing (e.g. 1.1 for small models).")] = None,
     skip_bad: SkipBadOpt = False,
     restart: RestartOpt = False,
     quiet: QuietOpt = False,
@@ -175,7 +177,8 @@ def write(
                              plan_attempts=plan_attempts, plan_example=plan_example, plan_prefill=plan_prefill,
                              window=window, temperature=temperature, seed=seed, counter=counter,
                              incremental_plan=incremental_plan, guard=guard, guard_threshold=guard_threshold,
-                             guard_attempts=guard_attempts, guard_paraphrase=guard_paraphrase)
+                             guard_attempts=guard_attempts, guard_paraphrase=guard_paraphrase,
+                             repetition_penalty=repetition_penalty)
     records, skipped = load_prompts(prompts, skip_bad=skip_bad)
     check_output(out)  # before a model loads
     report_skipped(skipped)

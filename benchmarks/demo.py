@@ -79,6 +79,18 @@ ATTEMPTS = [
     "memory released between phases). Files: benchmarks/.work/demo/recipe3a. Hence 3.5 epochs",
     "greedy decoding in batches of 16 instead of 8: 1.3x faster measurement, but 80.3 vs 84.2 S_l on the same "
     "64 prompts (bf16 numerics change with the padding): every figure here decodes in batches of 8",
+    "fourth full run (recipe 3: warm start 3.5 epochs at a constant 5e-4 + RL 4 steps of LUSPO on log_ratio + "
+    "quality): demo 75.7 (+12.3, CI +7.4..+17.3), warm start 72.4 (answers too short at 80-120 words), RL stage "
+    "+3.2 (CI +0.7..+5.9); SFT only 79.0, RL only 64.2, TRL peer 69.5 (870 s each); 21.5 min, 4.32 GB. Files: "
+    "benchmarks/.work/demo/recipe3",
+    "warm start variants on recipe 3's samples, warm start alone measured (222 prompts, greedy): LoRA on the top 10 "
+    "of 30 layers (steps 42 % faster) 59.6, every answer stops early; top 20 layers (14 % faster) with the "
+    "decaying end below 73.3; all layers, constant for 75 % of the steps then decaying linearly to 0 "
+    "(warmup_stable_decay) 79.6 (20/35/55/68/83/77 words): adopted (recipe 4)",
+    "SFT speed levers measured and not adopted: logits for the answer positions only (logits_to_keep) made a pass "
+    "over 2 x 200 tokens slower, 0.95 vs 0.83 s (the slice's backward); passes of 4 instead of 2: 6.27 vs 7.16 s "
+    "per step but 3.69 vs 3.23 GB over 12 steps; memory released every 2 steps instead of 8: 3.14 vs 3.23 GB at "
+    "1 % of the step time (adopted)",
 ]
 
 

@@ -253,7 +253,9 @@ def train_sft(settings: SFTSettings, progress: bool = True, skip_bad: bool = Fal
                 model=model, args=_sft_config(settings, len(rows)), train_dataset=Dataset.from_list(rows),
                 processing_class=tokenizer, peft_config=peft_config,
                 callbacks=[ConsoleProgress(out, enabled=progress, desc="sft"), *callbacks,
-                           *([ReleaseMemory(every=8)] if pick_device(None) == "cpu" else []),
+                           # every 2 steps: 12 steps of the demo's warm start held 3.14 GB vs 3.23 GB every 8, for
+                           # ~1 % of the step time
+                           *([ReleaseMemory(every=2)] if pick_device(None) == "cpu" else []),
                            *([TimeBudget(out, settings.max_minutes, settings.save_at_minutes)]
                              if settings.max_minutes or settings.save_at_minutes else [])],
             )

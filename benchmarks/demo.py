@@ -142,11 +142,25 @@ def _sft_curve(out: Path, records, settings, spec: dict, minutes: float) -> dict
     from lengthwise.jobs.demo import _measure
     from lengthwise.jobs.writing_warmstart import warm_start_writing
 
+    # the marks are fixed when the run starts (spec.json): a rerun with later CURVE_MINUTES extends the same run
+    spec_path = out / "spec.json"
+    if spec_path.exists():
+        spec = {**spec, **json.loads(spec_path.read_text())}
+        minutes = spec["train_seconds"] / 60
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        spec_path.write_text(json.dumps({k: spec[k] for k in ("train_seconds", "sample_seconds")}))
     sample_minutes = spec["sample_seconds"] / 60
     totals = sorted({round(minutes, 2), *CURVE_MINUTES})
     marks = {total: round(total - sample_minutes, 3) for total in totals}
     warm = replace(settings.warm, epochs=1000.0, lr_scheduler="constant", max_minutes=max(marks.values()),
                    save_steps=50, save_at_minutes=tuple(marks.values()))
+    spent_path = out / "warm" / "sft" / "time_spent.json"
+    if spent_path.exists() and json.loads(spent_path.read_text())["seconds"] < 60 * max(marks.values()):
+        import shutil  # stopped at an earlier last mark: train on from its last checkpoint
+
+        shutil.rmtree(out / "warm" / "sft" / "final", ignore_errors=True)
+        shutil.rmtree(out / "warm" / "model", ignore_errors=True)
     started = time.monotonic()
     warm_start_writing(out / "warm", settings.training.data.lengths, None, warm, seed=settings.training.seed,
                        progress=False)

@@ -257,7 +257,7 @@ def sft(
       lengthwise sft relabeled.jsonl -o runs/sft --epochs 2
       lengthwise sft longwriter.jsonl -o runs/sft-long --weighting sequence --max-length 8192
       lengthwise sft cut.jsonl -o runs/sft-cut --end-weight 10 --max-minutes 5
-      lengthwise sft cut.jsonl -o runs/sft-wsd --lr-scheduler warmup_stable_decay --decay-fraction 0.25 --lora-layers 10
+      lengthwise sft cut.jsonl -o runs/sft-wsd --lr-scheduler warmup_stable_decay --decay-fraction 0.25 --epochs 3.5
       lengthwise sft cut.jsonl -o runs/sft-curve --lr-scheduler constant --epochs 100 --max-minutes 20 \
           --save-at-minutes 5 --save-at-minutes 10
     """

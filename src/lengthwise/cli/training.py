@@ -90,7 +90,9 @@ def demo(
         help="Held-out prompts to measure (writing default: all 222; reasoning: problems, default 30).")] = None,
     sampled: Annotated[int, typer.Option(
         "--sampled", help="Also measure at T = 0.7 with this many seeds, beside the greedy figure.")] = 0,
-    preset: Annotated[str, typer.Option(help="Loss preset: grpo, dr_grpo, dapo, gspo or luspo.")] = "luspo",
+    preset: Annotated[str | None, typer.Option(
+        help="Loss preset: grpo, dr_grpo, dapo, gspo or luspo (default: grpo for writing, luspo for reasoning).")
+    ] = None,
     learning_rate: Annotated[float | None, typer.Option("--lr", help="Learning rate of the LoRA adapters.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for prompts, sampling and training.")] = 0,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: cuda if present).")] = None,
@@ -112,7 +114,7 @@ def demo(
     """Teach the embedded SmolLM2-135M to follow requested lengths (or reasoning budgets), and show it.
 
     Measures the untrained model on 222 held-out prompts (greedy), fine-tunes it on its own answers cut to
-    the requested lengths (the warm start), trains it with LUSPO + LoRA on TRL's GRPOTrainer, measures
+    the requested lengths (the warm start), trains it with GRPO + LoRA on TRL's GRPOTrainer, measures
     again, and writes OUT/report.html (before/after tables with paired 95% CIs, the required-vs-produced
     plot, training curves, samples).
 
@@ -130,7 +132,7 @@ def demo(
     from lengthwise.jobs.demo import DemoSettings, demo_table_rows, run_demo
     from lengthwise.losses import PRESETS
 
-    if preset not in PRESETS:
+    if preset is not None and preset not in PRESETS:
         raise LengthwiseError(f"--preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     if steps is not None and steps < 0:
         raise LengthwiseError(f"--steps must be >= 0, got {steps}")
@@ -140,8 +142,8 @@ def demo(
         raise LengthwiseError("--compare-presets belongs to --task reasoning")
     if measure_warm and task != "writing":
         raise LengthwiseError("--measure-warm belongs to --task writing")
-    training = {"model.name": model, "preset": preset, "seed": seed, "data.seed": seed, "device": device}
-    for key, value in (("max_steps", steps or None), ("learning_rate", learning_rate)):
+    training = {"model.name": model, "seed": seed, "data.seed": seed, "device": device}
+    for key, value in (("max_steps", steps or None), ("learning_rate", learning_rate), ("preset", preset)):
         if value is not None:
             training[key] = value
     if task == "reasoning":

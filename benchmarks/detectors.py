@@ -19,6 +19,7 @@ import argparse
 import collections
 import math
 import os
+import re
 import sys
 import time
 
@@ -35,6 +36,7 @@ from lengthwise.rewards.keywords import content_terms, term_evidence  # noqa: E4
 from lengthwise.rewards.redundancy import exact_repetition, near_duplicate_paragraphs, paraphrase_repetition  # noqa: E402
 from lengthwise.synthetic import hacking_corpus  # noqa: E402
 
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
 FAMILY_DETECTORS = {"paste": ("exact_repetition", "near_duplicate_paragraphs"),
                     "paraphrase": ("paraphrase_repetition",), "stuffing": ("keyword_stuffing",)}
 
@@ -71,13 +73,26 @@ def rates(rows: list[tuple[object, dict[str, bool]]]) -> dict:
     return out
 
 
+EN_FEATURES = ("appeal", "log_lift", "log_share", "title", "word_forms", "collocation", "praise", "capitalized")
+# fewer for Chinese: 20 calibration texts; with share and title too the fit turned share's weight negative
+ZH_FEATURES = ("log_lift", "collocation", "praise")
+
+
+def features(e, names) -> list[float]:
+    values = {"appeal": e.appeal, "log_lift": math.log10(e.lift), "log_share": math.log10(e.share),
+              "title": float(e.in_title), "word_forms": float(min(e.word_forms, 3)), "collocation": e.collocation,
+              "praise": e.praise, "capitalized": e.capitalized}
+    return [values[n] for n in names]
+
+
 def fit(samples) -> None:
-    """Refit the stuffing model on the calibration split and print the weights and the sweep."""
+    """Refit the stuffing model on the calibration split (one logistic model per language) and print the
+    weights and the sweep."""
     from sklearn.linear_model import LogisticRegression
 
     embedder = Embedder()
     pool = {t for w in detector_corpus.PRAISE_EN + detector_corpus.PRAISE_ZH for t in content_terms(w)}
-    feats, labels, docs = [], [], []
+    rows: dict[str, tuple[list, list, list]] = {"en": ([], [], []), "zh": ([], [], [])}
     for s in samples:
         if s.split != "calibration" or s.kind not in ("honest", "stuffing"):
             continue
@@ -86,19 +101,25 @@ def fit(samples) -> None:
                 continue
             # No count feature: fitted on light stuffing it learns "long texts have frequent honest terms" and
             # turns negative, so heavier stuffing would look less suspicious; evidence must grow with the share.
-            feats.append([e.appeal, math.log10(e.lift), math.log10(e.share), e.in_title, min(e.word_forms, 3)])
+            language = "zh" if _CJK.fullmatch(e.term) else "en"
+            feats, labels, docs = rows[language]
+            feats.append(features(e, ZH_FEATURES if language == "zh" else EN_FEATURES))
             labels.append(s.kind == "stuffing")
             docs.append((s.id, s.kind))
-    # C = 10: the appeal differences are small numbers; C = 1 shrinks their weight (recall 0.63 vs 0.83 at 4 % FPR).
-    model = LogisticRegression(C=10.0, max_iter=5000).fit(feats, labels)
-    w = model.coef_[0]
-    print("StuffingModel(" + ", ".join(f"{k}={v:.2f}" for k, v in zip(
-        ("appeal", "log_lift", "log_share", "title", "word_forms"), w, strict=True)) +
-        f", intercept={model.intercept_[0]:.2f})")
-    p = model.predict_proba(feats)[:, 1]
-    n = collections.Counter(k for k in (s.kind for s in samples if s.split == "calibration"))
-    for cut in (0.5, 0.6, 0.7, 0.74, 0.8, 0.9):
-        flagged = {d for d, q in zip(docs, p, strict=True) if q >= cut}
+    weights, scored = {}, []
+    for language, (feats, labels, docs) in rows.items():
+        # C = 10: the appeal differences are small numbers; C = 1 shrinks their weight (recall 0.63 vs 0.83 at
+        # 4 % FPR in the first fit).
+        model = LogisticRegression(C=10.0, max_iter=5000).fit(feats, labels)
+        prefix = "zh_" if language == "zh" else ""
+        names = ZH_FEATURES if language == "zh" else EN_FEATURES
+        weights[f"{prefix}intercept"] = round(float(model.intercept_[0]), 2)
+        weights.update({f"{prefix}{n}": round(float(w), 2) for n, w in zip(names, model.coef_[0], strict=True)})
+        scored += list(zip(docs, model.predict_proba(feats)[:, 1], strict=True))
+    print("StuffingModel(" + ", ".join(f"{k}={v}" for k, v in weights.items()) + ")")
+    n = collections.Counter(s.kind for s in samples if s.split == "calibration")
+    for cut in (0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95):
+        flagged = {d for d, q in scored if q >= cut}
         print(f"term_probability {cut}: FPR {sum(k == 'honest' for _, k in flagged) / n['honest']:.3f} "
               f"recall {sum(k == 'stuffing' for _, k in flagged) / n['stuffing']:.3f}")
 

@@ -167,3 +167,96 @@ def test_the_stuffing_model_is_configuration(audit):
     text = stuffed(ARTICLE, ("outstanding", "superb", "brilliant"), every=7)
     strict = StuffingModel(term_probability=0.999999)
     assert not keyword_stuffing(text, "Explain scopes.", embed=audit.embedder, model=strict).flagged
+
+
+def test_collocation_reads_neighbours_around_the_shared_unit():
+    from lengthwise.rewards.keywords import collocation
+
+    # dropped in anywhere: a different word on each side every time
+    assert collocation("a b x c d x e f x g".split(), "x", cjk=False) == 0.0
+    # a topic term recurs in its phrases: "the x", "x is"
+    assert collocation("the x is then the x was x is".split(), "x", cjk=False) == 1.0
+    # an inserted idiom is one unit: its bigram is always followed by 深, which is no evidence of a phrase
+    assert collocation(list("甲全面深入乙丙全面深入丁戊全面深入己"), "全面", cjk=True) == 0.0
+    assert collocation(list("文件系统的系统的系统管理"), "系统", cjk=True) == 1.0
+    assert collocation(["x"], "x", cjk=False) == 0.0  # one occurrence: nothing to share
+
+
+def test_stuffed_words_have_no_phrases_of_their_own(audit):
+    text = stuffed(ARTICLE, ("outstanding", "superb"), every=7)
+    evidence = {e.term: e for e in term_evidence(text, "Explain scopes.", audit.embedder)[0]}
+    assert evidence["namespace"].collocation > 0.5
+    assert evidence["outstanding"].collocation < evidence["namespace"].collocation
+    assert "collocation" in keyword_stuffing(text, "Explain scopes.", embed=audit.embedder).details["terms"][0]
+
+
+def test_chance_collocation_golden_value():
+    from lengthwise.rewards.keywords import chance_collocation
+
+    # two words at rate 1/2, three placements: q = 2 * 0.5 * (1 - 0.5^2) = 0.75; either side 1 - 0.25^2
+    assert chance_collocation(["a", "b"] * 5, 3) == pytest.approx(0.9375)
+    assert chance_collocation(["a", "b"] * 5, 1) == 0.0
+    # many distinct words: random neighbours rarely coincide
+    assert chance_collocation([f"w{i}" for i in range(1000)], 5) < 0.02
+
+
+def test_praise_lexicons():
+    from lengthwise.rewards.praise import praise
+
+    assert praise("superb", "en") > 0.5 and praise("Superb", "en") == praise("superb", "en")
+    assert praise("object", "en") == 0.0 and praise("terrible", "en") == 0.0  # neutral and negative: none
+    assert praise("拔萃", "zh") == 1.0 and praise("引人入胜", "zh") == 1.0
+    assert praise("文件", "zh") == 0.0
+
+
+NEWS = """Police in Sydney say a man named Hollingworth has been charged over a series of break-ins at shops in the
+inner west. Detectives allege Hollingworth entered six stores over three weeks and took cash and phones.
+
+Hollingworth was arrested at a house in Marrickville on Tuesday morning after officers matched footage from two
+of the shops. A police spokeswoman said Hollingworth did not resist and was taken to Newtown station.
+
+The owners of the shops said the break-ins had cost them thousands of dollars in repairs. One owner said he
+had installed new locks twice in a month. Hollingworth is due to appear in the local court next week.
+
+Detectives say they are still looking for a second man who may have driven a car used in the break-ins. They
+have asked anyone with information to call Crime Stoppers. Lawyers for Hollingworth declined to comment."""
+
+ZH_HONEST = """软件包管理是维护系统的日常工作。管理员通常先更新软件源的索引，再查看哪些软件包可以升级。
+升级之前应当阅读变更说明，确认新版本不会破坏现有的配置文件。
+
+安装新的软件包时，管理工具会自动计算依赖关系，并下载缺少的库文件。如果两个软件包提供同一个文件，工具会报告冲突，
+需要管理员决定保留哪一个。删除软件包时，可以选择同时清除它的配置文件，也可以保留配置以便日后重新安装。
+
+服务器上的升级最好安排在访问量较低的时段进行。升级内核以后需要重新启动机器，新内核才会生效。为了防止意外，
+可以先在测试机器上完成同样的步骤，记录遇到的问题，再在正式环境中执行。日志文件记录了每一次安装和删除的时间，
+排查故障时非常有用。"""
+
+
+def _insert_every(text: str, words: tuple[str, ...], every: int) -> str:
+    out, k = [], 0
+    for i, ch in enumerate(text):
+        out.append(ch)
+        if i % every == every - 1 and ch not in "\n":
+            out.append(words[k % len(words)])
+            k += 1
+    return "".join(out)
+
+
+def test_a_name_the_news_is_about_is_not_stuffing(audit):
+    evidence = {e.term: e for e in term_evidence(NEWS, "Write a news report.", audit.embedder)[0]}
+    name = evidence["hollingworth"]
+    assert name.lift > 1000 and name.capitalized == 1.0  # rare in ordinary language, but written as a name
+    assert name.probability < StuffingModel().term_probability
+    assert not audit("Write a news report.", NEWS)["keyword_stuffing"].flagged
+
+
+def test_chinese_praise_idioms_are_stuffing_and_the_honest_text_is_not(audit):
+    prompt = "介绍软件包管理。"
+    assert not audit(prompt, ZH_HONEST)["keyword_stuffing"].flagged
+    stuffed_zh = _insert_every(ZH_HONEST, ("出类拔萃", "精彩绝伦"), every=23)
+    detection = audit(prompt, stuffed_zh)["keyword_stuffing"]
+    assert detection.flagged
+    terms = {t["term"] for t in detection.details["terms"]}
+    assert terms & {"出类", "拔萃", "精彩", "绝伦"}
+    why = detection.details["terms"][0]
+    assert why["praise"] == 1.0 and why["collocation"] < 0.3

@@ -64,7 +64,8 @@ def test_export_verl_writes_parquet_stack_and_overrides(prompts, tmp_path):
 
     out = tmp_path / "verl"
     assert (
-        main(["export-verl", str(REPO / "examples/cpu-demo.yaml"), "--out", str(out), "--set", "data.builtin_n=6"]) == 0
+        main(["export-verl", str(REPO / "examples/cpu-demo.yaml"), "--out", str(out), "--set", "data.builtin_n=6",
+              "--set", "preset=luspo"]) == 0
     )
     table = pq.read_table(out / "train.parquet").to_pylist()
     assert len(table) == 6 and table[0]["extra_info"]["length"] > 0 and table[0]["prompt"][-1]["role"] == "user"

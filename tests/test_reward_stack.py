@@ -168,9 +168,7 @@ def test_under_advantage_averaging_every_hack_ranks_below_its_honest_source(stac
             f.__name__: f(prompts=prompts, completions=completions, length=[target] * 4) for f in stack.reward_funcs
         }
         adv = advantage_average(rewards, group_size=4).tolist()
-        # Chinese stuffing goes undetected since the real-prose recalibration (docs/rewards.md, known gap).
-        hacks = adv[1:3] if honest.language == "zh" else adv[1:]
-        assert all(adv[0] > a for a in hacks), (honest.language, rewards, adv)
+        assert all(adv[0] > a for a in adv[1:]), (honest.language, rewards, adv)
 
 
 def test_onnx_and_torch_runtimes_give_the_same_embeddings():

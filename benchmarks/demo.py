@@ -91,7 +91,27 @@ ATTEMPTS = [
     "over 2 x 200 tokens slower, 0.95 vs 0.83 s (the slice's backward); passes of 4 instead of 2: 6.27 vs 7.16 s "
     "per step but 3.69 vs 3.23 GB over 12 steps; memory released every 2 steps instead of 8: 3.14 vs 3.23 GB at "
     "1 % of the step time (adopted)",
+    "RL preset on recipe 4's warm start (same samples, seed, 4 steps; RL and after re-run only): GRPO (sequence "
+    "mean of token means) RL stage +3.4 (CI +1.1..+5.9), by target -1.6/+3.0/+5.7/+5.7/+3.1/+4.6 at 20..120, demo "
+    "83.0 (+19.6); LUSPO (each answer's loss scaled by its length) +1.6 (CI -0.8..+4.0), -3.2/-4.3 at 20/40: the "
+    "long-target groups drove the update and lengthened the short answers. GRPO adopted (recipe 5)",
+    "SFT time levers, 24 steps each, alone: passes of 2 8.53 s/step, 3.46 GB; passes of 4 7.14 s/step, 4.17 GB; "
+    "malloc's mmap threshold fixed at 1 MB (big buffers returned on free): 8.51 s and 3.34 GB (passes of 2), "
+    "9.33 s and 4.04 GB (passes of 4: page faults); the loss from the final hidden states, projecting only the "
+    "answer positions in checkpointed chunks (no B x T x V logits): 1 pass alone 2.71 vs 2.95 GB, but inside the "
+    "Trainer 7.51 s and 5.0 GB (passes of 4) / 8.38 s and 3.97 GB (passes of 2), more, not less; none adopted. "
+    "The in-demo vs standalone step gap (8.7 vs 7.2 s) is the step count, not the process: 12 steps 7.94 s, 24 "
+    "steps 8.53 s alone; a generation phase first adds 2.5 %",
 ]
+
+# Which run each arm's figures come from (the arms are separate processes; a rerun of one arm keeps the others).
+ARMS_PROVENANCE = (
+    "demo: recipe 5 (GRPO RL), 2026-12-03 07:45 run; its before phase (432 s) ran beside other CPU work and is "
+    "not a clean timing, and the rest of its phases ran ~15 % slower than the same phases of recipe 4's clean run "
+    "earlier that day (warm start 944 vs 828 s, after 286 vs 248 s) with nothing else running. sft_only, rl_only "
+    "and peer: the recipe-3 run of 2026-12-03 (870 s of training each; rl_only trained LUSPO, the preset of "
+    "that time), not re-run for recipe 5"
+)
 
 
 def _child(arm: str, result_file: Path) -> None:
@@ -297,6 +317,7 @@ def main() -> None:
         "demo_minutes_without_warm_measurement": round(demo_wall / 60, 2),
         "before_phase_seconds_carried": before_seconds if phase["before"] <= 5 else None,
         "warm_start_data": summary["warm_start_data"], "recipe": summary["settings"], "attempts": ATTEMPTS,
+        "arms_provenance": ARMS_PROVENANCE,
         "words_after_demo": round(sum(r["words"] for r in after) / len(after), 1),
         "scaling_curve": curve,
     }, f"held-out S_l {summary['before']['S_l']} -> demo {summary['after']['S_l']} "

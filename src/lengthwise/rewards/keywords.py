@@ -211,13 +211,15 @@ def chance_collocation(sequence: Sequence[str], occurrences: int, rates: np.ndar
 
 
 def _occurrences(sequence: list[str], positions: dict[str, list[int]], term: str, cjk: bool,
-                 max_extension: int = 4, templates_count: bool = True) -> tuple[float, str]:
-    """``(collocation, unit)``: see ``collocation``; ``unit`` is the shared extension ("引人入胜" for 人入)."""
+                 max_extension: int = 4) -> tuple[float, float, str]:
+    """``(collocation, collocation without templates, unit)``: see ``collocation``; without templates, an
+    occurrence in a recurring frame (the same word on both sides: ", a superb and ...", "体现了…与") does not
+    count; ``unit`` is the shared extension ("引人入胜" for 人入)."""
     unit = list(term) if cjk else [term]
     k = len(unit)
     starts = [i for i in positions.get(unit[0], ()) if sequence[i:i + k] == unit]
     if len(starts) < 2:
-        return 0.0, term
+        return 0.0, 0.0, term
     left, right = 0, k  # the shared unit is sequence[i + left : i + right] for every start i
     for _ in range(max_extension):
         before = {sequence[i + left - 1] if i + left > 0 else None for i in starts}
@@ -232,13 +234,12 @@ def _occurrences(sequence: list[str], positions: dict[str, list[int]], term: str
     lefts = Counter(sequence[i + left - 1] for i in starts if i + left > 0)
     rights = Counter(sequence[i + right] for i in starts if i + right < len(sequence))
     frames = Counter(_frame(sequence, i + left, i + right) for i in starts)
-    # without ``templates_count``, an occurrence in a recurring frame (the same word on both sides: ", a superb
-    # and ...", "体现了…与") is a template, not a phrase of the text's own, and does not count
-    shared = sum(1 for i in starts if ((i + left > 0 and lefts[sequence[i + left - 1]] > 1)
-                                       or (i + right < len(sequence) and rights[sequence[i + right]] > 1))
-                 and (templates_count or frames[_frame(sequence, i + left, i + right)] < 2))
+    shared = [i for i in starts if (i + left > 0 and lefts[sequence[i + left - 1]] > 1)
+              or (i + right < len(sequence) and rights[sequence[i + right]] > 1)]
+    untemplated = [i for i in shared if frames[_frame(sequence, i + left, i + right)] < 2]
     joiner = "" if cjk else " "
-    return shared / len(starts), joiner.join(sequence[starts[0] + left:starts[0] + right])
+    return (len(shared) / len(starts), len(untemplated) / len(starts),
+            joiner.join(sequence[starts[0] + left:starts[0] + right]))
 
 
 def _frame(sequence: list[str], start: int, end: int) -> tuple[str | None, str | None]:
@@ -301,12 +302,12 @@ def term_evidence(
         expected = max(_background("zh" if chinese else "en").get(term, 0.0), _BACKGROUND_FLOOR)
         observed = count / words
         language = "zh" if chinese else "en"
-        shared, unit = _occurrences(sequence, positions, term, chinese)
+        shared, untemplated, unit = _occurrences(sequence, positions, term, chinese)
         lexicon = max(praise(term, language), praise(unit, language))
         if lexicon > 0 or appeal.get(term, 0.0) > 0:
             # a word that praises gets no credit for a fixed frame ("at low tide" is the poem's phrase;
             # ", a superb and brilliant point" in every other sentence is a template)
-            shared = _occurrences(sequence, positions, term, chinese, templates_count=False)[0]
+            shared = untemplated
         shared -= chance_collocation(sequence, count, rates)
         e = TermEvidence(term, count, count / len(terms), observed, expected, observed / expected,
                          appeal.get(term, 0.0), term in asked or _stem(term) in asked, term in title,

@@ -18,6 +18,8 @@ def _settings(model_dir, **kw) -> DemoSettings:
     training = {"model.name": str(model_dir), "max_steps": 1, "max_completion_length": 24, "data.builtin_n": 8,
                 **kw.pop("training", {})}
     kw.setdefault("warm", None)  # the warm start has its own test below
+    # phases in this process (a spawned one costs ~5 s of imports); the warm-start test runs them isolated
+    kw.setdefault("isolate_phases", False)
     return DemoSettings.quick(training=training, n_prompts=4, eval_max_tokens=24, **kw)
 
 
@@ -120,8 +122,11 @@ def test_demo_warm_start_phase_feeds_rl_the_merged_model_and_reports_what_each_s
     warm = WritingWarmStart(tasks=6, max_new_tokens=40, tolerance=0.95, batch_size=2, micro_batch=2, epochs=1.0)
     phases = []
     out = tmp_path / "demo"
-    run_demo(out, _settings(tiny_model_dir, warm=warm, measure_warm=True), progress=False, on_phase=phases.append)
+    isolated = _settings(tiny_model_dir, warm=warm, measure_warm=True, isolate_phases=True)
+    run_demo(out, isolated, progress=False, on_phase=phases.append)
     assert [p[:3] for p in phases if p[1] == "/"] == ["1/5", "2/5", "3/5", "4/5", "5/5"]
+    # the warm start ran in its own process and its messages still reached the caller
+    assert any(p.startswith("   warm start:") for p in phases)
     assert (out / "warm" / "model" / ".complete").exists() and (out / "warm.jsonl").exists()
     rows = [json.loads(x) for x in (out / "warm" / "sft.jsonl").read_text().splitlines()]
     assert rows and all(r["target"] in DEMO_LENGTHS for r in rows)
@@ -134,10 +139,13 @@ def test_demo_warm_start_phase_feeds_rl_the_merged_model_and_reports_what_each_s
     warm_block = summary["warm"]
     assert warm_block["n"] == 4 and warm_block["gain"]["S_l"]["n"] == 4 and warm_block["rl_gain"]["S_l"]["n"] == 4
     assert summary["warm_start_data"]["examples"] == len(rows)
+    # each phase's process and this one's memory meanwhile
+    assert set(summary["phase_peak_rss_mb"]) == {"before", "warm", "warm_measure", "train", "after"}
+    assert all(mb > 50 for mb in summary["phase_peak_rss_mb"].values())
     # a rerun finds every phase done
     mtime = (out / "warm" / "model" / ".complete").stat().st_mtime_ns
     phases.clear()
-    run_demo(out, _settings(tiny_model_dir, warm=warm, measure_warm=True), progress=False, on_phase=phases.append)
+    run_demo(out, isolated, progress=False, on_phase=phases.append)
     assert (out / "warm" / "model" / ".complete").stat().st_mtime_ns == mtime
     assert any("already finished" in p for p in phases)
 
@@ -175,6 +183,7 @@ def test_the_demo_measures_in_the_dtype_its_training_names(tiny_model_dir, tmp_p
         return original(cls, model, device=device, dtype=dtype, **kw)
 
     monkeypatch.setattr(transformers_backend.TransformersGenerator, "from_pretrained", classmethod(spy))
-    run_demo(tmp_path / "run", _settings(tiny_model_dir, training={"model.dtype": "float32"}), progress=False,
-             train=False)
+    # the spy lives in this process: the measurement runs here too
+    run_demo(tmp_path / "run", _settings(tiny_model_dir, training={"model.dtype": "float32"}, isolate_phases=False),
+             progress=False, train=False)
     assert seen == ["float32"]

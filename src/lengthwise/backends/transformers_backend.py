@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from lengthwise.backends.base import GenerationRequest, GenerationResult, ResultCallback
+from lengthwise.backends.pruned_greedy import greedy_decode
 
 __all__ = ["TransformersGenerator"]
 
@@ -27,6 +28,10 @@ class TransformersGenerator:
     section prompts grow by one section each step, so a document's next section reuses everything up to the end
     of the earlier text. Requests then run one at a time (a cache is one sequence), trading batching for prefill:
     worth it for one long document, not for many short ones. ``prefix_stats`` counts reused and prefilled tokens.
+
+    ``prune_finished``: greedy requests (without stop strings or repetition controls) decode through
+    ``pruned_greedy.greedy_decode``, which drops rows from the batch as they end; with it, large batches pay off
+    on a CPU. Sampling runs through transformers' own sampler.
     """
 
     name = "transformers"
@@ -34,12 +39,14 @@ class TransformersGenerator:
     supports_prefill = True
 
     def __init__(self, model: Any, tokenizer: Any, batch_size: int = 8, model_name: str | None = None,
-                 reuse_prefix: bool = False, prefix_slots: int = 4, min_reuse_tokens: int = 32):
+                 reuse_prefix: bool = False, prefix_slots: int = 4, min_reuse_tokens: int = 32,
+                 prune_finished: bool = True):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if prefix_slots < 1:
             raise ValueError(f"prefix_slots must be >= 1, got {prefix_slots}")
         self.reuse_prefix = reuse_prefix
+        self.prune_finished = prune_finished
         self.prefix_slots, self.min_reuse_tokens = prefix_slots, min_reuse_tokens
         self._prefixes: list[tuple[list[int], Any]] = []  # (the tokens a cache holds, the cache), oldest first
         self.prefix_stats = {"requests": 0, "reused_tokens": 0, "prefilled_tokens": 0}
@@ -132,6 +139,11 @@ class TransformersGenerator:
         for row, ids in enumerate(prompt_ids):  # left padding: generation continues at the right edge
             input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
             attention[row, width - len(ids):] = 1
+        if self.prune_finished and self._plain_greedy(first):
+            new_tokens = greedy_decode(self.model, input_ids.to(device), attention.to(device),
+                                       [r.max_new_tokens for r in batch], self._stop_ids)
+            return [self._finish(req, len(ids), toks) for req, ids, toks in zip(batch, prompt_ids, new_tokens,
+                                                                               strict=True)]
         kwargs = self._generation_kwargs(first, max(r.max_new_tokens for r in batch))
         if first.seed is not None:
             torch.manual_seed(first.seed)
@@ -179,6 +191,11 @@ class TransformersGenerator:
     def clear_prefixes(self) -> None:
         """Drop every cached prefix (their memory grows with the documents' length)."""
         self._prefixes.clear()
+
+    def _plain_greedy(self, request: GenerationRequest) -> bool:
+        """Greedy with nothing transformers' logits processors or stop strings would change."""
+        return (request.temperature == 0 and not request.stop and not request.repetition_penalty
+                and not request.no_repeat_ngram_size)
 
     def _generation_kwargs(self, first: GenerationRequest, max_new: int) -> dict[str, Any]:
         kwargs: dict[str, Any] = {

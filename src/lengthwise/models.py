@@ -25,6 +25,7 @@ from lengthwise.errors import BackendError
 
 __all__ = [
     "DEFAULT_MODEL",
+    "contiguous_head_input",
     "DEFAULT_EMBEDDER",
     "cache_dir",
     "smollm2_gguf_path",
@@ -282,7 +283,25 @@ def load_causal_lm(spec: str | None = None, device: str | None = None, dtype: st
         raise BackendError(f"could not load model {ref!r}: {str(exc).splitlines()[0]}") from None
     model.to(device)
     model.eval()
+    contiguous_head_input(model)
     return model, tokenizer
+
+
+def contiguous_head_input(model: Any) -> Any:
+    """Give the output projection a contiguous input. ``generate`` projects only the last position of the
+    prompt (``hidden[:, -1:, :]``, a strided view); on a CPU in bf16 with frozen weights (a merged or LoRA model),
+    ``F.linear`` on that view allocated ~6 GB for a batch of 112 prompts of 48 tokens (torch 2.13, measured:
+    bf16 weight with ``requires_grad=False`` and a sliced 3-D input; a trainable weight or a contiguous input
+    takes ~20 MB). The copy costs one row per sequence. Idempotent; returns ``model``."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if head is not None and not getattr(head, "_lengthwise_contiguous", False):
+        head.register_forward_pre_hook(_contiguous_args)
+        head._lengthwise_contiguous = True
+    return model
+
+
+def _contiguous_args(_module: Any, args: tuple) -> tuple:
+    return tuple(a.contiguous() if hasattr(a, "contiguous") else a for a in args)
 
 
 def _merged_adapter(adapter: str):

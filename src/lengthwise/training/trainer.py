@@ -99,7 +99,14 @@ def build_trainer(config: TrainConfig, progress: bool = True):
     from transformers import AutoModelForCausalLM
     from trl import GRPOTrainer
 
-    from lengthwise.models import ensure_loadable, load_tokenizer, pick_device, pick_dtype, resolve_model
+    from lengthwise.models import (
+        contiguous_head_input,
+        ensure_loadable,
+        load_tokenizer,
+        pick_device,
+        pick_dtype,
+        resolve_model,
+    )
     from lengthwise.training.lm_head import use_plain_cpu_head
 
     use_plain_cpu_head()  # TRL's tiled LM head is ~10x slower than one projection on a CPU
@@ -110,6 +117,7 @@ def build_trainer(config: TrainConfig, progress: bool = True):
     if stack.counter == "tokens" and stack.tokenizer_ref is None:
         stack.bind_tokenizer(tokenizer)  # reasoning lengths in the policy's own tokens
     model = AutoModelForCausalLM.from_pretrained(ref, dtype=pick_dtype(pick_device(None), config.model.dtype))
+    contiguous_head_input(model)  # TRL generates with the frozen (LoRA) policy: see the function
     trainer_class = make_lwz_trainer_class(stack.reward_weights) if config.advantage == "lwz_average" else GRPOTrainer
     trainer = trainer_class(
         model=model,

@@ -102,15 +102,27 @@ ATTEMPTS = [
     "Trainer 7.51 s and 5.0 GB (passes of 4) / 8.38 s and 3.97 GB (passes of 2), more, not less; none adopted. "
     "The in-demo vs standalone step gap (8.7 vs 7.2 s) is the step count, not the process: 12 steps 7.94 s, 24 "
     "steps 8.53 s alone; a generation phase first adds 2.5 %",
+    "measurement speed (2026-12-03, later): greedy rows leave the batch as they end (backends.pruned_greedy) in "
+    "batches of 112: 222 prompts in 83 s untrained / 63 s trained, vs ~240 s in batches of 8 through "
+    "transformers' generate (generate at 112: 125 / 123 s, a looping row holds its whole batch; transformers' "
+    "continuous batching, generate_batch, ran 72 tok/s on 56 prompts here, slower than one static batch). "
+    "Untrained S_l at batch 112: 65.0 (63.4 at batch 8: bf16 numerics), so every arm is re-measured",
+    "first run with each phase in its own process and batches of 112 (recipe 5 unchanged): demo 65.0 -> 83.8 "
+    "(+18.8, CI +14.8..+22.7), warm start 79.3, RL stage +4.6 (CI +1.9..+7.3); 20.2 min (before 60 s, warm "
+    "start 935 s, RL 141 s, after 75 s); peak 7.04 GB, in the after phase: F.linear on generate's strided "
+    "last-position view with frozen bf16 weights (the merged model) allocated ~6 GB (torch 2.13 CPU; with "
+    "trainable weights or a contiguous input ~20 MB). Fixed by a contiguous input to the output projection "
+    "(models.contiguous_head_input): that phase then took 1.2 GB and 46 s. Files: "
+    "benchmarks/.work/demo/demo_recipe5_bs112_trap",
 ]
 
 # Which run each arm's figures come from (the arms are separate processes; a rerun of one arm keeps the others).
 ARMS_PROVENANCE = (
-    "demo: recipe 5 (GRPO RL), 2026-12-03 07:45 run; its before phase (432 s) ran beside other CPU work and is "
-    "not a clean timing, and the rest of its phases ran ~15 % slower than the same phases of recipe 4's clean run "
-    "earlier that day (warm start 944 vs 828 s, after 286 vs 248 s) with nothing else running. sft_only, rl_only "
-    "and peer: the recipe-3 run of 2026-12-03 (870 s of training each; rl_only trained LUSPO, the preset of "
-    "that time), not re-run for recipe 5"
+    "demo: recipe 5 (GRPO RL), 2026-12-03 11:09 run, each phase in its own process, measured in batches of 112 "
+    "(pruned greedy), nothing else running. peer: trained 2026-12-03 11:30 for the demo's training time "
+    "(1072 s: warm start 933 s + RL 140 s), same measurement. sft_only and rl_only: trained in the recipe-3 run "
+    "of 2026-12-03 (870 s of training each; rl_only trained LUSPO, the preset of that time), their checkpoints "
+    "re-measured at 11:50 with the same measurement as the other arms (remeasured: true); not re-trained"
 )
 
 
@@ -253,6 +265,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--child", nargs=2, metavar=("ARM", "RESULT"))
+    parser.add_argument("--remeasure", default="", help="arms already trained whose models are measured again "
+                        "(their answer files moved aside first); their training figures are kept")
     args = parser.parse_args()
     if args.child:
         _child(args.child[0], Path(args.child[1]))
@@ -274,6 +288,11 @@ def main() -> None:
             arms[arm] = run_arm(arm, spec)
             print(f"  {arm}: S_l {arms[arm]['S_l']}, trained {arms[arm]['train_seconds']} s", flush=True)
         (WORK / "arms.json").write_text(json.dumps(arms, indent=2))
+    for arm in [a for a in args.remeasure.split(",") if a]:
+        kept = {k: arms[arm][k] for k in ("train_seconds", "steps", "peak_rss_gb") if k in arms[arm]}
+        arms[arm] = {**run_arm(arm, spec), **kept, "remeasured": True}
+        print(f"  {arm} (re-measured): S_l {arms[arm]['S_l']}", flush=True)
+        (WORK / "arms.json").write_text(json.dumps(arms, indent=2))
 
     before = rows(WORK / "demo" / "before.jsonl")
     after = rows(WORK / "demo" / "after.jsonl")
@@ -288,7 +307,7 @@ def main() -> None:
         if arm in arms:
             arm_rows = rows(Path(arms[arm]["rows"]))
             per_arm[arm] = {**{k: arms[arm][k] for k in ("S_l", "train_seconds", "steps", "peak_rss_gb")},
-                            "gain": gain_intervals(before, arm_rows)}
+                            "gain": gain_intervals(before, arm_rows), "remeasured": arms[arm].get("remeasured", False)}
     curve = scaling_curve(arms.get("sft_only", {}).get("curve", {}), before, train_seconds / 60, demo_gain)
     peer_S_l = per_arm.get("peer", {}).get("S_l")
     # a rerun of the demo arm in the same folder reuses the untrained model's answers (same model, prompts, greedy
@@ -299,6 +318,10 @@ def main() -> None:
     before_seconds = json.loads(before_file.read_text())["seconds"] if before_file.exists() else phase["before"]
     demo_wall = (arms["demo"]["summary"]["seconds"] - phase.get("warm_measure", 0.0) - phase["before"]
                  + max(phase["before"], before_seconds))
+    # /usr/bin/time -v gives the largest single process; a phase's process and the demo's own (which waits
+    # meanwhile) are resident together, so the goal takes the larger of that and the demo's per-phase sums
+    phase_peaks = summary.get("phase_peak_rss_mb") or {}
+    demo_peak_gb = round(max([arms["demo"]["peak_rss_gb"], *(mb / 1024 for mb in phase_peaks.values())]), 2)
     flags = {"before": round(flag_rate(WORK / "demo" / "before.jsonl"), 1),
              "after": round(flag_rate(WORK / "demo" / "after.jsonl"), 1)}
     goals = {
@@ -308,12 +331,13 @@ def main() -> None:
         "demo_minus_peer_S_l": goal(summary["after"]["S_l"] - peer_S_l if peer_S_l is not None else -100.0, ">= 0"),
         "hack_flag_rate_increase_points": goal(flags["after"] - flags["before"], "<= 5"),
         "demo_minutes": goal(demo_wall / 60, "<= 20"),
-        "demo_peak_rss_gb": goal(arms["demo"]["peak_rss_gb"], "<= 4"),
+        "demo_peak_rss_gb": goal(demo_peak_gb, "<= 4"),
     }
     write_results("demo", goals, {
         "heldout_prompts": len(before), "decoding": "greedy", "arms": per_arm,
         "rl_stage_gain": summary["warm"]["rl_gain"], "hack_flag_rate_percent": flags,
         "equal_training_seconds": round(train_seconds, 1), "demo_phase_seconds": phase,
+        "demo_phase_peak_rss_mb": phase_peaks, "demo_largest_process_rss_gb": arms["demo"]["peak_rss_gb"],
         "demo_minutes_without_warm_measurement": round(demo_wall / 60, 2),
         "before_phase_seconds_carried": before_seconds if phase["before"] <= 5 else None,
         "warm_start_data": summary["warm_start_data"], "recipe": summary["settings"], "attempts": ATTEMPTS,

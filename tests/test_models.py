@@ -112,3 +112,22 @@ def test_the_trainers_bf16_switch_follows_the_weights_dtype(monkeypatch):
         assert _sft_config(SFTSettings(data="unused", output_dir="unused", dtype=dtype), 8).bf16 is expected
     monkeypatch.setattr(models, "cpu_supports_bf16", lambda cpuinfo=None: False)
     assert not models.trains_in_bf16("cpu")
+
+
+def test_the_output_projection_gets_a_contiguous_input_when_generate_projects_only_the_last_position(
+        tiny_model_dir):
+    """load_causal_lm's models (and the RL policy) see a contiguous head input: on a CPU in bf16 with frozen
+    weights, F.linear on generate's strided last-position view allocated gigabytes."""
+    import torch
+
+    from lengthwise.models import contiguous_head_input, load_causal_lm
+
+    model, _ = load_causal_lm(str(tiny_model_dir), device="cpu", dtype="float32")
+    seen = []
+    model.get_output_embeddings().register_forward_pre_hook(lambda _m, args: seen.append(args[0].is_contiguous()))
+    ids = torch.randint(5, 50, (3, 7))
+    with torch.inference_mode():
+        model(input_ids=ids, attention_mask=torch.ones_like(ids), logits_to_keep=1)
+    assert seen == [True]
+    hooks = len(model.get_output_embeddings()._forward_pre_hooks)
+    assert contiguous_head_input(model) is model and len(model.get_output_embeddings()._forward_pre_hooks) == hooks

@@ -19,7 +19,6 @@ import argparse
 import collections
 import math
 import os
-import re
 import sys
 import time
 
@@ -32,11 +31,10 @@ from _common import goal, write_results  # noqa: E402
 
 from lengthwise.rewards.embeddings import Embedder  # noqa: E402
 from lengthwise.rewards.hack_audit import HackAudit  # noqa: E402
-from lengthwise.rewards.keywords import content_terms, term_evidence  # noqa: E402
+from lengthwise.rewards.keywords import content_terms, is_cjk_term, term_evidence  # noqa: E402
 from lengthwise.rewards.redundancy import exact_repetition, near_duplicate_paragraphs, paraphrase_repetition  # noqa: E402
 from lengthwise.synthetic import hacking_corpus  # noqa: E402
 
-_CJK = re.compile(r"[\u4e00-\u9fff]+")
 FAMILY_DETECTORS = {"paste": ("exact_repetition", "near_duplicate_paragraphs"),
                     "paraphrase": ("paraphrase_repetition",), "stuffing": ("keyword_stuffing",)}
 
@@ -101,7 +99,7 @@ def fit(samples) -> None:
                 continue
             # No count feature: fitted on light stuffing it learns "long texts have frequent honest terms" and
             # turns negative, so heavier stuffing would look less suspicious; evidence must grow with the share.
-            language = "zh" if _CJK.fullmatch(e.term) else "en"
+            language = "zh" if is_cjk_term(e.term) else "en"
             feats, labels, docs = rows[language]
             feats.append(features(e, ZH_FEATURES if language == "zh" else EN_FEATURES))
             labels.append(s.kind == "stuffing")

@@ -46,7 +46,7 @@ from lengthwise.rewards.redundancy import Detection, Span
 from lengthwise.text import is_cjk_text, split_sentences
 
 __all__ = ["keyword_stuffing", "content_terms", "collocation", "chance_collocation", "term_evidence", "StuffingModel",
-           "TermEvidence"]
+           "TermEvidence", "is_cjk_term"]
 
 _EN_STOP = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below between
@@ -131,7 +131,7 @@ class StuffingModel:
     term_probability: float = 0.93
 
     def probability(self, e: TermEvidence) -> float:
-        if _is_cjk_term(e.term):
+        if is_cjk_term(e.term):
             z = (self.zh_intercept + self.zh_log_lift * math.log10(e.lift) + self.zh_collocation * e.collocation
                  + self.zh_praise * e.praise)
         else:
@@ -179,7 +179,8 @@ def _word_sequence(sentences: Sequence[str], cjk: bool) -> list[str]:
     return [w.lower().strip("'’-") for sentence in sentences for w in pattern.findall(sentence)]
 
 
-def _is_cjk_term(term: str) -> bool:
+def is_cjk_term(term: str) -> bool:
+    """A candidate term written in Chinese characters (its evidence and weights are the Chinese ones)."""
     return bool(_CJK_RUN.fullmatch(term))
 
 
@@ -290,7 +291,7 @@ def term_evidence(
     title = set(content_terms(distinct[0])) if distinct else set()
     stems = Counter(_stem(t) for t in counts) if not cjk else Counter()
     # appeal and background by the term's language: English words in a Chinese text (utf, dpkg) are English
-    appeal = _appeal([t for t, _ in candidates if not _is_cjk_term(t)], embed)
+    appeal = _appeal([t for t, _ in candidates if not is_cjk_term(t)], embed)
     sequence = _word_sequence(distinct, cjk)
     positions = _positions(sequence)
     rates = np.fromiter((len(v) for v in positions.values()), dtype=np.float64) / max(1, len(sequence))
@@ -298,7 +299,7 @@ def term_evidence(
     lowered = text.lower()
     out = []
     for term, count in candidates:
-        chinese = _is_cjk_term(term)
+        chinese = is_cjk_term(term)
         expected = max(_background("zh" if chinese else "en").get(term, 0.0), _BACKGROUND_FLOOR)
         observed = count / words
         language = "zh" if chinese else "en"

@@ -114,15 +114,19 @@ ATTEMPTS = [
     "trainable weights or a contiguous input ~20 MB). Fixed by a contiguous input to the output projection "
     "(models.contiguous_head_input): that phase then took 1.2 GB and 46 s. Files: "
     "benchmarks/.work/demo/demo_recipe5_bs112_trap",
+    "run of 11:09-11:56 (recipe 5 with the contiguous head): demo 83.8 (+18.8), 19.7 min, 3.96 GB; peer 71.0 "
+    "(1105 s, 26 steps); SFT only 78.9 and RL only (LUSPO) 63.1 from recipe 3's run (870 s each, re-measured); "
+    "SFT-only curve +3.3/+6.6/+13.9/+15.7/+25.4 at 5/10/14.5/20/40 min. The re-run of every arm at equal time "
+    "(this file's figures) replaced it after that machine's work folders were lost",
 ]
 
 # Which run each arm's figures come from (the arms are separate processes; a rerun of one arm keeps the others).
 ARMS_PROVENANCE = (
-    "demo: recipe 5 (GRPO RL), 2026-12-03 11:09 run, each phase in its own process, measured in batches of 112 "
-    "(pruned greedy), nothing else running. peer: trained 2026-12-03 11:30 for the demo's training time "
-    "(1072 s: warm start 933 s + RL 140 s), same measurement. sft_only and rl_only: trained in the recipe-3 run "
-    "of 2026-12-03 (870 s of training each; rl_only trained LUSPO, the preset of that time), their checkpoints "
-    "re-measured at 11:50 with the same measurement as the other arms (remeasured: true); not re-trained"
+    "one run, 2026-12-03 14:04-15:52 (commit 680eff0, nothing else running): demo recipe 5 (GRPO RL), each phase "
+    "in its own process, measured in batches of 112 (pruned greedy); then SFT only, RL only (GRPO, the demo's "
+    "preset and stack) and the TRL peer, each trained for the demo's training time (warm start + RL) and "
+    "measured the same way. The run before (11:09-11:56) had SFT only and RL only from an earlier recipe's "
+    "run; its work folders were lost with that machine"
 )
 
 

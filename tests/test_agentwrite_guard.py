@@ -66,6 +66,9 @@ def test_parse_point_and_repeated_points():
     assert parse_point("第3段：港口的夜市") == "港口的夜市"
     assert repeats_point("The history of the old harbour", ["History of the old harbour district"])
     assert repeats_point("Food in the markets", ["The history of the old harbour"]) is None
+    # years shared by two points are not what they are about
+    assert repeats_point("The 1990 and 2000 floods", ["The 1990 and 2000 elections"]) is None
+    assert repeats_point("The 1990 floods", ["Floods of 1990"]) == "Floods of 1990"
     assert section_count(10_000, WriteSettings().contract()) == 17  # sections of ~600 words within [200, 1000]
     assert section_count(500, WriteSettings().contract()) == 1
 

@@ -313,11 +313,12 @@ _FUNCTION_WORDS = frozenset(
 
 
 def _content_stems(point: str) -> set[str]:
-    """A point's content words cut to five letters (word forms meet: harbour/harbours), or its CJK characters."""
+    """A point's content words cut to five letters (word forms meet: harbour/harbours), or its CJK characters.
+    Numbers are not content: "the 1990 and 2000 floods" does not repeat "the 1990 and 2000 elections"."""
     key = _point_key(point)
     if _CJK.search(key):
-        return set(key.replace(" ", ""))
-    return {w[:5] for w in key.split() if len(w) >= 3 and w not in _FUNCTION_WORDS}
+        return {c for c in key.replace(" ", "") if not c.isdigit()}
+    return {w[:5] for w in key.split() if len(w) >= 3 and w not in _FUNCTION_WORDS and not w.isdigit()}
 
 
 def repeats_point(point: str, earlier: Iterable[str], overlap: float = 0.6, topic: str = "") -> str | None:

@@ -152,19 +152,13 @@ def main() -> None:
                             "LoRA SFT step); peak RSS 3.96 -> 3.68 GB",
                             "2026-12-03, recipe 5 (GRPO, KL beta 0.02 to the warm start, log_ratio + quality, 256 "
                             "-> 192 tokens here): 67.7 s (generation 31.5, rest 33.6; 51 log-prob passes, 56 s), "
-                            "peak 2.32 GB; without the KL term (no_kl) 62.1 s (generation 33.6, rest 25.9; 34 s of"
-                            " log-prob passes). The 46.9 s above was the LUSPO recipe of commit 5610e39 without "
-                            "KL; the other 15 s of the difference (generation +7 s, rest +6 s) is not yet "
-                            "explained: goal not met",
-                            "no malloc_trim after each step (no_release): 67.6 s, the same as with it (67.7): the "
-                            "memory release is not the regression. Still open: step 1's generation alone is 31.8 s"
-                            " vs 26.9 s in the 5610e39 run, same model and shape; next: py-spy the generation and "
-                            "compare completion lengths",
-                            "same run day, same machine: the code of 5610e39 (LUSPO, no KL: the 46.9 s above) "
-                            "measured again 80.7 s per step (generation 41-44 s, rest 35-38 s, peak 3.90 GB): "
-                            "today's machine or today's freshly resolved packages (transformers 5.24.0, trl "
-                            "1.16.0, peft 0.21.2, torch 2.13.0) are ~1.7x slower for this step; recipe 5's 67.7 s "
-                            "is 16 % faster than that code here. Not a code regression; goal 45 s still not met"],
+                            "peak 2.32 GB; without the KL term (no_kl) 62.1 s (34 s of log-prob passes); without "
+                            "malloc_trim after each step (no_release) 67.6 s",
+                            "same day, same machine: the code of 5610e39 (LUSPO, no KL: the 46.9 s above) measured"
+                            " again 80.7 s per step (generation 41-44 s, rest 35-38 s, peak 3.90 GB): today's "
+                            "machine or today's freshly resolved packages (transformers 5.24.0, trl 1.16.0, peft "
+                            "0.21.2, torch 2.13.0) are ~1.7x slower for this step; recipe 5 is 16 % faster than "
+                            "that code here. Not a code regression; goal 45 s not met"],
                "threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                "variants": {}}
     old = json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.exists() else {}

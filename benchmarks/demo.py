@@ -102,7 +102,7 @@ ATTEMPTS = [
     "Trainer 7.51 s and 5.0 GB (passes of 4) / 8.38 s and 3.97 GB (passes of 2), more, not less; none adopted. "
     "The in-demo vs standalone step gap (8.7 vs 7.2 s) is the step count, not the process: 12 steps 7.94 s, 24 "
     "steps 8.53 s alone; a generation phase first adds 2.5 %",
-    "measurement speed (2026-12-03, later): greedy rows leave the batch as they end (backends.pruned_greedy) in "
+    "measurement speed (2026-12-03, later): greedy rows leave the batch as they end (backends.pruned_decode) in "
     "batches of 112: 222 prompts in 83 s untrained / 63 s trained, vs ~240 s in batches of 8 through "
     "transformers' generate (generate at 112: 125 / 123 s, a looping row holds its whole batch; transformers' "
     "continuous batching, generate_batch, ran 72 tok/s on 56 prompts here, slower than one static batch). "

@@ -39,6 +39,9 @@ RESULTS_FILE = Path(__file__).resolve().parent / "results" / "rl_step.json"
 # "changes": TrainConfig fields; "micro": completions per pass; "env": the child's environment.
 VARIANTS: dict[str, dict] = {
     "demo": {},
+    # TRL's own generation (generate on the unmerged LoRA policy, torch.multinomial) and full-width log-prob
+    # passes: what training/rollout.py and training/trim.py replace on a CPU
+    "trl_step": {"changes": {"cpu_step": False}},
     # the demo's earlier micro-batch: 8 completions per pass
     "micro_batch_8": {"micro": 8},
     # fewer sequences per forward/backward pass: the full-vocabulary logits and their gradients shrink
@@ -98,7 +101,11 @@ def _child(variant: str, out: Path) -> None:
         started = time.perf_counter()
         train(config, progress=False)
         total = time.perf_counter() - started
-    out.write_text(json.dumps({"timings": timings, "total_seconds": total}))
+        logs = [json.loads(line) for line in (Path(tmp) / "train" / "logs.jsonl").read_text().splitlines()]
+    # how long the completions were: trimmed passes and pruned rollouts save only what is shorter than the cap
+    lengths = {key: [round(row[key], 3) for row in logs if key in row]
+               for key in ("completions/mean_length", "completions/clipped_ratio")}
+    out.write_text(json.dumps({"timings": timings, "total_seconds": total, "lengths": lengths}))
 
 
 def _run(variant: str) -> dict:
@@ -128,6 +135,8 @@ def _run(variant: str) -> dict:
             "logprob_forward_seconds": round(sum(t["logprob_forward"]), 2),
             "total_seconds": round(data["total_seconds"], 1), "peak_rss_gb": round(peak_kb / 1024 / 1024, 2),
             "micro_batch": _micro(variant), "env": VARIANTS[variant].get("env", {}),
+            "completion_mean_tokens": data["lengths"]["completions/mean_length"],
+            "completion_clipped_ratio": data["lengths"]["completions/clipped_ratio"],
             "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine()}
 
 

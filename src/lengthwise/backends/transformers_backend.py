@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from lengthwise.backends.base import GenerationRequest, GenerationResult, ResultCallback
-from lengthwise.backends.pruned_greedy import greedy_decode
+from lengthwise.backends.pruned_decode import greedy_decode
 
 __all__ = ["TransformersGenerator"]
 
@@ -30,7 +30,7 @@ class TransformersGenerator:
     worth it for one long document, not for many short ones. ``prefix_stats`` counts reused and prefilled tokens.
 
     ``prune_finished``: greedy requests (without stop strings or repetition controls) decode through
-    ``pruned_greedy.greedy_decode``, which drops rows from the batch as they end; with it, large batches pay off
+    ``pruned_decode.greedy_decode``, which drops rows from the batch as they end; with it, large batches pay off
     on a CPU. Sampling runs through transformers' own sampler.
     """
 

@@ -112,7 +112,7 @@ class DemoSettings:
     # 5-point effect; greedy decoding, so numerics and sampling do not move the figure
     n_prompts: int | None = None
     eval_max_tokens: int = 320
-    # greedy rows leave the batch as they end (backends.pruned_greedy), so a large batch pays: 222 prompts took
+    # greedy rows leave the batch as they end (backends.pruned_decode), so a large batch pays: 222 prompts took
     # 83 s (untrained) / 63 s (trained) at 112 vs ~240 s at 8 (benchmarks/results/demo.json)
     eval_batch_size: int = 112
     # extra measurements at T = 0.7, one per seed, reported beside the greedy figure (0: none)

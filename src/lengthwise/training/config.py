@@ -82,6 +82,9 @@ class TrainConfig:
     device: str | None = None  # cpu or cuda; None: cuda when present (GRPOConfig's use_cpu follows it)
     # recompute activations in backward: saves memory at ~30% more compute; None = on with CUDA, off on CPU
     gradient_checkpointing: bool | None = None
+    # on a CPU: rollouts from the LoRA merged into a plain copy with a cheaper exact sampler, and log-prob passes
+    # over each chunk's own width (training/rollout.py, training/trim.py); False: TRL's own generation and passes
+    cpu_step: bool = True
     save_steps: int = 10
     logging_steps: int = 1
     report_to: list[str] = field(default_factory=list)

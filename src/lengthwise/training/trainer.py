@@ -15,6 +15,7 @@ from lengthwise.advantages import COMBINATIONS
 from lengthwise.evaluation.plots import plot_training_curves
 from lengthwise.losses import get_preset
 from lengthwise.rewards.stack import RewardStack
+from lengthwise.training.batching import SortedPasses
 from lengthwise.training.callbacks import (
     ConsoleProgress,
     LengthDynamicsCallback,
@@ -26,8 +27,11 @@ from lengthwise.training.callbacks import (
 from lengthwise.training.config import TRL_DEFAULTS, TrainConfig
 from lengthwise.training.dataset import build_dataset
 from lengthwise.training.lwz_advantage import LWZ_TRL_SETTINGS, make_lwz_trainer_class
+from lengthwise.training.rollout import CpuRollout
+from lengthwise.training.trim import TrimmedLogProbs
 
-__all__ = ["TrainResult", "build_grpo_config", "build_reward_stack", "build_trainer", "last_checkpoint", "train"]
+__all__ = ["TrainResult", "build_grpo_config", "build_reward_stack", "build_trainer", "last_checkpoint", "train",
+           "trainer_class_for"]
 
 
 def build_reward_stack(config: TrainConfig) -> RewardStack:
@@ -95,9 +99,20 @@ def _peft_config(config: TrainConfig):
                       target_modules=config.model.lora_target_modules, task_type="CAUSAL_LM")
 
 
+def trainer_class_for(config: TrainConfig, stack: RewardStack):
+    """TRL's ``GRPOTrainer`` with our CPU step (``cpu_step``: merged-LoRA rollouts, passes grouped by completion
+    length where the order cannot change the update, log-prob passes over each chunk's own width; rollouts and
+    widths fall back to TRL's code off the CPU) and, for ``lwz_average``, the advantage adapter."""
+    from trl import GRPOTrainer
+
+    base = make_lwz_trainer_class(stack.reward_weights) if config.advantage == "lwz_average" else GRPOTrainer
+    if not config.cpu_step:
+        return base
+    return type(f"CpuStep{base.__name__}", (CpuRollout, SortedPasses, TrimmedLogProbs, base), {})
+
+
 def build_trainer(config: TrainConfig, progress: bool = True):
     from transformers import AutoModelForCausalLM
-    from trl import GRPOTrainer
 
     from lengthwise.models import (
         contiguous_head_input,
@@ -118,7 +133,7 @@ def build_trainer(config: TrainConfig, progress: bool = True):
         stack.bind_tokenizer(tokenizer)  # reasoning lengths in the policy's own tokens
     model = AutoModelForCausalLM.from_pretrained(ref, dtype=pick_dtype(pick_device(None), config.model.dtype))
     contiguous_head_input(model)  # TRL generates with the frozen (LoRA) policy: see the function
-    trainer_class = make_lwz_trainer_class(stack.reward_weights) if config.advantage == "lwz_average" else GRPOTrainer
+    trainer_class = trainer_class_for(config, stack)
     trainer = trainer_class(
         model=model,
         reward_funcs=stack.reward_funcs,

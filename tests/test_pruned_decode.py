@@ -1,11 +1,11 @@
-"""backends.pruned_greedy: rows that end leave the batch, and every row's tokens are still transformers' greedy
+"""backends.pruned_decode: rows that end leave the batch, and every row's tokens are still transformers' greedy
 tokens (fp32, tiny model: exactly)."""
 
 from __future__ import annotations
 
 import torch
 
-from lengthwise.backends.pruned_greedy import greedy_decode
+from lengthwise.backends.pruned_decode import greedy_decode
 
 
 def _batch(generator, prompts):

@@ -8,8 +8,8 @@ seeds. Each arm runs in its own process under /usr/bin/time -v (peak RSS):
   own contribution is a paired interval (after RL vs warm start, per prompt);
 - SFT only: the same warm start, fine-tuning for the demo's whole training time;
 - RL only: the demo's RL (preset + reward stack) from the untrained model, for the demo's training time;
-- peer: plain TRL GRPO defaults (one summed reward, TRL's default loss) from the untrained model, for the same
-  time.
+- peer: plain TRL GRPO defaults (one summed reward, TRL's default loss, TRL's own generation and log-prob
+  passes: ``cpu_step`` off) from the untrained model, for the same time.
 "Training time" is everything between the two measurements: sampling the warm-start data, fine-tuning,
 merging, RL. Also: the hack-flag rate (the audit's detectors) before and after.
 
@@ -155,7 +155,8 @@ def _child(arm: str, result_file: Path) -> None:
 
     changes = {"max_minutes": minutes, "max_steps": 10_000}
     if arm == "peer":
-        changes.update(preset="trl", advantage="sum_then_normalize", beta=0.0)  # TRL: beta 0 by default
+        # TRL: beta 0 by default; TRL's own generation and log-prob passes (no merged-LoRA rollouts, no trimming)
+        changes.update(preset="trl", advantage="sum_then_normalize", beta=0.0, cpu_step=False)
     config = demo_train_config(settings, out / "train")
     for key, value in changes.items():
         setattr(config, key, value)

@@ -18,7 +18,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["lengthwise", "lengthwise.errors", "lengthwise.values", "lengthwise.text", "lengthwise.constraints",
               "lengthwise.buckets", "lengthwise.stats", "lengthwise.losses", "lengthwise.advantages",
-              "lengthwise.sft_loss", "lengthwise.token_budget", "lengthwise.prompts", "lengthwise.tasks",
+              "lengthwise.sft_loss", "lengthwise.token_logprobs", "lengthwise.token_budget", "lengthwise.prompts",
+              "lengthwise.tasks",
               "lengthwise.synthetic",
               "lengthwise.rewards.length"]),
     ("infrastructure", ["lengthwise.io", "lengthwise.safe_yaml", "lengthwise.manifest", "lengthwise.logs",

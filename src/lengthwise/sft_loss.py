@@ -18,6 +18,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from lengthwise.token_logprobs import token_log_probs
+
 __all__ = ["SFTWeighting", "aggregate_sft_loss", "sft_loss"]
 
 SFTWeighting = Literal["token", "sequence"]
@@ -54,12 +56,14 @@ def sft_loss(logits: torch.Tensor, labels: torch.Tensor, weighting: SFTWeighting
              ignore_index: int = -100, end_token_id: int | None = None, end_weight: float = 1.0) -> torch.Tensor:
     """Causal-LM SFT loss: logits (B, T, V) predict labels shifted by one (B, T); ``ignore_index``
     marks prompt and padding positions; targets equal to ``end_token_id`` weigh ``end_weight``.
-    Computed in fp32 whatever the logits' dtype."""
-    shift_logits = logits[:, :-1, :].float()  # (B, T-1, V)
+    Computed in fp32 whatever the logits' dtype (``token_logprobs``)."""
     shift_labels = labels[:, 1:]  # (B, T-1)
     mask = shift_labels != ignore_index  # (B, T-1)
-    nll = F.cross_entropy(shift_logits.reshape(-1, shift_logits.size(-1)), shift_labels.clamp(min=0).reshape(-1),
-                          reduction="none").view_as(shift_labels)  # (B, T-1)
+    # every position of the (contiguous) logits gets a target — the last one a dummy, dropped after — so the
+    # (B·T, V) array is used as it is instead of copying the shifted slice
+    targets = F.pad(shift_labels.clamp(min=0), (0, 1))  # (B, T)
+    log_probs, *_ = token_log_probs(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+    nll = -log_probs.view_as(targets)[:, :-1]  # (B, T-1)
     weights = None
     if end_token_id is not None and end_weight != 1.0:
         weights = 1.0 + (end_weight - 1.0) * (shift_labels == end_token_id).float()

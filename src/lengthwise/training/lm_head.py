@@ -10,7 +10,7 @@ tile: profiled on a 2-core AMX Xeon, the head took ~13 s of a 26 s LoRA SFT step
 ``use_plain_cpu_head()`` swaps TRL's kernel for one that, on CPU tensors only, computes the logits in
 one projection (bf16 under autocast — TRL's CPU tiles are bf16 products too, so precision is the
 same) and the log-probabilities with a log-softmax that works in place on one fp32 copy of the logits
-and forms its own gradient (``VocabLogSoftmax``; softcapped heads use plain autograd). Any other device
+and forms its own gradient (``lengthwise.token_logprobs``; softcapped heads use plain autograd). Any other device
 keeps TRL's kernel. Values match TRL's kernel (tests/test_lm_head.py). Memory: two fp32 ``tokens ×
 vocabulary`` arrays per call with gradients (log-probabilities, probabilities), one without (TRL's
 trainers call the head per micro-batch).
@@ -33,11 +33,13 @@ def plain_log_probs(hidden, weight, bias, targets, temperature: float, chunk_siz
     import torch
     import torch.nn.functional as F
 
+    from lengthwise.token_logprobs import token_log_probs
+
     logits = F.linear(hidden, weight, bias)
     if final_logit_softcapping is not None:
         return _softcapped_log_probs(logits, targets, temperature, final_logit_softcapping, logit_scale, outputs)
-    log_probs, entropy, lp, log_z = _VocabLogSoftmax.apply(logits, targets, logit_scale, temperature,
-                                                           "entropy" in outputs)
+    log_probs, entropy, lp, log_z = token_log_probs(logits, targets, logit_scale, temperature,
+                                                    want_entropy="entropy" in outputs)
     log_sum_sq = mean_logits = is_top1 = None
     with torch.no_grad():
         # lp: the log-softmax over the vocabulary (z - log Z), detached
@@ -49,77 +51,6 @@ def plain_log_probs(hidden, weight, bias, targets, temperature: float, chunk_siz
             # argmax returns the first maximum: a tie with an earlier token is not the target's top-1
             is_top1 = lp.argmax(-1) == targets
     return log_probs, entropy, log_sum_sq, mean_logits, is_top1
-
-
-def _vocab_log_softmax():
-    import torch
-
-    class VocabLogSoftmax(torch.autograd.Function):
-        """``(log p[target], entropy, log p over the vocabulary, log Z)`` from ``logits`` [N, V] with one fp32
-        working array: the logits are scaled and normalised in place, the probabilities kept for the
-        backward, whose gradient ``(onehot(target) - p) · g`` is formed directly. Autograd through
-        ``logsumexp`` and the scalings made ~15 passes over the (N, V) fp32 array per forward + backward
-        (~400 ms of a 1.5 s LoRA pass of 2 × 250 tokens, SmolLM2-135M, 2 cores); this makes ~6."""
-
-        @staticmethod
-        def forward(ctx, logits, targets, logit_scale, temperature, want_entropy):
-            lp = logits.to(torch.float32, copy=True)
-            if logit_scale != 1.0:
-                lp.mul_(logit_scale)
-            if temperature != 1.0:
-                lp.div_(temperature)
-            p = None
-            if want_entropy or ctx.needs_input_grad[0]:
-                # one exp serves both log Z and the probabilities (logsumexp then exp would take two)
-                peak = lp.amax(dim=-1, keepdim=True)
-                p = lp.sub_(peak).exp()
-                total = p.sum(dim=-1, keepdim=True)
-                p.div_(total)
-                lp.sub_(total.log_())
-                log_z = peak + total
-            else:
-                log_z = torch.logsumexp(lp, dim=-1, keepdim=True)
-                lp.sub_(log_z)
-            log_probs = lp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-            entropy = None
-            if want_entropy:
-                # -Σ p log p as a batched dot (no product array), kept in fp32: autocast would cast bmm to bf16
-                with torch.autocast(device_type=p.device.type, enabled=False):
-                    entropy = -torch.bmm(p.unsqueeze(1), lp.unsqueeze(2)).view(-1)
-            ctx.save_for_backward(p if ctx.needs_input_grad[0] else None, targets)
-            ctx.scale = logit_scale / temperature
-            ctx.logits_dtype = logits.dtype
-            log_z = log_z.squeeze(-1)
-            ctx.mark_non_differentiable(lp, log_z, *([entropy] if entropy is not None else []))
-            return log_probs, entropy, lp, log_z
-
-        @staticmethod
-        def backward(ctx, grad_log_probs, _grad_entropy, _grad_lp, _grad_log_z):
-            p, targets = ctx.saved_tensors
-            if p is None or grad_log_probs is None:
-                return None, None, None, None, None
-            grad = p * (-grad_log_probs).unsqueeze(-1)
-            grad.scatter_add_(-1, targets.unsqueeze(-1), grad_log_probs.unsqueeze(-1))
-            if ctx.scale != 1.0:
-                grad.mul_(ctx.scale)
-            return grad.to(ctx.logits_dtype), None, None, None, None
-
-    return VocabLogSoftmax
-
-
-class _LazyFunction:
-    """Builds the autograd Function on first use, so importing this module does not import torch."""
-
-    def __init__(self, build):
-        self._build, self._fn = build, None
-
-    def apply(self, *args):
-        if self._fn is None:
-            self._fn = self._build()
-        return self._fn.apply(*args)
-
-
-_VocabLogSoftmax = _LazyFunction(_vocab_log_softmax)
 
 
 def _softcapped_log_probs(logits, targets, temperature, softcap, logit_scale, outputs):

@@ -167,7 +167,19 @@ def main() -> None:
                             " again 80.7 s per step (generation 41-44 s, rest 35-38 s, peak 3.90 GB): today's "
                             "machine or today's freshly resolved packages (transformers 5.24.0, trl 1.16.0, peft "
                             "0.21.2, torch 2.13.0) are ~1.7x slower for this step; recipe 5 is 16 % faster than "
-                            "that code here. Not a code regression; goal 45 s not met"],
+                            "that code here. Not a code regression; goal 45 s not met",
+                            "2026-12-03 evening, same machine (cpu_step, on by default): TRL's own path 66.6 s "
+                            "(generation 32.1) -> rollouts through backends.pruned_decode with a cheaper sampler "
+                            "(torch.multinomial took ~33 ms of each ~110 ms decoding step) and rows leaving as they "
+                            "end: generation 21.6 s (55.7 s) -> + the LoRA merged into a plain copy for the rollout "
+                            "(the first try still ran the policy: TRL's patched forward closes over the original "
+                            "model, the copy must drop it): generation 17.0 s (52.3 s) -> + passes grouped by "
+                            "completion length and trimmed to their own width: 50.1 s (rest 32.1) -> + the "
+                            "in-place fp32 log-softmax with its own backward (token_logprobs; LM head fwd+bwd "
+                            "401 -> 215 ms per 2 x 190 tokens): 42.4 s, then 41.1 s in the run below (peak 3.2 GB: "
+                            "the merged copy and the varied pass widths; TRL's path 2.2 GB). micro-batch 4 / 8 "
+                            "before the log-softmax change: 46.7 s at 4.1 GB / 55.3 s at 6.2 GB, so 2 stays. Goal "
+                            "met. trl_step in the same run uses the new log-softmax too (57.1 s)"],
                "threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                "variants": {}}
     old = json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.exists() else {}

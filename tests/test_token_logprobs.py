@@ -60,3 +60,21 @@ def test_without_gradients_or_entropy_nothing_is_kept_for_a_backward():
     log_probs, entropy, lp, log_z = token_log_probs(logits, torch.tensor([1, 2, 3]))
     assert entropy is None and not log_probs.requires_grad
     assert torch.allclose(log_probs, torch.log_softmax(logits, -1)[torch.arange(3), torch.tensor([1, 2, 3])])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_one_array_mode_gives_the_same_values_and_gradients(dtype):
+    gen = torch.Generator().manual_seed(2)
+    base = (torch.randn(6, 400, generator=gen) * 5).to(dtype)
+    targets = torch.randint(0, 400, (6,), generator=gen)
+    a, b = base.clone().requires_grad_(True), base.clone().requires_grad_(True)
+    kept = token_log_probs(a, targets, 0.5, 0.8)
+    lean = token_log_probs(b, targets, 0.5, 0.8, keep_log_softmax=False)
+    assert lean[2] is None and lean[1] is None
+    assert torch.allclose(kept[0], lean[0], atol=1e-5) and torch.allclose(kept[3], lean[3], atol=1e-5)
+    kept[0].sum().backward()
+    lean[0].sum().backward()
+    assert torch.allclose(a.grad.float(), b.grad.float(), atol=1e-6 if dtype == torch.float32 else 1e-2)
+    # a target far in the tail keeps its exact log-probability (no underflow through exp)
+    tail = torch.tensor([[0.0, -200.0]], requires_grad=True)
+    assert token_log_probs(tail, torch.tensor([1]), keep_log_softmax=False)[0].item() == pytest.approx(-200.0)

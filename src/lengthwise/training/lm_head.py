@@ -10,7 +10,7 @@ tile: profiled on a 2-core AMX Xeon, the head took ~13 s of a 26 s LoRA SFT step
 ``use_plain_cpu_head()`` swaps TRL's kernel for one that, on CPU tensors only, computes the logits in
 one projection (bf16 under autocast — TRL's CPU tiles are bf16 products too, so precision is the
 same) and the log-probabilities with a log-softmax that works in place on one fp32 copy of the logits
-and forms its own gradient (``lengthwise.token_logprobs``; softcapped heads use plain autograd). Any other device
+and forms its own gradient (``lengthwise.token_logprobs``; a softcap goes through autograd first). Any other device
 keeps TRL's kernel. Values match TRL's kernel (tests/test_lm_head.py). Memory: two fp32 ``tokens ×
 vocabulary`` arrays per call with gradients (log-probabilities, probabilities), one without (TRL's
 trainers call the head per micro-batch).
@@ -36,8 +36,9 @@ def plain_log_probs(hidden, weight, bias, targets, temperature: float, chunk_siz
     from lengthwise.token_logprobs import token_log_probs
 
     logits = F.linear(hidden, weight, bias)
-    if final_logit_softcapping is not None:
-        return _softcapped_log_probs(logits, targets, temperature, final_logit_softcapping, logit_scale, outputs)
+    if final_logit_softcapping is not None:  # Gemma-style: autograd through the cap, then the same log-softmax
+        capped = logits.float() * logit_scale
+        logits, logit_scale = final_logit_softcapping * torch.tanh(capped / final_logit_softcapping), 1.0
     log_probs, entropy, lp, log_z = token_log_probs(logits, targets, logit_scale, temperature,
                                                     want_entropy="entropy" in outputs)
     log_sum_sq = mean_logits = is_top1 = None
@@ -50,31 +51,6 @@ def plain_log_probs(hidden, weight, bias, targets, temperature: float, chunk_siz
         if "is_top1" in outputs:
             # argmax returns the first maximum: a tie with an earlier token is not the target's top-1
             is_top1 = lp.argmax(-1) == targets
-    return log_probs, entropy, log_sum_sq, mean_logits, is_top1
-
-
-def _softcapped_log_probs(logits, targets, temperature, softcap, logit_scale, outputs):
-    """Softcapped heads (Gemma-style): plain autograd through the full logits."""
-    import torch
-
-    z = logits.float() * logit_scale
-    z = softcap * torch.tanh(z / softcap)
-    z = z / temperature
-    log_z = torch.logsumexp(z, dim=-1)
-    target_z = z.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    log_probs = target_z - log_z
-    entropy = log_sum_sq = mean_logits = is_top1 = None
-    with torch.no_grad():
-        zd, log_zd = z.detach(), log_z.detach()
-        if "entropy" in outputs:
-            p = torch.exp(zd - log_zd.unsqueeze(-1))
-            entropy = log_zd - (p * zd).sum(-1)
-        if "log_sum_sq_probs" in outputs:
-            log_sum_sq = torch.logsumexp(2 * zd, dim=-1) - 2 * log_zd
-        if "mean_logits" in outputs:
-            mean_logits = zd.mean(-1)
-        if "is_top1" in outputs:
-            is_top1 = zd.argmax(-1) == targets
     return log_probs, entropy, log_sum_sq, mean_logits, is_top1
 
 

@@ -100,9 +100,11 @@ class CpuRollout:
         from peft import PeftModel
 
         policy = self.accelerator.unwrap_model(self.model)
-        if not isinstance(policy, PeftModel) or getattr(policy.peft_config.get(policy.active_adapter), "modules_to_save",
-                                                        None) or lora_layers(policy) is None:
+        if not isinstance(policy, PeftModel):
             return policy
+        extra_trained = getattr(policy.peft_config.get(policy.active_adapter), "modules_to_save", None)
+        if extra_trained or lora_layers(policy) is None:
+            return policy  # trained weights outside the low-rank deltas: a merged copy would miss them
         if self._rollout_copy is None:
             self._rollout_copy = merged_copy(policy)
         elif self._rollout_step != self.state.global_step:

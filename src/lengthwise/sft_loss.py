@@ -62,7 +62,7 @@ def sft_loss(logits: torch.Tensor, labels: torch.Tensor, weighting: SFTWeighting
     # every position of the (contiguous) logits gets a target — the last one a dummy, dropped after — so the
     # (B·T, V) array is used as it is instead of copying the shifted slice
     targets = F.pad(shift_labels.clamp(min=0), (0, 1))  # (B, T)
-    log_probs, *_ = token_log_probs(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), keep_log_softmax=False)
+    log_probs = token_log_probs(logits.reshape(-1, logits.size(-1)), targets.reshape(-1)).log_probs
     nll = -log_probs.view_as(targets)[:, :-1]  # (B, T-1)
     weights = None
     if end_token_id is not None and end_weight != 1.0:

@@ -9,11 +9,10 @@ tile: profiled on a 2-core AMX Xeon, the head took ~13 s of a 26 s LoRA SFT step
 
 ``use_plain_cpu_head()`` swaps TRL's kernel for one that, on CPU tensors only, computes the logits in
 one projection (bf16 under autocast — TRL's CPU tiles are bf16 products too, so precision is the
-same) and the log-probabilities with a log-softmax that works in place on one fp32 copy of the logits
-and forms its own gradient (``lengthwise.token_logprobs``; a softcap goes through autograd first). Any other device
-keeps TRL's kernel. Values match TRL's kernel (tests/test_lm_head.py). Memory: two fp32 ``tokens ×
-vocabulary`` arrays per call with gradients (log-probabilities, probabilities), one without (TRL's
-trainers call the head per micro-batch).
+same) and the log-probabilities a chunk of rows at a time through one small fp32 buffer, with a gradient
+formed directly (``lengthwise.token_logprobs``; a softcap goes through autograd first). Any other device
+keeps TRL's kernel. Values match TRL's kernel (tests/test_lm_head.py). Memory: the logits themselves (kept
+for the backward) plus ~16 MB; the statistics TRL logs come from the same pass.
 """
 
 from __future__ import annotations
@@ -33,25 +32,15 @@ def plain_log_probs(hidden, weight, bias, targets, temperature: float, chunk_siz
     import torch
     import torch.nn.functional as F
 
-    from lengthwise.token_logprobs import token_log_probs
+    from lengthwise.token_logprobs import STATISTICS, token_log_probs
 
     logits = F.linear(hidden, weight, bias)
     if final_logit_softcapping is not None:  # Gemma-style: autograd through the cap, then the same log-softmax
         capped = logits.float() * logit_scale
         logits, logit_scale = final_logit_softcapping * torch.tanh(capped / final_logit_softcapping), 1.0
-    log_probs, entropy, lp, log_z = token_log_probs(logits, targets, logit_scale, temperature,
-                                                    want_entropy="entropy" in outputs)
-    log_sum_sq = mean_logits = is_top1 = None
-    with torch.no_grad():
-        # lp: the log-softmax over the vocabulary (z - log Z), detached
-        if "log_sum_sq_probs" in outputs:
-            log_sum_sq = torch.logsumexp(2 * lp, dim=-1)
-        if "mean_logits" in outputs:
-            mean_logits = lp.mean(-1) + log_z
-        if "is_top1" in outputs:
-            # argmax returns the first maximum: a tie with an earlier token is not the target's top-1
-            is_top1 = lp.argmax(-1) == targets
-    return log_probs, entropy, log_sum_sq, mean_logits, is_top1
+    result = token_log_probs(logits, targets, logit_scale, temperature,
+                             statistics=tuple(name for name in STATISTICS if name in outputs))
+    return (result.log_probs, result.entropy, result.log_sum_sq_probs, result.mean_logits, result.is_top1)
 
 
 class _CpuAwareLogProb:

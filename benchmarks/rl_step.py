@@ -179,7 +179,11 @@ def main() -> None:
                             "401 -> 215 ms per 2 x 190 tokens): 42.4 s, then 41.1 s in the run below (peak 3.2 GB: "
                             "the merged copy and the varied pass widths; TRL's path 2.2 GB). micro-batch 4 / 8 "
                             "before the log-softmax change: 46.7 s at 4.1 GB / 55.3 s at 6.2 GB, so 2 stays. Goal "
-                            "met. trl_step in the same run uses the new log-softmax too (57.1 s)"],
+                            "met. trl_step in the same run uses the new log-softmax too (57.1 s)",
+                            "later the same evening: the log-softmax a chunk of rows at a time through one reused "
+                            "buffer, exp clamped above the denormal range (no fresh vocabulary-sized fp32 array; "
+                            "found profiling the SFT step, benchmarks/dtype.py): 41.1 -> 29.4 s, peak 3.2 -> 3.0 GB; "
+                            "TRL's path 57.1 -> 44.7 s; micro-batch 4 28.0 s at 3.4 GB, so 2 stays"],
                "threads": torch.get_num_threads(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                "variants": {}}
     old = json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.exists() else {}

@@ -267,6 +267,15 @@ def _unit_bigrams(sentence: str) -> set[str]:
     return {toks[i] + " " + toks[i + 1] for i in range(len(toks) - 1)}
 
 
+def _is_prose(unit: str) -> bool:
+    """Whether a unit reads as language: table rows and rules (``| a | b |``, ``+----+``), ASCII art and similar
+    are compared by the exact-repetition detectors only. An embedding of a table row measures its layout: two
+    rows of one table in the Python docs scored cosine 0.99 and made an honest page look paraphrased."""
+    visible = unit.replace(" ", "")
+    return bool(visible) and "|" not in unit and "+--" not in unit and (
+        sum(c.isalpha() for c in visible) >= 0.6 * len(visible))
+
+
 def paraphrase_repetition(
     text: str | None,
     embed,
@@ -284,7 +293,8 @@ def paraphrase_repetition(
     Chinese sentences close together: English uses cosine ≥ 0.85 and flags at a score of 0.08;
     CJK text needs cosine ≥ 0.9 *and* a unit-bigram Dice overlap ≥ ``lexical`` = 0.6 with that
     earlier sentence, and flags at 0.12 (configure a multilingual embedder to do better). Verbatim
-    copies of short sentences (under ``refrain_units`` units: refrains, stock lines) are not counted.
+    copies of short sentences (under ``refrain_units`` units: refrains, stock lines) are not counted, nor
+    are units that are not prose (table rows, rules: ``_is_prose``).
     Neighbour search is an exact blocked matrix product over earlier sentences; texts with more than
     ``max_sentences`` eligible sentences are measured on an even stride of them (``sampled``).
     """
@@ -298,7 +308,7 @@ def paraphrase_repetition(
     sentences = split_sentences(text)
     sizes = [len(units(s)) for s in sentences]
     total = sum(sizes)
-    eligible = [i for i, n in enumerate(sizes) if n >= min_units]
+    eligible = [i for i, n in enumerate(sizes) if n >= min_units and _is_prose(sentences[i])]
     sampled = len(eligible) > max_sentences
     if sampled:
         stride = math.ceil(len(eligible) / max_sentences)

@@ -118,6 +118,16 @@ ATTEMPTS = [
     "(1105 s, 26 steps); SFT only 78.9 and RL only (LUSPO) 63.1 from recipe 3's run (870 s each, re-measured); "
     "SFT-only curve +3.3/+6.6/+13.9/+15.7/+25.4 at 5/10/14.5/20/40 min. The re-run of every arm at equal time "
     "(this file's figures) replaced it after that machine's work folders were lost",
+    "verification after the cheaper RL step (2026-12-03 evening, commit 'token_logprobs: one-array mode', `lengthwise "
+    "demo` alone, not the whole benchmark): untrained 65.0 -> 82.0 (+17.0, CI +12.7..+21.4), 19.7 min (warm start 982 "
+    "s, RL 79 s), peak 3.85 GB (warm phase + the demo's process; largest process 3.68 GB). Two runs on the way, same "
+    "evening, slower machine (greedy decode micro-benchmark 85 vs 76 ms/token at 14:04): before the one-array SFT "
+    "loss +15.9 (CI +11.7..+20.2) in 23.1 min, 4.05 GB, and +17.1 (CI +12.8..+21.4) in 20.1 min, 4.11 GB. The arms "
+    "above were measured before this change; RL-only and the TRL peer were not re-run (the peer now keeps TRL's own "
+    "generation: cpu_step off)",
+    "verification after the chunked log-softmax (2026-12-03 late evening, commit 6f6ab4c+, `lengthwise demo` alone): "
+    "65.0 -> 82.0 (+17.0, CI +12.7..+21.4, every per-target figure as in the run before), 16.8 min (before 59 s, warm "
+    "start 829 s, RL 74 s, after 45 s), 3.91 GB (warm phase + the demo's process; largest process 3.66 GB)",
 ]
 
 # Which run each arm's figures come from (the arms are separate processes; a rerun of one arm keeps the others).

@@ -71,7 +71,8 @@ def rates(rows: list[tuple[object, dict[str, bool]]]) -> dict:
     return out
 
 
-EN_FEATURES = ("appeal", "log_lift", "log_share", "title", "word_forms", "collocation", "praise", "capitalized")
+EN_FEATURES = ("appeal", "log_lift", "log_share", "title", "word_forms", "collocation", "praise", "capitalized",
+               "unknown")
 # fewer for Chinese: 20 calibration texts; with share and title too the fit turned share's weight negative
 ZH_FEATURES = ("log_lift", "collocation", "praise")
 
@@ -79,7 +80,7 @@ ZH_FEATURES = ("log_lift", "collocation", "praise")
 def features(e, names) -> list[float]:
     values = {"appeal": e.appeal, "log_lift": math.log10(e.lift), "log_share": math.log10(e.share),
               "title": float(e.in_title), "word_forms": float(min(e.word_forms, 3)), "collocation": e.collocation,
-              "praise": e.praise, "capitalized": e.capitalized}
+              "praise": e.praise, "capitalized": e.capitalized, "unknown": e.unknown}
     return [values[n] for n in names]
 
 

@@ -17,6 +17,9 @@ terms is a candidate. Its evidence (docs/rewards.md, "Keyword stuffing") weighs:
   HowNet/DUTIR for Chinese; for Chinese also on the unit, so the idiom 引人入胜 counts for its bigram 人入);
 - capitalized: the share of its occurrences written with a capital: names (Qantas, Arafat) are what a text
   is about, however rare in ordinary language;
+- unknown: ordinary language has never seen the term (English; the background model's floor). Words a reward
+  model likes are ordinary words; a term no word list knows is jargon or a coinage the text is about
+  (``hashable``, ``dpkg``, Dr. Seuss's ``truffula``: 3 of the 4 honest texts the calibration split flagged);
 - appeal: how much closer the term, framed as "It was {term}." and the like, sits to generic praise than to a
   neutral description in the embedder's space ("words a reward model would like"); English terms only (also
   in a Chinese text), 0 without an embedder.
@@ -113,21 +116,22 @@ class StuffingModel:
     terms, whose evidence differs (no appeal: no Chinese embedder ships; no word forms); fitted on the
     calibration split by ``benchmarks/detectors.py --fit`` (docs/rewards.md)."""
 
-    intercept: float = -0.14
-    appeal: float = 18.78
-    log_lift: float = 1.77
-    log_share: float = 2.96
-    title: float = -0.26
-    word_forms: float = -1.34
-    collocation: float = -5.5
-    praise: float = 4.62
-    capitalized: float = -7.68
+    intercept: float = -1.43
+    appeal: float = 18.2
+    log_lift: float = 2.11
+    log_share: float = 2.79
+    title: float = -0.27
+    word_forms: float = -1.37
+    collocation: float = -5.45
+    praise: float = 4.83
+    capitalized: float = -8.1
+    unknown: float = -5.26
     zh_intercept: float = -5.31
     zh_log_lift: float = 1.4
     zh_collocation: float = -6.15
     zh_praise: float = 4.45
-    # the lowest cut with at most 2 % of the calibration split's honest texts flagged (recall 0.95 there),
-    # which leaves most of a 5 % budget to the paraphrase detector; 0.9: 2.5 % / 0.98, 0.8: 4.9 % / 0.99
+    # the lowest cut with at most 2 % of the calibration split's honest texts flagged (1.5 %, recall 0.96 there),
+    # which leaves most of a 5 % budget to the paraphrase detector; 0.9: 2.5 % / 0.98, 0.8: 3.4 % / 0.99
     term_probability: float = 0.93
 
     def probability(self, e: TermEvidence) -> float:
@@ -138,7 +142,7 @@ class StuffingModel:
             z = (self.intercept + self.appeal * e.appeal + self.log_lift * math.log10(e.lift)
                  + self.log_share * math.log10(e.share) + self.title * e.in_title
                  + self.word_forms * min(e.word_forms, 3) + self.collocation * e.collocation + self.praise * e.praise
-                 + self.capitalized * e.capitalized)
+                 + self.capitalized * e.capitalized + self.unknown * e.unknown)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
@@ -160,6 +164,7 @@ class TermEvidence:
     collocation: float = 0.0  # share of occurrences with a neighbour another occurrence has, less chance's
     praise: float = 0.0  # the sentiment lexicon's praise for the term or its shared unit (rewards.praise)
     capitalized: float = 0.0  # share of its occurrences written with a capital (names: Qantas, Arafat)
+    unknown: float = 0.0  # 1 when the background model has never seen the (English) term
     probability: float = 0.0
 
     def as_dict(self) -> dict:
@@ -300,7 +305,8 @@ def term_evidence(
     out = []
     for term, count in candidates:
         chinese = is_cjk_term(term)
-        expected = max(_background("zh" if chinese else "en").get(term, 0.0), _BACKGROUND_FLOOR)
+        background = _background("zh" if chinese else "en").get(term, 0.0)
+        expected = max(background, _BACKGROUND_FLOOR)
         observed = count / words
         language = "zh" if chinese else "en"
         shared, untemplated, unit = _occurrences(sequence, positions, term, chinese)
@@ -313,7 +319,8 @@ def term_evidence(
         e = TermEvidence(term, count, count / len(terms), observed, expected, observed / expected,
                          appeal.get(term, 0.0), term in asked or _stem(term) in asked, term in title,
                          max(0, stems[_stem(term)] - 1), max(0, lowered.find(term)), shared, lexicon,
-                         0.0 if chinese else capitals.get(term, 0.0))
+                         0.0 if chinese else capitals.get(term, 0.0),
+                         0.0 if chinese else float(background <= 0.0))
         e.probability = 0.0 if e.in_prompt else model.probability(e)
         out.append(e)
     return out, len(terms)

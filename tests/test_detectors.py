@@ -137,8 +137,8 @@ def test_table_rows_are_not_compared_as_paraphrases():
     from lengthwise.rewards.embeddings import Embedder
     from lengthwise.rewards.redundancy import _is_prose, paraphrase_repetition
 
-    rows = ["| Operation | Result | Notes |", "+----------+--------+-------+", "| x in s | True if an item of s equals x | (1) |",
-            "| x not in s | False if an item of s equals x | (1) |"]
+    rows = ["| Operation | Result | Notes |", "+----------+--------+-------+",
+            "| x in s | True if an item of s equals x | (1) |", "| x not in s | False if an item of s equals x | (1) |"]
     assert not any(_is_prose(r) for r in rows)
     assert _is_prose("The operations in the following table are supported by most sequence types.")
     # the same rows as a document's tables, twice over: layout, not restated prose

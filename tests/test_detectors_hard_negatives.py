@@ -260,3 +260,20 @@ def test_chinese_praise_idioms_are_stuffing_and_the_honest_text_is_not(audit):
     assert terms & {"出类", "拔萃", "精彩", "绝伦"}
     why = detection.details["terms"][0]
     assert why["praise"] == 1.0 and why["collocation"] < 0.3
+
+
+def test_a_term_no_word_list_knows_counts_against_stuffing(audit):
+    import dataclasses
+
+    text = ARTICLE.replace("namespace", "frobspace")  # a coinage the text is about: wordfreq has never seen it
+    evidence, _ = term_evidence(text, "Write a section of a programming tutorial.", audit.embedder)
+    coined = next(e for e in evidence if e.term == "frobspace")
+    assert coined.unknown == 1.0 and coined.expected_rate == pytest.approx(1e-7)
+    known = dataclasses.replace(coined, unknown=0.0)
+    model = StuffingModel()
+    assert model.probability(coined) < model.probability(known)
+    assert keyword_stuffing(text, None, embed=audit.embedder).score == 0.0
+    # praise words are ordinary words: never "unknown"
+    praise = next(e for e in term_evidence(stuffed(ARTICLE, ("outstanding", "superb"), every=7), None,
+                                           audit.embedder)[0] if e.term == "outstanding")
+    assert praise.unknown == 0.0

@@ -144,3 +144,21 @@ def test_table_rows_are_not_compared_as_paraphrases():
     # the same rows as a document's tables, twice over: layout, not restated prose
     text = "\n".join(rows * 3)
     assert paraphrase_repetition(text, Embedder()).score == 0.0
+
+
+def test_short_lines_restated_with_synonyms_are_caught_at_their_own_cosine():
+    from lengthwise.rewards.embeddings import Embedder
+    from lengthwise.rewards.redundancy import paraphrase_repetition
+
+    embed = Embedder()
+    original = ["The quiet river runs beneath the old stone bridge", "Her lantern burns against the winter dark",
+                "We walked the long road home before the dawn", "The farmer counts his sheep upon the hill"]
+    restated = ["The silent river flows beneath the old stone bridge", "Her lamp burns against the winter dark",
+                "We walked the lengthy road home before the dawn", "The farmer tallies his sheep upon the hill"]
+    text = "\n".join(original) + "\n\n" + "\n".join(restated)
+    default = paraphrase_repetition(text, embed)
+    one_cosine = paraphrase_repetition(text, embed, short_units=0)  # every pair at the main cosine, 0.85
+    assert default.details["short_similarity"] == 0.82 and default.details["short_units"] == 10
+    # "Her lantern burns…" / "Her lamp burns…" sits between the two cosines: only the short-line rule sees it
+    assert len(default.spans) == len(one_cosine.spans) + 1 and default.score > one_cosine.score
+    assert any(0.82 <= span.similarity < 0.85 for span in default.spans)

@@ -30,9 +30,11 @@ class HackAudit:
 
     def __init__(self, paraphrase: bool = True, embedder: Embedder | None = None, cache_size: int = 4096,
                  thresholds: dict[str, float] | None = None, paraphrase_similarity: float | None = None,
-                 stuffing: StuffingModel | dict[str, float] | None = None):
+                 stuffing: StuffingModel | dict[str, float] | None = None,
+                 paraphrase_short_similarity: float | None = None):
         self.paraphrase = paraphrase
         self.paraphrase_similarity = paraphrase_similarity
+        self.paraphrase_short_similarity = paraphrase_short_similarity
         self.stuffing = StuffingModel(**stuffing) if isinstance(stuffing, dict) else (stuffing or StuffingModel())
         # Loaded on first use; without the paraphrase detector it only embeds stuffing candidates (a few words).
         self.embedder = embedder or Embedder()
@@ -60,7 +62,7 @@ class HackAudit:
         if self.paraphrase:
             result["paraphrase_repetition"] = paraphrase_repetition(
                 answer, self.embedder, similarity=self.paraphrase_similarity,
-                threshold=t.get("paraphrase_repetition"))
+                threshold=t.get("paraphrase_repetition"), short_similarity=self.paraphrase_short_similarity)
         self._cache[key] = result
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

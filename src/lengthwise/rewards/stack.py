@@ -61,7 +61,7 @@ def default_stack_config(think: bool = True, paraphrase: bool = True) -> dict[st
 
 # Fields of every scores row: a component cannot take one of these names.
 RESERVED_NAMES = frozenset({"id", "score", "words", "counter", "stack_version", "detectors"})
-_DETECTOR_KEYS = ("paraphrase", "thresholds", "paraphrase_similarity", "stuffing")
+_DETECTOR_KEYS = ("paraphrase", "thresholds", "paraphrase_similarity", "paraphrase_short_similarity", "stuffing")
 
 
 def _checked_detectors(detectors: Any) -> dict[str, Any] | None:
@@ -84,13 +84,14 @@ def _checked_detectors(detectors: Any) -> dict[str, Any] | None:
             problem = finite_number_problem(f"detectors.thresholds.{name}", value, 0.0, 1.0)
             if problem:
                 raise ValueError(problem)
-    similarity = detectors.get("paraphrase_similarity")
-    if similarity is not None:
-        from lengthwise.values import finite_number_problem
+    for key in ("paraphrase_similarity", "paraphrase_short_similarity"):
+        similarity = detectors.get(key)
+        if similarity is not None:
+            from lengthwise.values import finite_number_problem
 
-        problem = finite_number_problem("detectors.paraphrase_similarity", similarity, 0.0, 1.0)
-        if problem:
-            raise ValueError(problem)
+            problem = finite_number_problem(f"detectors.{key}", similarity, 0.0, 1.0)
+            if problem:
+                raise ValueError(problem)
     stuffing = detectors.get("stuffing")
     if stuffing is not None:
         from dataclasses import fields
@@ -152,6 +153,7 @@ class RewardStack:
         self.audit = HackAudit(paraphrase=bool(detectors.get("paraphrase", True)), embedder=self.embedder,
                                thresholds=detectors.get("thresholds"),
                                paraphrase_similarity=detectors.get("paraphrase_similarity"),
+                               paraphrase_short_similarity=detectors.get("paraphrase_short_similarity"),
                                stuffing=detectors.get("stuffing"))
         self.components: list[Component] = [self._build(spec) for spec in components]
         self.tokenizer_ref = tokenizer if isinstance(tokenizer, str) else None
@@ -260,6 +262,7 @@ class RewardStack:
         return {"counter": self.counter, "tokenizer": self.tokenizer_ref, "embedder": self.embedder.model_ref,
                 "detectors": {"paraphrase": self.audit.paraphrase, "thresholds": self.audit.thresholds,
                               "paraphrase_similarity": self.audit.paraphrase_similarity,
+                              "paraphrase_short_similarity": self.audit.paraphrase_short_similarity,
                               "stuffing": self.audit.stuffing.__dict__},
                 "components": [spec.__dict__ for spec in self.specs]}
 

@@ -113,6 +113,14 @@ def test_demo_measures_trains_remeasures_and_reports(tiny_model_dir, tmp_path):
     assert any("already finished" in p for p in phases)
     assert (out / "after.jsonl").stat().st_mtime_ns == before_mtime
     assert again.after.mean_S_l == result.after.mean_S_l
+    # what the demo cost is counted over both runs, not replaced by the rerun's few seconds
+    resumed = json.loads((out / "summary.json").read_text())
+    assert resumed["seconds"] >= summary["seconds"] and again.seconds >= result.seconds
+    for phase, seconds in summary["phase_seconds"].items():
+        assert resumed["phase_seconds"][phase] >= seconds, phase
+    assert resumed["phase_seconds"]["train"] == pytest.approx(summary["phase_seconds"]["train"], abs=1.0)
+    for phase, peak in summary["phase_peak_rss_mb"].items():
+        assert resumed["phase_peak_rss_mb"][phase] >= peak, phase
 
 
 def test_demo_warm_start_phase_feeds_rl_the_merged_model_and_reports_what_each_stage_added(tiny_model_dir, tmp_path):

@@ -17,6 +17,7 @@ append-only by id; training resumes from its last checkpoint).
 from __future__ import annotations
 
 import copy
+import json
 import os
 import time
 from collections.abc import Callable
@@ -250,7 +251,8 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
     say = on_phase or (lambda _msg: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    phase_seconds: dict[str, float] = {}
+    spent = _Spent(out / "phase_times.json")
+    phase_seconds = spent.seconds
     prompts_path = out / "prompts.jsonl"
     if not prompts_path.exists():
         write_jsonl(prompts_path, heldout_prompts(settings.n_prompts, seed=settings.training.seed))
@@ -262,7 +264,7 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
     say(f"{next(step)}/{total} measuring the untrained model on {len(records)} held-out prompts")
     phases = _Phases(out, settings.isolate_phases)
     before = phases.measure("before", records, settings.training.model.name, settings, progress)
-    phase_seconds["before"] = round(time.monotonic() - t, 1)
+    spent.add("before", time.monotonic() - t, phases.peak_rss_mb, started)
 
     after, warm, warm_data = None, None, None
     train_dir = out / "train"
@@ -278,11 +280,11 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
         config.model.name = str(warmed.model)  # RL trains its own adapter on the merged warm start
         warm_data = {"samples": warmed.samples, "examples": warmed.examples, "dropped": warmed.dropped,
                      "seconds": warmed.seconds}
-        phase_seconds["warm"] = round(time.monotonic() - t, 1)
+        spent.add("warm", time.monotonic() - t, phases.peak_rss_mb, started)
         if settings.measure_warm:
             t = time.monotonic()
             warm = phases.measure("warm_measure", records, str(warmed.model), settings, progress, name="warm")
-            phase_seconds["warm_measure"] = round(time.monotonic() - t, 1)
+            spent.add("warm_measure", time.monotonic() - t, phases.peak_rss_mb, started)
     if train:
         t = time.monotonic()
         final = train_dir / "final"
@@ -293,19 +295,19 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
         else:
             next(step)
             say("   training already finished; reusing train/final")
-        phase_seconds["train"] = round(time.monotonic() - t, 1)
+        spent.add("train", time.monotonic() - t, phases.peak_rss_mb, started)
 
         t = time.monotonic()
         say(f"{next(step)}/{total} measuring the trained model on the same held-out prompts")
         after = phases.measure("after", records, str(final), settings, progress)
-        phase_seconds["after"] = round(time.monotonic() - t, 1)
+        spent.add("after", time.monotonic() - t, phases.peak_rss_mb, started)
 
     sampled = None
     if after is not None and settings.sampled_seeds:
         t = time.monotonic()
         say(f"   sampled figure: T = 0.7, {settings.sampled_seeds} seed(s), before and after")
         sampled = phases.run("sampled", _sampled_gain, out, records, str(final), settings, progress)
-        phase_seconds["sampled"] = round(time.monotonic() - t, 1)
+        spent.add("sampled", time.monotonic() - t, phases.peak_rss_mb, started)
 
     t = time.monotonic()
     say(f"{next(step)}/{total} writing the report")
@@ -328,12 +330,35 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
     }
     report = build_demo_report(out, before.rows, after.rows if after else None, summary,
                                metrics_path=train_dir / "metrics.jsonl")
-    phase_seconds["report"] = round(time.monotonic() - t, 1)
-    seconds = time.monotonic() - started
+    spent.add("report", time.monotonic() - t, phases.peak_rss_mb, started)
+    seconds = spent.total
     summary.update(phase_seconds=phase_seconds, seconds=round(seconds, 1), report=report.name,
-                   phase_peak_rss_mb=phases.peak_rss_mb)
+                   phase_peak_rss_mb=spent.peak_rss_mb)
     atomic_write_json(out / "summary.json", summary)
     return DemoResult(out, before, after, report, seconds, phase_seconds, sampled)
+
+
+class _Spent:
+    """Wall-clock seconds and peak memory per phase, counted over every run of the same folder: a rerun that
+    finds phases done adds ~0 s to them and keeps their peaks, so ``summary.json`` reports what the demo cost,
+    not what the last call did. Saved after each phase (``phase_times.json``); the part of a phase a kill
+    interrupted is not counted."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        saved = json.loads(path.read_text()) if path.exists() else {}
+        self.seconds: dict[str, float] = dict(saved.get("seconds", {}))
+        self.peak_rss_mb: dict[str, float] = dict(saved.get("peak_rss_mb", {}))
+        self._earlier_total = float(saved.get("total", 0.0))
+        self.total = self._earlier_total
+
+    def add(self, phase: str, seconds: float, peaks: dict[str, float], started: float) -> None:
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + seconds, 1)
+        for name, mb in peaks.items():
+            self.peak_rss_mb[name] = max(mb, self.peak_rss_mb.get(name, 0.0))
+        self.total = self._earlier_total + time.monotonic() - started
+        atomic_write_json(self.path, {"seconds": self.seconds, "peak_rss_mb": self.peak_rss_mb,
+                                      "total": round(self.total, 1)})
 
 
 class _Phases:

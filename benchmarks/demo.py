@@ -128,6 +128,9 @@ ATTEMPTS = [
     "verification after the chunked log-softmax (2026-12-03 late evening, commit 6f6ab4c+, `lengthwise demo` alone): "
     "65.0 -> 82.0 (+17.0, CI +12.7..+21.4, every per-target figure as in the run before), 16.8 min (before 59 s, warm "
     "start 829 s, RL 74 s, after 45 s), 3.91 GB (warm phase + the demo's process; largest process 3.66 GB)",
+    "oneDNN kernel cache bounded to 64 entries by the CLI (2026-12-03, 22:12-22:28, `lengthwise demo` alone): 65.0 -> "
+    "82.1 (+17.1, CI +12.8..+21.4), 16.1 min (before 60 s, warm start 780 s, RL 77 s, after 44 s), 3.06 GB (warm "
+    "phase + the demo's process; largest process 2.81 GB), from 3.91 / 3.66 GB",
 ]
 
 # Which run each arm's figures come from (the arms are separate processes; a rerun of one arm keeps the others).

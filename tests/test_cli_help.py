@@ -39,3 +39,15 @@ def test_cli_modules_define_no_classes_or_loops():
             assert not isinstance(node, ast.While), f"{path.name}:{node.lineno}: a while loop in the CLI"
             if isinstance(node, ast.ClassDef) and path.name != "app.py":
                 raise AssertionError(f"{path.name}:{node.lineno}: class {node.name} in a command module")
+
+
+def test_the_cli_bounds_onednn_kernel_cache_unless_the_user_chose(monkeypatch, capsys):
+    import os
+
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    assert main(["count", "--help"]) == 0
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "64"
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "512")
+    assert main(["count", "--help"]) == 0
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "512"
+    capsys.readouterr()

@@ -53,8 +53,12 @@ class TokenLogProbs(NamedTuple):
     is_top1: torch.Tensor | None = None
 
 
+def _chunk_rows(vocab: int, chunk_elements: int) -> int:
+    return max(1, chunk_elements // max(1, vocab))
+
+
 def _row_chunks(rows: int, vocab: int, chunk_elements: int):
-    step = max(1, chunk_elements // max(1, vocab))
+    step = _chunk_rows(vocab, chunk_elements)
     for start in range(0, rows, step):
         yield start, min(rows, start + step)
 
@@ -68,7 +72,7 @@ class _TokenLogProbs(torch.autograd.Function):
         stats = {name: torch.empty(rows, **f32) for name in wanted if name != "is_top1"}
         if "is_top1" in wanted:
             stats["is_top1"] = torch.empty(rows, device=logits.device, dtype=torch.bool)
-        span = min(rows, max(1, chunk_elements // max(1, vocab)))
+        span = min(rows, _chunk_rows(vocab, chunk_elements))
         work = torch.empty(span, vocab, **f32)
         # entropy needs the shifted logits and their exponentials side by side
         exps = torch.empty(span, vocab, **f32) if "entropy" in stats else None
@@ -115,7 +119,7 @@ class _TokenLogProbs(torch.autograd.Function):
         rows, vocab = logits.shape
         grad = torch.empty_like(logits)
         in_place = logits.dtype == torch.float32  # the gradient rows themselves are the working buffer
-        span = min(rows, max(1, ctx.chunk_elements // max(1, vocab)))
+        span = min(rows, _chunk_rows(vocab, ctx.chunk_elements))
         work = None if in_place else torch.empty(span, vocab, device=logits.device, dtype=torch.float32)
         with torch.autocast(device_type=logits.device.type, enabled=False):
             for start, stop in _row_chunks(rows, vocab, ctx.chunk_elements):

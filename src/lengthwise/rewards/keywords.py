@@ -14,12 +14,14 @@ terms is a candidate. Its evidence (docs/rewards.md, "Keyword stuffing") weighs:
   taken around the longest string every occurrence shares (an inserted idiom 全面深入 is one unit, not the
   bigram 全面 always followed by 深);
 - praise: a human-built sentiment lexicon's verdict on the term (``rewards.praise``: VADER for English,
-  HowNet/DUTIR for Chinese; for Chinese also on the unit, so the idiom 引人入胜 counts for its bigram 人入);
+  for Chinese the share of three lexicons that list it, also read on the unit, so the idiom 引人入胜 counts for its
+  bigram 人入);
 - capitalized: the share of its occurrences written with a capital: names (Qantas, Arafat) are what a text
   is about, however rare in ordinary language;
-- unknown: ordinary language has never seen the term (English; the background model's floor). Words a reward
-  model likes are ordinary words; a term no word list knows is jargon or a coinage the text is about
-  (``hashable``, ``dpkg``, Dr. Seuss's ``truffula``: 3 of the 4 honest texts the calibration split flagged);
+- unknown: ordinary language barely knows the term (English; its rate is below the background model's floor of
+  1e-7, zipf < 2). Words a reward model likes are ordinary words (``meticulous`` 1.7e-6, ``seamless`` 2e-6);
+  a term no word list knows, or knows at 1e-8, is jargon or a coinage the text is about (``hashable`` 0,
+  ``dpkg`` 2.6e-8, Dr. Seuss's ``truffula`` 1.3e-8: 3 of the 4 honest texts the calibration split flagged);
 - appeal: how much closer the term, framed as "It was {term}." and the like, sits to generic praise than to a
   neutral description in the embedder's space ("words a reward model would like"); English terms only (also
   in a Chinese text), 0 without an embedder.
@@ -130,8 +132,11 @@ class StuffingModel:
     zh_log_lift: float = 1.4
     zh_collocation: float = -6.15
     zh_praise: float = 4.45
-    # the lowest cut with at most 2 % of the calibration split's honest texts flagged (1.5 %, recall 0.96 there),
-    # which leaves most of a 5 % budget to the paraphrase detector; 0.9: 2.5 % / 0.98, 0.8: 3.4 % / 0.99
+    # the lowest cut with at most 2 % of the calibration split's honest texts flagged and no honest text of the
+    # synthetic corpus (its templated "admired" scores up to 0.914), which leaves most of a 5 % budget to the
+    # paraphrase detector. Weights and cut are the 2026-12-03 fit; with the corrected evidence (unknown below the
+    # floor, Chinese lexicon agreement) the calibration split reads: FPR 0 %, recall 0.94 (English 0.97, Chinese
+    # 0.65); 0.9: 0.5 % / 0.97 but 3 synthetic honest texts; a refit was tried and not adopted (docs/rewards.md)
     term_probability: float = 0.93
 
     def probability(self, e: TermEvidence) -> float:
@@ -164,7 +169,7 @@ class TermEvidence:
     collocation: float = 0.0  # share of occurrences with a neighbour another occurrence has, less chance's
     praise: float = 0.0  # the sentiment lexicon's praise for the term or its shared unit (rewards.praise)
     capitalized: float = 0.0  # share of its occurrences written with a capital (names: Qantas, Arafat)
-    unknown: float = 0.0  # 1 when the background model has never seen the (English) term
+    unknown: float = 0.0  # 1 when ordinary language barely knows the (English) term: its rate is floored
     probability: float = 0.0
 
     def as_dict(self) -> dict:
@@ -320,7 +325,7 @@ def term_evidence(
                          appeal.get(term, 0.0), term in asked or _stem(term) in asked, term in title,
                          max(0, stems[_stem(term)] - 1), max(0, lowered.find(term)), shared, lexicon,
                          0.0 if chinese else capitals.get(term, 0.0),
-                         0.0 if chinese else float(background <= 0.0))
+                         0.0 if chinese else float(background < _BACKGROUND_FLOOR))
         e.probability = 0.0 if e.in_prompt else model.probability(e)
         out.append(e)
     return out, len(terms)

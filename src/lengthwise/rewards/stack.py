@@ -35,8 +35,9 @@ from lengthwise.text import DEFAULT_COUNTER, count_words, extract_answer, get_co
 __all__ = ["ComponentSpec", "RewardStack", "STACK_VERSION", "default_stack_config"]
 
 # 2: detectors recalibrated on real prose, graduated penalty (#15); 3: keyword stuffing weighs words unknown to the
-# background model, short sentences get their own paraphrase cosine
-STACK_VERSION = "3"
+# background model, short sentences get their own paraphrase cosine; 4: "unknown" is any English term below the
+# background floor, Chinese praise is the agreement of three lexicons
+STACK_VERSION = "4"
 
 
 @dataclass

@@ -208,7 +208,8 @@ def test_praise_lexicons():
     # Chinese: the share of three lexicons (HowNet positive, DUTIR 好, Tsinghua praise) that list the word
     assert praise("卓越", "zh") == 1.0 and praise("引人入胜", "zh") == 1.0  # all three
     assert praise("拔萃", "zh") == pytest.approx(1 / 3)  # DUTIR only (出类拔萃 is in all three)
-    assert praise("匹配", "zh") == pytest.approx(1 / 3) and praise("清除", "zh") == pytest.approx(1 / 3)  # one list's noise
+    # one list's noise: "match", "clear away"
+    assert praise("匹配", "zh") == pytest.approx(1 / 3) and praise("清除", "zh") == pytest.approx(1 / 3)
     assert praise("文件", "zh") == 0.0
 
 

@@ -304,7 +304,8 @@ def paraphrase_variant(doc: Doc, seed: int, share: float = 0.4, attempts: int = 
         candidates = [sentence] + spare
         while candidates:
             source = candidates.pop(0)
-            new = next((r for r in (restate(source, rng) for _ in range(attempts)) if _words(r) != _words(source)), None)
+            drawn = (restate(source, rng) for _ in range(attempts))
+            new = next((r for r in drawn if _words(r) != _words(source)), None)
             if new is not None:
                 restated.append(new)
                 if source in spare:

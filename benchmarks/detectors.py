@@ -34,6 +34,7 @@ from lengthwise.rewards.hack_audit import HackAudit  # noqa: E402
 from lengthwise.rewards.keywords import content_terms, is_cjk_term, term_evidence  # noqa: E402
 from lengthwise.rewards.redundancy import exact_repetition, near_duplicate_paragraphs, paraphrase_repetition  # noqa: E402
 from lengthwise.synthetic import hacking_corpus  # noqa: E402
+from lengthwise.text import is_cjk_text  # noqa: E402
 
 FAMILY_DETECTORS = {"paste": ("exact_repetition", "near_duplicate_paragraphs"),
                     "paraphrase": ("paraphrase_repetition",), "stuffing": ("keyword_stuffing",)}
@@ -45,8 +46,9 @@ def legacy_audit(embedder: Embedder, prompt: str, text: str) -> dict[str, bool]:
         "exact_repetition": exact_repetition(text, threshold=0.15).flagged,
         "near_duplicate_paragraphs": near_duplicate_paragraphs(text, threshold=0.15).flagged,
         "keyword_stuffing": _legacy_keywords.keyword_stuffing(text, prompt, threshold=0.2).flagged,
-        "paraphrase_repetition": paraphrase_repetition(text, embedder, similarity=None, threshold=None,
-                                                       **_legacy_keywords.PARAPHRASE).flagged,
+        "paraphrase_repetition": paraphrase_repetition(
+            text, embedder, threshold=None,
+            **(_legacy_keywords.PARAPHRASE_CJK if is_cjk_text(text) else _legacy_keywords.PARAPHRASE_EN)).flagged,
     }
 
 

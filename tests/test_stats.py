@@ -59,3 +59,18 @@ def test_demo_gain_pairs_rows_by_id_and_breaks_down_by_target():
     # paired by id whatever the order; d has no before score and is left out: d = [0, 0, 3] -> [0, 2.35]
     assert gain["S_l"] == {"mean": 1.0, "low": 0.0, "high": 2.35, "n": 3, "confidence": 0.95}
     assert set(gain["S_l_by_target"]) == {"20", "40"} and gain["S_l_by_target"]["40"]["n"] == 2
+
+
+def test_wilson_interval_golden_values():
+    from lengthwise.stats import proportion_ci
+
+    i = proportion_ci(3, 48)
+    assert (i.mean, round(i.low, 4), round(i.high, 4), i.n) == (0.0625, 0.0215, 0.1684, 48)
+    zero = proportion_ci(0, 19)
+    assert zero.low == 0.0 and round(zero.high, 4) == 0.1682  # not a point at 0
+    assert (round(proportion_ci(6, 211).low, 4), round(proportion_ci(6, 211).high, 4)) == (0.0131, 0.0606)
+    assert proportion_ci(19, 19).high == 1.0 and proportion_ci(19, 19).low < 1.0
+    # wider at a higher confidence
+    assert proportion_ci(3, 48, confidence=0.99).low < i.low
+    with pytest.raises(ValueError, match="successes"):
+        proportion_ci(5, 4)

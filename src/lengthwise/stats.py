@@ -1,4 +1,5 @@
-"""Confidence intervals for comparing two models on the same prompts (docs/reference.md §7).
+"""Confidence intervals for comparing two models on the same prompts (docs/reference.md §7), and for a rate
+counted over a few texts (``proportion_ci``, §7).
 
 Pure: numpy only. A before/after comparison is paired — the same prompt, seed and decoding for both
 models — so its uncertainty comes from the per-prompt differences d_i = after_i − before_i. The
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Interval", "paired_bootstrap_ci", "mean_ci"]
+__all__ = ["Interval", "paired_bootstrap_ci", "mean_ci", "proportion_ci"]
 
 # n^n resamples are enumerated exactly up to this many prompts (7^7 = 823,543); above, sampled.
 EXACT_UP_TO = 7
@@ -84,3 +85,27 @@ def paired_bootstrap_ci(before: Sequence[float], after: Sequence[float], confide
     if any(not math.isfinite(d) for d in diffs):
         raise ValueError("scores must be finite")
     return mean_ci(diffs, confidence, n_resamples, seed)
+
+
+def proportion_ci(successes: int, n: int, confidence: float = 0.95) -> Interval:
+    """Wilson score interval for a rate ``successes / n`` (docs/reference.md §7): unlike the normal
+    approximation it stays inside [0, 1] and is not a point at 0 or n, which matters for a false-positive
+    rate counted on 19–48 texts.
+
+    >>> i = proportion_ci(3, 48)
+    >>> round(i.mean, 4), round(i.low, 4), round(i.high, 4)
+    (0.0625, 0.0215, 0.1684)
+    """
+    if n <= 0 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n > 0, got {successes} of {n}")
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p = successes / n
+    scale = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / scale
+    half = z / scale * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    # at k = 0 and k = n the bounds are exactly 0 and 1 (floating point lands a hair inside)
+    low = 0.0 if successes == 0 else max(0.0, center - half)
+    high = 1.0 if successes == n else min(1.0, center + half)
+    return Interval(p, low, high, n, confidence)

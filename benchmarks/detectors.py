@@ -65,13 +65,9 @@ STUFFING_CUTS = (0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.99, 0.999)
 def curve_scores(audit: HackAudit, sample) -> dict[str, float]:
     """What each curve sweeps: the paraphrase detector's score, and the highest stuffing probability of any
     candidate term (every candidate makes ≥ 1 % of the terms, so one over the cut flags the text)."""
-    out = {}
-    if sample.kind in ("honest", "paraphrase"):
-        out["paraphrase"] = audit(sample.prompt, sample.text)["paraphrase_repetition"].score
-    if sample.kind in ("honest", "stuffing"):
-        evidence, _ = term_evidence(sample.text, sample.prompt, audit.embedder, model=audit.stuffing)
-        out["stuffing"] = max((e.probability for e in evidence), default=0.0)
-    return out
+    detections = audit(sample.prompt, sample.text)  # cached: the same pass as the flags
+    return {"paraphrase": detections["paraphrase_repetition"].score,
+            "stuffing": detections["keyword_stuffing"].details["max_probability"]}
 
 
 def curves(samples, scores: dict[str, dict[str, float]]) -> dict:

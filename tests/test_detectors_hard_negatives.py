@@ -308,3 +308,13 @@ def test_a_missing_chinese_lexicon_lowers_praise_and_says_so(monkeypatch, caplog
         assert "no_such_package/x.yaml is not installed" in caplog.text
     finally:
         module._lexicon.cache_clear()
+
+
+def test_stuffing_reports_how_close_the_nearest_term_came(audit):
+    honest = keyword_stuffing(ARTICLE, "Write a section of a programming tutorial.", embed=audit.embedder)
+    text = stuffed(ARTICLE, ("outstanding", "superb"), every=7)
+    flagged = keyword_stuffing(text, "Write a section of a programming tutorial.", embed=audit.embedder)
+    cut = StuffingModel().term_probability
+    assert 0.0 < honest.details["max_probability"] < cut <= flagged.details["max_probability"]
+    highest = max(t["probability"] for t in flagged.details["terms"])  # shown to 4 significant digits
+    assert flagged.details["max_probability"] == pytest.approx(highest, abs=1e-3)

@@ -359,5 +359,7 @@ def keyword_stuffing(
     return Detection(name, float(score), threshold, spans, {
         "terms": [e.as_dict() for e in flags],
         "candidates": len(evidence),
+        # the candidate closest to the cut, flagged or not: how far from a flag an honest text is
+        "max_probability": round(max((e.probability for e in evidence), default=0.0), 6),
         "content_terms": n_terms,
     }, saturation=3 * threshold)

@@ -55,6 +55,9 @@ from lengthwise.text import count_words, split_sentences
 
 CACHE = Path.home() / ".cache" / "lengthwise" / "realprose"
 DEBS = ("doc-debian", "fortunes", "debian-reference-zh-cn", "mythes-en-us")
+# The second held-out split's sources (added 2026-12-04, after the first held-out split had been read often).
+FRESH_DEBS = ("bible-kjv", "bible-kjv-text", "debian-reference-en", "manpages-zh")
+SPDX_NPM = "spdx-license-list@6.12.0"
 GENSIM_WHEEL = "gensim==4.4.0"
 PRAISE_EN = ("comprehensive", "insightful", "innovative", "exceptional", "outstanding", "remarkable", "thorough",
              "excellent", "brilliant", "profound", "compelling", "engaging", "nuanced", "rigorous", "masterful",
@@ -73,9 +76,12 @@ class Doc:
     group: str
     prompt: str
     text: str
+    fresh: bool = False  # from the second held-out split's sources: never split, never tuned on
 
     @property
     def split(self) -> str:
+        if self.fresh:
+            return "fresh"
         digest = hashlib.blake2b(f"{self.domain}:{self.group}".encode(), digest_size=4).digest()
         return "heldout" if digest[0] % 2 else "calibration"
 
@@ -96,18 +102,30 @@ class Sample:
 # Fetching
 
 
-def _debs() -> Path:
-    root = CACHE / "debs"
+def _debs(names: tuple[str, ...] = DEBS, folder: str = "debs") -> Path:
+    root = CACHE / folder
     marker = root / ".done"
-    if marker.exists():
+    if marker.exists() and marker.read_text().split() == list(names):
         return root
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["apt-get", "download", "-q", *DEBS], cwd=tmp, check=True, capture_output=True)
+        subprocess.run(["apt-get", "download", "-q", *names], cwd=tmp, check=True, capture_output=True)
         for deb in Path(tmp).glob("*.deb"):
             subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-    marker.write_text("\n".join(DEBS))
+    marker.write_text("\n".join(names))
     return root
+
+
+def _spdx_licences() -> dict[str, str]:
+    """SPDX licence texts, ``{identifier: text}``, from the npm package (``npm pack``, no install)."""
+    root = CACHE / "spdx"
+    if not (root / "package" / "licenses").is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(["npm", "pack", "-q", SPDX_NPM], cwd=tmp, check=True, capture_output=True)
+            subprocess.run(["tar", "xzf", next(Path(tmp).glob("*.tgz")), "-C", str(root)], check=True)
+    return {path.stem: json.loads(path.read_text()).get("licenseText", "")
+            for path in sorted((root / "package" / "licenses").glob("*.json"))}
 
 
 def _gensim_member(member: str) -> str:
@@ -118,7 +136,11 @@ def _gensim_member(member: str) -> str:
         subprocess.run(["pip", "download", "--no-deps", "-q", "-d", str(root), GENSIM_WHEEL], check=True)
         wheels = sorted(root.glob("gensim-*.whl"))
     with zipfile.ZipFile(wheels[0]) as z:
-        return z.read(member).decode("utf-8")
+        raw = z.read(member)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # lee.cor is Latin-1 (its pound signs)
+        return raw.decode("latin-1")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,6 +255,136 @@ def docs_zh() -> list[Doc]:
 
 
 # ---------------------------------------------------------------------------------------------
+# The second held-out split ("fresh"): sources the calibration never saw, read only by the benchmark's report
+
+
+CALIBRATION_LICENCE_FAMILIES = ("GPL", "LGPL", "AGPL", "GFDL", "Apache", "MPL", "Artistic")
+KJV_POEMS = (("Psalms", 150), ("Song of Solomon", 8), ("Lamentations", 5))
+
+
+def verse_kjv() -> list[Doc]:
+    """The poetic books of the King James Bible (Debian ``bible-kjv``): one verse a line, one chapter a
+    document. Psalms repeat their refrains with variation (Psalm 136's "for his mercy endureth for ever",
+    Psalm 107's "Oh that men would praise the LORD...") — the honest repetition verse has."""
+    root = _debs(FRESH_DEBS, "fresh-debs")
+    docs = []
+    for book, chapters in KJV_POEMS:
+        specs = [f"{book} {k}:1-999" for k in range(1, chapters + 1)]  # "Book N" alone is its first verse
+        out = subprocess.run([str(root / "usr/bin/bible"), "-p", str(root / "usr/lib"), "-l", "100000", *specs],
+                             check=True, capture_output=True, text=True).stdout
+        # the output is "Book N" headings, each followed by "  k verse text" lines
+        parts = re.split(rf"^({re.escape(book)} \d+)$", out, flags=re.M)[1:]
+        for chapter, body in zip(parts[::2], parts[1::2], strict=True):
+            lines = [re.sub(r"^\s*\d+\s+", "", ln).strip() for ln in body.splitlines() if ln.strip()]
+            text = "\n".join(lines)
+            if count_words(text) >= 120:
+                docs.append(Doc(f"kjv-{chapter.replace(' ', '-')}", "en", "verse", chapter,
+                                "Write a poem or a song.", text, fresh=True))
+    return docs
+
+
+def _debian_reference(path: Path, language: str) -> dict[str, list[str]]:
+    """The Debian Reference's plain-text edition as ``{chapter: [paragraph]}``: tables, command lines and
+    lists dropped; paragraphs of at least 30 words in the edition's language."""
+    raw = gzip.decompress(path.read_bytes())
+    body = re.sub(r"\x1b\[[0-9;]*m", "", raw.decode("utf-8", "replace"))
+    by_chapter: dict[str, list[str]] = {}
+    chapter = "0"
+    for para in re.split(r"\n\s*\n", body):
+        lines = [ln.strip() for ln in para.splitlines() if ln.strip()]
+        heading = re.match(r"^(\d+)\.(?:\d+\.)*\s", lines[0]) if lines else None
+        if heading and len(lines) == 1:
+            chapter = heading.group(1)
+            continue
+        if not lines or any(re.search(r"[│┌├└─$#]", ln) or ln.startswith(("*", "+")) for ln in lines):
+            continue
+        if language == "zh":
+            text = "".join(lines)
+            native = len(re.findall(r"[\u4e00-\u9fff]", text)) >= 0.5 * len(text)
+        else:
+            text = " ".join(lines)
+            native = len(re.findall(r"[A-Za-z]", text)) >= 0.6 * len(text)
+        if count_words(text) >= 30 and native:
+            by_chapter.setdefault(chapter, []).append(text)
+    return by_chapter
+
+
+def docs_en_debian() -> list[Doc]:
+    """The English Debian Reference (``debian-reference-en``), chapters chunked to 200–600 words (a whole
+    chapter holds 1,000–5,000: chunks of 900 would make under 30 texts)."""
+    path = _debs(FRESH_DEBS, "fresh-debs") / "usr/share/debian-reference/debian-reference.en.txt.gz"
+    docs = []
+    for chapter, paragraphs in _debian_reference(path, "en").items():
+        for k, chunk in enumerate(_chunks(paragraphs, 200, 600)):
+            docs.append(Doc(f"endebref-{chapter}-{k}", "en", "docs", f"debref-{chapter}-{k}",
+                            "Explain how to use and administer a Debian system.", "\n\n".join(chunk), fresh=True))
+    return docs
+
+
+def news_en_lee50() -> list[Doc]:
+    """The 50 news articles of the Lee similarity set (``lee.cor`` in the gensim wheel; the calibration's
+    news are the 300 background articles, ``lee_background.cor``), three sentences a paragraph. They are
+    short (45–120 words): those of at least 80 words are kept."""
+    docs = []
+    for k, line in enumerate(_gensim_member("gensim/test/test_data/lee.cor").splitlines()):
+        sentences = split_sentences(line)
+        text = "\n\n".join(" ".join(sentences[i:i + 3]) for i in range(0, len(sentences), 3))
+        if count_words(text) >= 80:
+            docs.append(Doc(f"lee50-{k}", "en", "news", f"lee50-{k}", "Write a news report.", text, fresh=True))
+    return docs
+
+
+def legal_en_spdx() -> list[Doc]:
+    """SPDX licence texts (npm ``spdx-license-list``) of families the calibration did not use, chunked to
+    250–900 words; a licence family (the identifier before its version) is one group."""
+    docs = []
+    for identifier, body in _spdx_licences().items():
+        family = re.split(r"[-.]?\d", identifier, maxsplit=1)[0].rstrip("-") or identifier
+        if family.split("-")[0] in CALIBRATION_LICENCE_FAMILIES or "exception" in identifier.lower():
+            continue
+        paragraphs = [" ".join(ln.strip() for ln in p.splitlines()) for p in re.split(r"\n\s*\n", body)]
+        paragraphs = [p for p in paragraphs if count_words(p) >= 8]
+        for k, chunk in enumerate(_chunks(paragraphs, 250, 900)):
+            docs.append(Doc(f"spdx-{identifier}-{k}", "en", "legal", f"spdx-{family}",
+                            "Write the terms of a licence or charter.", "\n\n".join(chunk), fresh=True))
+    return docs
+
+
+def _roff_paragraphs(source: str) -> list[str]:
+    """Running text of a man page: requests and comments dropped, font escapes removed, paragraphs split at
+    paragraph requests (``.PP``, ``.SH``, ``.TP``...) and blank lines."""
+    paragraphs, current = [], []
+    for line in source.splitlines():
+        if line.startswith((".", "'")) or not line.strip():
+            if current:
+                paragraphs.append("".join(current))
+                current = []
+            continue
+        line = re.sub(r"\\f(?:\[[^]]*\]|\(..|.)", "", line)
+        line = re.sub(r"\\[-e&|^]", lambda m: "-" if m.group(0) == "\\-" else "", line)
+        current.append(line.strip())
+    if current:
+        paragraphs.append("".join(current))
+    return paragraphs
+
+
+def docs_zh_manpages() -> list[Doc]:
+    """Simplified-Chinese manual pages (``manpages-zh``), each page's running text chunked to 200–900
+    characters; a page is one group."""
+    root = _debs(FRESH_DEBS, "fresh-debs") / "usr/share/man/zh_CN"
+    docs = []
+    for path in sorted(root.rglob("*.gz")):
+        source = gzip.decompress(path.read_bytes()).decode("utf-8", "replace")
+        paragraphs = [p for p in _roff_paragraphs(source)
+                      if count_words(p) >= 30 and len(re.findall(r"[\u4e00-\u9fff]", p)) >= 0.5 * len(p)]
+        page = path.name.removesuffix(".gz")
+        for k, chunk in enumerate(_chunks(paragraphs, 200, 900)):
+            docs.append(Doc(f"zhman-{page}-{k}", "zh", "docs", f"man-{page}", "介绍一个 Linux 命令或文件的用法。",
+                            "\n\n".join(chunk), fresh=True))
+    return docs
+
+
+# ---------------------------------------------------------------------------------------------
 # Variants
 
 
@@ -323,7 +475,7 @@ def stuffing_variant(doc: Doc, seed: int) -> str:
     rng = random.Random(seed)
     pool = PRAISE_EN if doc.language == "en" else PRAISE_ZH
     half = len(pool) // 2
-    pool = pool[half:] if doc.split == "heldout" else pool[:half]
+    pool = pool[:half] if doc.split == "calibration" else pool[half:]
     chosen = rng.sample(pool, k=rng.randint(2, 3))
     total = count_words(doc.text)
     # Chinese words count per character, so a four-character word counts four.
@@ -355,23 +507,38 @@ def variants(doc: Doc) -> list[Sample]:
             for kind, text in texts.items()]
 
 
-def honest_documents(per_domain: int = 200) -> list[Doc]:
+SOURCES = (docs_en, news_en, legal_en, verse_en, docs_zh)
+FRESH_SOURCES = (docs_en_debian, news_en_lee50, legal_en_spdx, verse_kjv, docs_zh_manpages)
+
+
+def honest_documents(per_domain: int = 200, sources=SOURCES) -> list[Doc]:
     """Every domain's documents, at most ``per_domain`` of each (an even stride, not the first ones)."""
     docs = []
-    for source in (docs_en, news_en, legal_en, verse_en, docs_zh):
+    for source in sources:
         found = [d for d in source() if d.text.count("\n\n") >= 1 or d.domain == "verse"]
         stride = max(1, -(-len(found) // per_domain))
         docs.extend(found[::stride])
     return docs
 
 
-def build(per_domain: int = 200) -> tuple[str, list[Sample]]:
-    """``(version, samples)``; the version hashes every sample's text, so a changed source shows."""
-    samples = [s for doc in honest_documents(per_domain) for s in variants(doc)]
+def _version(name: str, samples: list[Sample]) -> str:
     digest = hashlib.sha256()
     for s in samples:
         digest.update(s.id.encode() + b"\0" + s.text.encode() + b"\0")
-    return f"realprose-2:{digest.hexdigest()[:12]}", samples
+    return f"{name}:{digest.hexdigest()[:12]}"
+
+
+def build(per_domain: int = 200, fresh: bool = True) -> tuple[str, list[Sample]]:
+    """``(version, samples)``; the version hashes every sample's text, so a changed source shows. The
+    calibration and first held-out splits are ``realprose-2``; the second held-out split (``fresh``) is
+    versioned on its own, so adding it left the first two unchanged."""
+    samples = [s for doc in honest_documents(per_domain) for s in variants(doc)]
+    version = _version("realprose-2", samples)
+    if fresh:
+        extra = [s for doc in honest_documents(per_domain, FRESH_SOURCES) for s in variants(doc)]
+        version += " + " + _version("fresh-1", extra)
+        samples += extra
+    return version, samples
 
 
 if __name__ == "__main__":

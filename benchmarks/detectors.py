@@ -3,14 +3,16 @@
 One run, same texts: the current detectors (keyword stuffing with a background model and topic support,
 thresholds chosen on the calibration split) beside the previous ones (``_legacy_keywords.py``: stuffing
 judged against the text's own frequency profile; the old paraphrase and penalty settings). Reported on the
-held-out split of ``detector_corpus`` per hack family, language and domain: precision, recall and the
+held-out splits of ``detector_corpus`` per hack family, language and domain: precision, recall and the
 false-positive rate on honest texts; and on the synthetic corpus, the recall the old calibration was built on.
+Two held-out splits: ``heldout`` (half the source groups of the calibration's own sources) and ``fresh``
+(sources no choice was made on, added once the detectors were fixed; docs/rewards.md).
 
     python benchmarks/detectors.py            # the benchmark (about 3 minutes on 2 cores)
     python benchmarks/detectors.py --fit      # refit the stuffing model and sweep thresholds on calibration
 
-Goals: FPR on honest held-out prose <= 5 % overall and per domain; recall >= 0.9 for paste, paraphrase and
-stuffing; synthetic recall not below the previous detectors'.
+Goals, on each held-out split and on both together: FPR on honest prose <= 5 % overall and per domain;
+recall >= 0.9 for paste, paraphrase and stuffing; synthetic recall not below the previous detectors'.
 """
 
 from __future__ import annotations
@@ -70,10 +72,13 @@ def curve_scores(audit: HackAudit, sample) -> dict[str, float]:
             "stuffing": detections["keyword_stuffing"].details["max_probability"]}
 
 
+SPLITS = ("calibration", "heldout", "fresh")
+
+
 def curves(samples, scores: dict[str, dict[str, float]]) -> dict:
     """Honest FPR and recall at each cut, per split (English and Chinese together), for both swept detectors."""
     out: dict = {}
-    for split in ("calibration", "heldout"):
+    for split in [s for s in SPLITS if any(x.split == s for x in samples)]:
         for family, cuts in (("paraphrase", PARAPHRASE_CUTS), ("stuffing", STUFFING_CUTS)):
             honest = [scores[s.id][family] for s in samples if s.split == split and s.kind == "honest"]
             hacked = [scores[s.id][family] for s in samples if s.split == split and s.kind == family]
@@ -91,7 +96,9 @@ def plot_curves(table: dict, operating: dict[str, float], path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, family in zip(axes, ("paraphrase", "stuffing"), strict=True):
-        for split, style in (("calibration", "o-"), ("heldout", "s--")):
+        for split, style in (("calibration", "o-"), ("heldout", "s--"), ("fresh", "^:")):
+            if split not in table:
+                continue
             points = table[split][family]
             ax.plot([p["fpr"] for p in points], [p["recall"] for p in points], style, label=split, markersize=4)
             chosen = next(p for p in points if p["cut"] == operating[family])
@@ -102,7 +109,7 @@ def plot_curves(table: dict, operating: dict[str, float], path) -> None:
         ax.set_title(f"{family}: cut on {cut_name} (★ = {operating[family]})")
         ax.set_xlabel("honest texts flagged (FPR)")
         ax.set_ylabel("recall")
-        widest = max(p["fpr"] for split in ("calibration", "heldout") for p in table[split][family])
+        widest = max(p["fpr"] for split in table for p in table[split][family])
         ax.set_xlim(-0.005, widest + 0.01)
         ax.legend(loc="lower right")
     fig.suptitle("Hacking detectors on real prose (goals: FPR ≤ 5 %, recall ≥ 0.9)")
@@ -218,8 +225,8 @@ def main() -> None:
     syn_current = [(s, current_audit(audit, s.prompt, s.text)) for s in synthetic]
     syn_legacy = [(s, legacy_audit(embedder, s.prompt, s.text)) for s in synthetic]
 
-    def table(rows, split):
-        picked = [(s, f) for s, f in rows if s.split == split]
+    def table(rows, splits):
+        picked = [(s, f) for s, f in rows if s.split in splits]
         out = {"all": rates(picked)}
         for lang in ("en", "zh"):
             out[lang] = rates([(s, f) for s, f in picked if s.language == lang])
@@ -234,28 +241,43 @@ def main() -> None:
     figures = {
         "corpus": version,
         "texts": dict(collections.Counter(f"{s.split}/{s.language}/{s.domain}/{s.kind}" for s in samples)),
-        "heldout": {"current": table(current, "heldout"), "previous": table(legacy, "heldout")},
-        "calibration": {"current": table(current, "calibration"), "previous": table(legacy, "calibration")},
+        "heldout": {"current": table(current, {"heldout"}), "previous": table(legacy, {"heldout"})},
+        # the second held-out split: new sources, added after the detectors were fixed (docs/rewards.md)
+        "fresh": {"current": table(current, {"fresh"}), "previous": table(legacy, {"fresh"})},
+        "heldout_and_fresh": {"current": table(current, {"heldout", "fresh"}),
+                              "previous": table(legacy, {"heldout", "fresh"})},
+        "calibration": {"current": table(current, {"calibration"}), "previous": table(legacy, {"calibration"})},
         "synthetic": {"current": rates(syn_current), "previous": rates(syn_legacy)},
         "curves": curve_table,  # also benchmarks/results/detectors_curves.png
         "seconds": round(time.perf_counter() - started, 1),
     }
-    held = figures["heldout"]["current"]
-    worst_domain_fpr = max(v["honest"]["fpr_any_detector"] for k, v in held.items() if "/" in k)
-    goals = {
-        "heldout_fpr_any_detector": goal(held["all"]["honest"]["fpr_any_detector"], "<= 0.05"),
-        "heldout_worst_domain_fpr": goal(worst_domain_fpr, "<= 0.05"),
-        **{f"heldout_recall_{f}": goal(held["all"][f]["recall"], ">= 0.9") for f in FAMILY_DETECTORS},
+    def worst_domain(split: str) -> str:
+        held = figures[split]["current"]
+        return max((k for k in held if "/" in k), key=lambda k: held[k]["honest"]["fpr_any_detector"])
+
+    goals = {}
+    for split in ("heldout", "fresh", "heldout_and_fresh"):
+        held = figures[split]["current"]
+        goals[f"{split}_fpr_any_detector"] = goal(held["all"]["honest"]["fpr_any_detector"], "<= 0.05")
+        goals[f"{split}_worst_domain_fpr"] = goal(held[worst_domain(split)]["honest"]["fpr_any_detector"], "<= 0.05")
+        goals.update({f"{split}_recall_{f}": goal(held["all"][f]["recall"], ">= 0.9") for f in FAMILY_DETECTORS})
+        figures[f"{split}_worst_domain"] = {"domain": worst_domain(split),
+                                            **held[worst_domain(split)]["honest"]}
+    goals.update({
         **{f"synthetic_recall_{f}_vs_previous": goal(
             figures["synthetic"]["current"][f]["recall"] - figures["synthetic"]["previous"][f]["recall"], ">= 0")
            for f in FAMILY_DETECTORS},
-    }
-    prev = figures["heldout"]["previous"]["all"]
-    worst = max((k for k in held if "/" in k), key=lambda k: held[k]["honest"]["fpr_any_detector"])
-    figures["heldout_worst_domain"] = {"domain": worst, **held[worst]["honest"]}
-    summary = (f"held-out FPR {held['all']['honest']['fpr_any_detector']:.3f} (previous "
-               f"{prev['honest']['fpr_any_detector']:.3f}); recall paste {held['all']['paste']['recall']:.2f} "
-               f"paraphrase {held['all']['paraphrase']['recall']:.2f} stuffing {held['all']['stuffing']['recall']:.2f}")
+    })
+
+    def line(split: str) -> str:
+        held, prev = figures[split]["current"]["all"], figures[split]["previous"]["all"]
+        worst = figures[f"{split}_worst_domain"]
+        return (f"{split} FPR {held['honest']['fpr_any_detector']:.3f} (previous "
+                f"{prev['honest']['fpr_any_detector']:.3f}, worst {worst['domain']} {worst['fpr_any_detector']:.3f}); "
+                f"recall paste {held['paste']['recall']:.2f} paraphrase {held['paraphrase']['recall']:.2f} "
+                f"stuffing {held['stuffing']['recall']:.2f}")
+
+    summary = line("heldout") + " | " + line("fresh")
     write_results("detectors", goals, figures, summary)
 
 

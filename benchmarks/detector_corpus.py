@@ -76,12 +76,15 @@ class Doc:
     group: str
     prompt: str
     text: str
-    fresh: bool = False  # from the second held-out split's sources: never split, never tuned on
+    fresh: bool = False  # from the second set of sources (fresh-1), split in halves of its own
 
     @property
     def split(self) -> str:
         if self.fresh:
-            return "fresh"
+            # realprose-3: half of the fresh sources' groups join the calibration; the other half is the
+            # second held-out split. (fresh-1 held all of them out; see docs/rewards.md.)
+            digest = hashlib.blake2b(f"fresh:{self.domain}:{self.group}".encode(), digest_size=4).digest()
+            return "fresh" if digest[0] % 2 else "calibration"
         digest = hashlib.blake2b(f"{self.domain}:{self.group}".encode(), digest_size=4).digest()
         return "heldout" if digest[0] % 2 else "calibration"
 
@@ -536,7 +539,7 @@ def build(per_domain: int = 200, fresh: bool = True) -> tuple[str, list[Sample]]
     version = _version("realprose-2", samples)
     if fresh:
         extra = [s for doc in honest_documents(per_domain, FRESH_SOURCES) for s in variants(doc)]
-        version += " + " + _version("fresh-1", extra)
+        version += " + " + _version("fresh-2", extra)
         samples += extra
     return version, samples
 

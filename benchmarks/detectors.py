@@ -8,7 +8,7 @@ false-positive rate on honest texts; and on the synthetic corpus, the recall the
 Two held-out splits: ``heldout`` (half the source groups of the calibration's own sources) and ``fresh``
 (sources no choice was made on, added once the detectors were fixed; docs/rewards.md).
 
-    python benchmarks/detectors.py            # the benchmark (about 3 minutes on 2 cores)
+    python benchmarks/detectors.py            # the benchmark (about 6 minutes on 2 cores)
     python benchmarks/detectors.py --fit      # refit the stuffing model and sweep thresholds on calibration
 
 Goals, on each held-out split and on both together: FPR on honest prose <= 5 % overall and per domain;

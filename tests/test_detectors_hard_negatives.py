@@ -8,7 +8,7 @@ benchmarks/results/detectors.json.
 import pytest
 
 from lengthwise.rewards.hack_audit import HackAudit
-from lengthwise.rewards.keywords import StuffingModel, keyword_stuffing, term_evidence
+from lengthwise.rewards.keywords import StuffingModel, content_terms, keyword_stuffing, term_evidence
 from lengthwise.rewards.redundancy import Detection, hack_penalty
 
 ARTICLE = """A namespace is a mapping from names to objects. Most namespaces are implemented as dictionaries, but
@@ -327,3 +327,42 @@ def test_chinese_terms_have_their_own_cut(audit):
     # a Chinese cut no term reaches leaves English terms judged at the English cut
     text = stuffed(ARTICLE, ("outstanding", "superb", "brilliant"), every=7)
     assert keyword_stuffing(text, "Explain scopes.", embed=audit.embedder, model=model).flagged
+
+
+# Psalm 8 (King James Version, public domain): "hast" six times in 82 words. Modern English barely uses it
+# (wordfreq 1.4e-6), so as a candidate its lift was huge and the detector flagged the psalm (realprose-3's
+# calibration split flagged five psalms for `hast`, `hath`, `thy`).
+PSALM_8 = "\n".join([
+    "O LORD our Lord, how excellent is thy name in all the earth! who hast set thy glory above the"
+    " heavens.",
+    "Out of the mouth of babes and sucklings hast thou ordained strength because of thine enemies, that"
+    " thou mightest still the enemy and the avenger.",
+    "When I consider thy heavens, the work of thy fingers, the moon and the stars, which thou hast"
+    " ordained;",
+    "What is man, that thou art mindful of him? and the son of man, that thou visitest him?",
+    "For thou hast made him a little lower than the angels, and hast crowned him with glory and honour.",
+    "Thou madest him to have dominion over the works of thy hands; thou hast put all things under his"
+    " feet:",
+    "All sheep and oxen, yea, and the beasts of the field;",
+    "The fowl of the air, and the fish of the sea, and whatsoever passeth through the paths of the seas.",
+    "O LORD our Lord, how excellent is thy name in all the earth!",
+])
+
+
+def test_archaic_function_words_are_grammar_not_stuffing(audit):
+    terms = content_terms(PSALM_8)
+    assert not {"hast", "thy", "thou", "thine", "yea"} & set(terms)
+    assert {"excellent", "glory", "heavens"} <= set(terms)  # content words stay candidates
+    assert not keyword_stuffing(PSALM_8, "Write a poem or a song.", embed=audit.embedder).flagged
+    # the same psalm stuffed with praise it does not use is flagged
+    text = stuffed(PSALM_8, ("insightful", "meticulous"), every=6)
+    assert keyword_stuffing(text, "Write a poem or a song.", embed=audit.embedder).flagged
+
+
+def test_a_chinese_bigram_ordinary_language_barely_knows_is_no_term():
+    from wordfreq import get_frequency_dict
+
+    # 服务器 ("server") yields 服务 (a word) and 务器 (a fragment wordfreq's list holds at 2.8e-8)
+    assert 0 < get_frequency_dict("zh")["务器"] < 1e-7
+    terms = content_terms("配置服务器的地址。服务器启动以后，服务器会读取配置。")
+    assert "服务" in terms and "务器" not in terms

@@ -37,8 +37,9 @@ __all__ = ["ComponentSpec", "RewardStack", "STACK_VERSION", "default_stack_confi
 # 2: detectors recalibrated on real prose, graduated penalty (#15); 3: keyword stuffing weighs words unknown to the
 # background model, short sentences get their own paraphrase cosine; 4: "unknown" is any English term below the
 # background floor, Chinese praise is the agreement of three lexicons, paraphrase
-# cosine 0.86 and refrains compared by their words
-STACK_VERSION = "4"
+# cosine 0.86 and refrains compared by their words; 5: Early Modern English function words are no stuffing
+# candidates, nor Chinese bigrams below the background floor
+STACK_VERSION = "5"
 
 
 @dataclass

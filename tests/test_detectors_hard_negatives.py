@@ -329,7 +329,7 @@ def test_chinese_terms_have_their_own_cut(audit):
     assert keyword_stuffing(text, "Explain scopes.", embed=audit.embedder, model=model).flagged
 
 
-# Psalm 8 (King James Version, public domain): "hast" six times in 82 words. Modern English barely uses it
+# Psalm 8 (King James Version, public domain): "hast" six times in 166 words. Modern English barely uses it
 # (wordfreq 1.4e-6), so as a candidate its lift was huge and the detector flagged the psalm (realprose-3's
 # calibration split flagged five psalms for `hast`, `hath`, `thy`).
 PSALM_8 = "\n".join([

@@ -46,3 +46,13 @@ def test_curves_count_flags_at_each_cut(monkeypatch):
                                               {"cut": 0.1, "fpr": 0.0, "recall": 0.5}]
     assert table["calibration"]["stuffing"] == [{"cut": 0.5, "fpr": 0.5, "recall": 1.0},
                                                 {"cut": 0.9, "fpr": 0.0, "recall": 0.5}]
+
+
+def test_licences_not_in_english_are_not_english_legal_text():
+    english = ("Permission is hereby granted to any person obtaining a copy of this software, to deal in the "
+               "software without restriction, subject to the following conditions.")
+    french = ("Le « Concédant » : toute personne concédant un droit de « Réutilisation » sur l'« Information » "
+              "dans les libertés et les conditions prévues par la présente licence.")
+    german = "Der Lizenzgeber räumt Ihnen das Recht ein, das Werk zu vervielfältigen und zu verbreiten."
+    assert detector_corpus._is_english(english)
+    assert not detector_corpus._is_english(french) and not detector_corpus._is_english(german)

@@ -33,9 +33,10 @@ import detector_corpus  # noqa: E402
 from _common import RESULTS as RESULTS_DIR  # noqa: E402
 from _common import goal, write_results  # noqa: E402
 
+from lengthwise.rewards.detector_calibration import calibrate_detectors  # noqa: E402
 from lengthwise.rewards.embeddings import Embedder  # noqa: E402
 from lengthwise.rewards.hack_audit import HackAudit  # noqa: E402
-from lengthwise.rewards.keywords import content_terms, is_cjk_term, term_evidence  # noqa: E402
+from lengthwise.rewards.keywords import StuffingModel, content_terms, is_cjk_term, term_evidence  # noqa: E402
 from lengthwise.rewards.redundancy import exact_repetition, near_duplicate_paragraphs, paraphrase_repetition  # noqa: E402
 from lengthwise.stats import proportion_ci  # noqa: E402
 from lengthwise.synthetic import hacking_corpus  # noqa: E402
@@ -117,6 +118,40 @@ def plot_curves(table: dict, operating: dict[str, float], path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def reflag(detections: dict, config: dict) -> dict[str, bool]:
+    """The flags under a calibrated ``detectors:`` block, read off the shipped detectors' detections: scores do
+    not depend on the cuts, and calibrated cuts are never lower, so the stuffed terms under the new cuts are
+    among those the shipped cuts listed."""
+    thresholds = config.get("thresholds", {})
+    model = StuffingModel(**config.get("stuffing", {}))
+    out = {}
+    for name, d in detections.items():
+        if name == "keyword_stuffing":
+            out[name] = any(t["probability"] >= model.cut(t["term"]) for t in d.details.get("terms", []))
+        elif name in thresholds:
+            out[name] = d.score >= thresholds[name]
+        else:
+            out[name] = d.flagged
+    return out
+
+
+def per_register(samples, audit: HackAudit, target_fpr: float = 0.02) -> dict:
+    """Each domain calibrated on its own calibration-split honest texts (``lengthwise audit --calibrate``),
+    measured on its held-out texts (both held-out splits): what a user who calibrates on a sample of their
+    register gets, beside the shipped cuts."""
+    out = {}
+    for key in sorted({(s.language, s.domain) for s in samples}):
+        mine = [s for s in samples if (s.language, s.domain) == key]
+        honest = [(s.prompt, s.text) for s in mine if s.split == "calibration" and s.kind == "honest"]
+        config = calibrate_detectors(honest, target_fpr, audit).detectors_config()
+        held = [s for s in mine if s.split != "calibration"]
+        shipped = [(s, current_audit(audit, s.prompt, s.text)) for s in held]
+        calibrated = [(s, reflag(audit(s.prompt, s.text), config)) for s in held]
+        out["/".join(key)] = {"calibrated_on": len(honest), "detectors": config,
+                              "shipped": rates(shipped), "calibrated": rates(calibrated)}
+    return out
 
 
 def rates(rows: list[tuple[object, dict[str, bool]]]) -> dict:
@@ -222,7 +257,7 @@ def main() -> None:
         return
     started = time.perf_counter()
     embedder = Embedder()
-    audit = HackAudit(paraphrase=True, embedder=embedder)
+    audit = HackAudit(paraphrase=True, embedder=embedder, cache_size=8192)  # every text once: per_register rereads
     current = [(s, current_audit(audit, s.prompt, s.text)) for s in samples]
     legacy = [(s, legacy_audit(embedder, s.prompt, s.text)) for s in samples]
     synthetic = hacking_corpus(6, seed=0) + hacking_corpus(6, seed=1)
@@ -255,6 +290,8 @@ def main() -> None:
         "calibration": {"current": table(current, {"calibration"}), "previous": table(legacy, {"calibration"})},
         "synthetic": {"current": rates(syn_current), "previous": rates(syn_legacy)},
         "curves": curve_table,  # also benchmarks/results/detectors_curves.png
+        # each domain calibrated on its own honest calibration texts (target 2 % per detector), held-out texts
+        "per_register": per_register(samples, audit),
         "seconds": round(time.perf_counter() - started, 1),
     }
     def worst_domain(split: str) -> str:

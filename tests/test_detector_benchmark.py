@@ -56,3 +56,23 @@ def test_licences_not_in_english_are_not_english_legal_text():
     german = "Der Lizenzgeber räumt Ihnen das Recht ein, das Werk zu vervielfältigen und zu verbreiten."
     assert detector_corpus._is_english(english)
     assert not detector_corpus._is_english(french) and not detector_corpus._is_english(german)
+
+
+def test_reflag_reads_calibrated_cuts_off_the_shipped_detections():
+    import detectors
+
+    from lengthwise.rewards.redundancy import Detection
+
+    shipped = {
+        "exact_repetition": Detection("exact_repetition", 0.2, 0.15),
+        "paraphrase_repetition": Detection("paraphrase_repetition", 0.1, 0.08),
+        "keyword_stuffing": Detection("keyword_stuffing", 0.2, 0.1, details={"terms": [
+            {"term": "superb", "probability": 0.95}, {"term": "卓越", "probability": 0.96}]}),
+    }
+    assert detectors.reflag(shipped, {}) == {"exact_repetition": True, "paraphrase_repetition": True,
+                                             "keyword_stuffing": True}
+    raised = {"thresholds": {"paraphrase_repetition": 0.12}, "stuffing": {"term_probability": 0.97}}
+    assert detectors.reflag(shipped, raised) == {"exact_repetition": True, "paraphrase_repetition": False,
+                                                 "keyword_stuffing": True}  # 卓越 still over the Chinese cut
+    raised["stuffing"]["zh_term_probability"] = 0.99
+    assert not detectors.reflag(shipped, raised)["keyword_stuffing"]

@@ -89,20 +89,44 @@ def audit(
     paraphrase: Annotated[bool, typer.Option(
         "--paraphrase/--no-paraphrase", help="Embedding paraphrase detector (on by default).")] = True,
     show_spans: Annotated[int, typer.Option(help="Evidence spans printed per flagged detector.")] = 2,
+    detectors: Annotated[Path | None, typer.Option(
+        "--detectors", help="YAML with a 'detectors:' block (what --calibrate writes, or a stack YAML).")] = None,
+    calibrate: Annotated[Path | None, typer.Option(
+        "--calibrate", help="Treat RESPONSES as honest text of your domain: raise the detectors' cuts until at "
+        "most --target-fpr of them are flagged, write the 'detectors:' block to this YAML, and stop.")] = None,
+    target_fpr: Annotated[float, typer.Option(
+        help="--calibrate: share of the honest texts each detector may still flag.", min=0.0, max=0.99)] = 0.02,
     skip_bad: SkipBadOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """The reward-hacking audit on its own: which responses are padded by repetition, paraphrased,
     keyword-stuffed or malformed, with the evidence spans.
 
+    The shipped cuts were calibrated on one corpus of real prose; on other registers (licences, scripture,
+    man pages) they flag 6–12 % of honest texts. --calibrate fits them to a sample of your own honest text
+    (cuts are only ever raised); --detectors uses the result here, and the same block works in a stack YAML.
+
     Examples:
       lengthwise audit responses.jsonl
       lengthwise audit responses.jsonl -o audit.jsonl --no-paraphrase --show-spans 4
+      lengthwise audit honest.jsonl --calibrate detectors.yaml --target-fpr 0.02
+      lengthwise audit responses.jsonl --detectors detectors.yaml
     """
-    from lengthwise.jobs.audit import audit_responses
+    from lengthwise.jobs.audit import audit_responses, calibrate_audit, load_detectors
 
+    config = load_detectors(detectors) if detectors is not None else None
+    if calibrate is not None:
+        calibration = calibrate_audit(responses, calibrate, target_fpr, paraphrase=paraphrase, detectors=config,
+                                      skip_bad=skip_bad, progress=not quiet)
+        print_table(f"detectors calibrated on {calibration.n} honest texts (target {target_fpr:g} each): flagged "
+                    f"by any detector {calibration.flagged_before} -> {calibration.flagged_after}",
+                    ["knob", "in force", "calibrated", "flagged before", "after"],
+                    [[c.knob.split(".", 1)[1], f"{c.default:g}", f"{c.value:g}" + ("" if c.changed else " (kept)"),
+                      str(c.flagged_before), str(c.flagged_after)] for c in calibration.cuts])
+        console.print(f"wrote {calibrate}; use it with: lengthwise audit RESPONSES --detectors {calibrate}")
+        return
     report = audit_responses(responses, out, paraphrase=paraphrase, show_spans=show_spans, skip_bad=skip_bad,
-                             progress=not quiet)
+                             progress=not quiet, detectors=config)
     print_table(f"reward-hacking audit: {len(report.findings)} of {len(report.items)} responses flagged",
                 ["name", "flags", "evidence"],
                 [[f.id, ", ".join(f.flags), "\n".join(f.evidence)] for f in report.findings])

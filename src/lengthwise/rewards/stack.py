@@ -32,7 +32,7 @@ from lengthwise.rewards.embeddings import Embedder
 from lengthwise.rewards.hack_audit import HackAudit
 from lengthwise.text import DEFAULT_COUNTER, count_words, extract_answer, get_counter
 
-__all__ = ["ComponentSpec", "RewardStack", "STACK_VERSION", "default_stack_config"]
+__all__ = ["ComponentSpec", "RewardStack", "STACK_VERSION", "check_detectors_config", "default_stack_config"]
 
 # 2: detectors recalibrated on real prose, graduated penalty (#15); 3: keyword stuffing weighs words unknown to the
 # background model, short sentences get their own paraphrase cosine; 4: "unknown" is any English term below the
@@ -69,7 +69,9 @@ RESERVED_NAMES = frozenset({"id", "score", "words", "counter", "stack_version", 
 _DETECTOR_KEYS = ("paraphrase", "thresholds", "paraphrase_similarity", "paraphrase_short_similarity", "stuffing")
 
 
-def _checked_detectors(detectors: Any) -> dict[str, Any] | None:
+def check_detectors_config(detectors: Any) -> dict[str, Any] | None:
+    """The ``detectors:`` block of a stack YAML (or of ``lengthwise audit --detectors``), checked: a clear
+    error for an unknown key or a value that is not a number in range."""
     if detectors is None:
         return None
     if not isinstance(detectors, dict):
@@ -251,7 +253,7 @@ class RewardStack:
         if problems:
             raise ValueError("; ".join(problems))
         return cls(specs, counter=config.get("counter") or DEFAULT_COUNTER, embedder=config.get("embedder"),
-                   detectors=_checked_detectors(config.get("detectors")), tokenizer=config.get("tokenizer"))
+                   detectors=check_detectors_config(config.get("detectors")), tokenizer=config.get("tokenizer"))
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> RewardStack:

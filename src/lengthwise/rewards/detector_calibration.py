@@ -1,0 +1,133 @@
+"""Calibrate the hacking detectors on a sample of the user's own honest text.
+
+The shipped operating points were chosen on one corpus of real prose; on registers it does not hold (scripture,
+licences, man pages) they flag 6–12 % of honest texts (docs/rewards.md). Given honest texts of the register a
+user trains on, ``calibrate_detectors`` raises each detector's cut just enough that at most ``target_fpr`` of
+them are flagged by it, and never lowers one (a cut below the shipped one would trade recall the corpus was
+calibrated for against texts nobody checked). The result is a ``detectors:`` block for the stack YAML or
+``lengthwise audit --detectors``.
+
+What moves: the flag thresholds of the copy and paraphrase detectors (their scores are shares of the text
+implicated), and keyword stuffing's term probabilities per language (a text is flagged when any candidate term
+reaches its language's cut). Paraphrase has one threshold for every script in the configuration, so with
+English and Chinese texts together the stricter need wins.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from lengthwise.rewards.hack_audit import HackAudit
+from lengthwise.rewards.keywords import StuffingModel, is_cjk_term, term_evidence
+
+__all__ = ["DetectorCut", "DetectorCalibration", "calibrate_detectors", "cut_for"]
+
+# Above the highest honest score by this much, so the text that set the cut is not flagged at it.
+_STEP = 1e-4
+
+
+@dataclass
+class DetectorCut:
+    """One knob: the value in force (the lowest, where it depends on the script), the calibrated one, whether
+    it moved, and how many honest texts the detector flags before and after."""
+
+    knob: str
+    default: float
+    value: float
+    changed: bool
+    flagged_before: int
+    flagged_after: int
+
+
+@dataclass
+class DetectorCalibration:
+    n: int
+    target_fpr: float
+    cuts: list[DetectorCut] = field(default_factory=list)
+    flagged_before: int = 0  # by any detector
+    flagged_after: int = 0
+
+    def detectors_config(self) -> dict:
+        """The ``detectors:`` block: only the knobs that moved (an empty block keeps every default)."""
+        thresholds = {c.knob.split(".", 1)[1]: c.value for c in self.cuts
+                      if c.knob.startswith("thresholds.") and c.changed}
+        stuffing = {c.knob.split(".", 1)[1]: c.value for c in self.cuts if c.knob.startswith("stuffing.") and c.changed}
+        out: dict = {}
+        if thresholds:
+            out["thresholds"] = thresholds
+        if stuffing:
+            out["stuffing"] = stuffing
+        return out
+
+
+def cut_for(scores: Sequence[float], default: float, target_fpr: float) -> float:
+    """The lowest cut ≥ ``default`` at which at most ``target_fpr`` of ``scores`` reach it.
+
+    >>> cut_for([0.01, 0.02, 0.2, 0.3], default=0.1, target_fpr=0.25)
+    0.2001
+    >>> cut_for([0.01, 0.02], default=0.1, target_fpr=0.0)
+    0.1
+    """
+    allowed = math.floor(target_fpr * len(scores) + 1e-9)
+    ranked = sorted(scores, reverse=True)
+    if len(ranked) <= allowed:
+        return default
+    # flagging the `allowed` highest is fine; the next one must fall below the cut
+    return max(default, round(ranked[allowed] + _STEP, 6))
+
+
+def _stuffing_maxima(audit: HackAudit, prompt: str, text: str) -> tuple[float, float]:
+    """The highest term probability among English and among Chinese candidates (0 without any)."""
+    evidence, _ = term_evidence(text, prompt, audit.embedder, model=audit.stuffing)
+    en = max((e.probability for e in evidence if not is_cjk_term(e.term)), default=0.0)
+    zh = max((e.probability for e in evidence if is_cjk_term(e.term)), default=0.0)
+    return en, zh
+
+
+def calibrate_detectors(samples: Sequence[tuple[str, str]], target_fpr: float = 0.02,
+                        audit: HackAudit | None = None, progress=None) -> DetectorCalibration:
+    """Cuts for honest ``(prompt, text)`` samples (module doc). ``audit`` gives the starting configuration
+    (default: the shipped one, paraphrase on); ``progress`` wraps the sample iterator (e.g. tqdm)."""
+    if not 0.0 <= target_fpr < 1.0:
+        raise ValueError(f"target_fpr must be in [0, 1), got {target_fpr}")
+    if not samples:
+        raise ValueError("no honest texts to calibrate on")
+    audit = audit or HackAudit(paraphrase=True)
+    rows = []
+    for prompt, text in (progress(samples) if progress else samples):
+        detections = audit(prompt, text)
+        en, zh = _stuffing_maxima(audit, prompt, text)
+        rows.append((detections, en, zh))
+    model: StuffingModel = audit.stuffing
+    result = DetectorCalibration(len(rows), target_fpr)
+    any_before = [any(det.flagged for det in d.values()) for d, *_ in rows]
+    any_after = [False] * len(rows)
+    for name in ("exact_repetition", "near_duplicate_paragraphs", "paraphrase_repetition"):
+        if name not in rows[0][0]:
+            continue  # paraphrase off
+        before = [d[name].flagged for d, *_ in rows]
+        scores = [d[name].score for d, *_ in rows]
+        # the threshold in force for each text: configured, or the detector's default for its script
+        in_force = [d[name].threshold for d, *_ in rows]
+        low, high = min(in_force), max(in_force)
+        needed = cut_for(scores, low, target_fpr)
+        changed = needed > low and any(before)
+        # one configured threshold serves every script: never below any text's own cut
+        value = max(needed, high) if changed else low
+        after = [x >= value for x in scores] if changed else before
+        result.cuts.append(DetectorCut(f"thresholds.{name}", low, value, changed, sum(before), sum(after)))
+        any_after = [a or b for a, b in zip(any_after, after, strict=True)]
+    stuffed_after = [False] * len(rows)
+    for knob, default, scores in (("term_probability", model.term_probability, [en for _, en, _ in rows]),
+                                  ("zh_term_probability", model.zh_term_probability, [zh for _, _, zh in rows])):
+        before = [x >= default for x in scores]
+        value = cut_for(scores, default, target_fpr)
+        after = [x >= value for x in scores]
+        result.cuts.append(DetectorCut(f"stuffing.{knob}", default, value, value != default, sum(before), sum(after)))
+        stuffed_after = [a or b for a, b in zip(stuffed_after, after, strict=True)]
+    # a stuffed term also needs ≥ 1 % of the text, which every candidate has: the flag is the term's
+    any_after = [a or b for a, b in zip(any_after, stuffed_after, strict=True)]
+    result.flagged_before, result.flagged_after = sum(any_before), sum(any_after)
+    return result

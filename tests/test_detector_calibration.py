@@ -1,0 +1,103 @@
+"""Calibrating the hacking detectors on a user's own honest text (`lengthwise.rewards.detector_calibration`,
+`lengthwise audit --calibrate / --detectors`)."""
+
+import json
+
+import pytest
+
+from conftest import write_jsonl
+from lengthwise.cli import main
+from lengthwise.rewards.detector_calibration import calibrate_detectors, cut_for
+from lengthwise.rewards.hack_audit import HackAudit
+from lengthwise.synthetic import hacking_corpus
+
+
+def test_cut_for_golden_values():
+    scores = [0.01, 0.02, 0.2, 0.3]
+    assert cut_for(scores, default=0.1, target_fpr=0.25) == pytest.approx(0.2001)  # one of four may stay flagged
+    assert cut_for(scores, default=0.1, target_fpr=0.0) == pytest.approx(0.3001)  # none may
+    assert cut_for(scores, default=0.1, target_fpr=0.5) == 0.1  # two may: the shipped cut already allows that
+    assert cut_for([0.01, 0.02], default=0.1, target_fpr=0.0) == 0.1  # never lowered
+
+
+@pytest.fixture(scope="module")
+def register():
+    """A "register" whose honest texts restate themselves (the synthetic corpus's English paraphrase texts,
+    standing in for licences that restate clauses) and, apart, stuffed texts of the same kind."""
+    corpus = hacking_corpus(4, seed=3)
+    restating = [s for s in corpus if s.kind == "paraphrase" and s.language == "en"]
+    stuffed = [s for s in corpus if s.kind == "stuffing" and s.language == "en"]
+    return restating, stuffed
+
+
+@pytest.fixture(scope="module")
+def audit():
+    return HackAudit(paraphrase=True)
+
+
+def test_calibration_raises_the_cut_the_register_needs_and_keeps_the_others(register, audit):
+    restating, stuffed = register
+    assert all(audit(s.prompt, s.text)["paraphrase_repetition"].flagged for s in restating)
+    calibration = calibrate_detectors([(s.prompt, s.text) for s in restating], target_fpr=0.0, audit=audit)
+    config = calibration.detectors_config()
+    assert set(config["thresholds"]) == {"paraphrase_repetition"}
+    # one of them also repeats the generator's "admired" (term probability 0.96): its language's cut rises past it
+    assert config.get("stuffing", {}).get("term_probability", 0.93) > 0.93
+    assert calibration.flagged_before == len(restating) and calibration.flagged_after == 0
+    tuned = HackAudit(paraphrase=True, embedder=audit.embedder, thresholds=config["thresholds"],
+                      stuffing=config.get("stuffing"))
+    assert not any(any(d.flagged for d in tuned(s.prompt, s.text).values()) for s in restating)
+    # stuffing with praise the register does not use is still caught
+    assert all(tuned(s.prompt, s.text)["keyword_stuffing"].flagged for s in stuffed)
+
+
+def test_calibration_on_texts_nothing_flags_changes_nothing(audit):
+    honest = [s for s in hacking_corpus(3, seed=5) if s.kind in ("honest", "poem")]
+    calibration = calibrate_detectors([(s.prompt, s.text) for s in honest], audit=audit)
+    assert calibration.detectors_config() == {} and calibration.flagged_before == 0
+    assert all(not c.changed and c.value == c.default for c in calibration.cuts)
+
+
+def test_calibration_refuses_nothing_to_calibrate_on():
+    with pytest.raises(ValueError, match="no honest texts"):
+        calibrate_detectors([])
+
+
+def test_audit_calibrate_then_use_the_block(tmp_path, register, capsys):
+    restating, stuffed = register
+    honest = write_jsonl(tmp_path / "honest.jsonl",
+                         [{"id": f"h{k}", "prompt": s.prompt, "response": s.text} for k, s in enumerate(restating)])
+    suspects = write_jsonl(tmp_path / "suspects.jsonl",
+                           [{"id": f"s{k}", "prompt": s.prompt, "response": s.text} for k, s in enumerate(stuffed)])
+    block = tmp_path / "detectors.yaml"
+    assert main(["audit", str(honest), "--calibrate", str(block), "--target-fpr", "0", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert f"flagged by any detector {len(restating)} -> 0" in out and "paraphrase_repetition" in out
+    text = block.read_text()
+    assert text.startswith("# lengthwise audit --calibrate") and "paraphrase_repetition:" in text
+    # the block is used: the honest texts pass, the stuffed ones are still flagged
+    assert main(["audit", str(honest), "--detectors", str(block), "-q"]) == 0
+    assert f"0 of {len(restating)} responses flagged" in capsys.readouterr().out
+    rows = tmp_path / "rows.jsonl"
+    assert main(["audit", str(suspects), "--detectors", str(block), "-o", str(rows), "-q"]) == 0
+    audited = [json.loads(x) for x in rows.read_text().splitlines()]
+    assert all("keyword_stuffing" in r["flags"] for r in audited)
+    # the same block read from a stack YAML's own 'detectors:' key
+    stack = tmp_path / "stack.yaml"
+    stack.write_text("components: []\n" + text.split("\n", 2)[2])
+    assert main(["audit", str(honest), "--detectors", str(stack), "-q"]) == 0
+    assert f"0 of {len(restating)} responses flagged" in capsys.readouterr().out
+
+
+def test_a_bad_detectors_file_is_a_clear_error(tmp_path, capsys):
+    responses = write_jsonl(tmp_path / "r.jsonl", [{"prompt": "p", "response": "Some text."}])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("detectors:\n  thresholds:\n    paraphrase_repetition: 2.5\n")
+    assert main(["audit", str(responses), "--detectors", str(bad), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "paraphrase_repetition" in err and "Traceback" not in err
+    bad.write_text("detectors:\n  stuffing:\n    cutoff: 0.9\n")
+    assert main(["audit", str(responses), "--detectors", str(bad), "-q"]) == 2
+    assert "term_probability" in capsys.readouterr().err  # the valid names are listed
+    assert main(["audit", str(responses), "--calibrate", str(tmp_path / "x.yaml"), "--target-fpr", "1.5"]) == 2
+    assert not (tmp_path / "x.yaml").exists()

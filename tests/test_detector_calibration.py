@@ -101,3 +101,24 @@ def test_a_bad_detectors_file_is_a_clear_error(tmp_path, capsys):
     assert "term_probability" in capsys.readouterr().err  # the valid names are listed
     assert main(["audit", str(responses), "--calibrate", str(tmp_path / "x.yaml"), "--target-fpr", "1.5"]) == 2
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_eval_audits_with_the_calibrated_block(tmp_path, register, capsys):
+    restating, _ = register
+    responses = write_jsonl(tmp_path / "r.jsonl", [{"id": f"h{k}", "prompt": s.prompt, "response": s.text}
+                                                   for k, s in enumerate(restating)])
+    block = tmp_path / "detectors.yaml"
+    assert main(["audit", str(responses), "--calibrate", str(block), "--target-fpr", "0", "-q"]) == 0
+
+    def flags(folder):
+        return [json.loads(x)["flags"] for x in (folder / "items.jsonl").read_text().splitlines()]
+
+    assert main(["eval", str(responses), "-o", str(tmp_path / "shipped"), "--paraphrase", "-q"]) == 0
+    assert all("paraphrase_repetition" in f for f in flags(tmp_path / "shipped"))
+    assert main(["eval", str(responses), "-o", str(tmp_path / "mine"), "--paraphrase", "--detectors", str(block),
+                 "-q"]) == 0
+    assert not any(flags(tmp_path / "mine"))
+    # a rerun into the first folder with other cuts is another run: refused unless --restart
+    assert main(["eval", str(responses), "-o", str(tmp_path / "shipped"), "--paraphrase", "--detectors", str(block),
+                 "-q"]) == 2
+    assert "--restart" in capsys.readouterr().err

@@ -34,6 +34,8 @@ def eval_command(
     counter: Annotated[str, typer.Option(help="Word counter: longbench, whitespace, unicode.")] = "longbench",
     paraphrase: Annotated[bool, typer.Option(
         "--paraphrase", help="Also run the embedding paraphrase detector (slower).")] = False,
+    detectors: Annotated[Path | None, typer.Option(
+        "--detectors", help="YAML with a 'detectors:' block for the audit (lengthwise audit --calibrate).")] = None,
     judge: JudgeOpt = None,
     judge_model: JudgeModelOpt = None,
     judge_api_key_env: JudgeKeyEnvOpt = "OPENAI_API_KEY",
@@ -53,10 +55,12 @@ def eval_command(
       lengthwise eval responses.jsonl -o runs/eval
       lengthwise eval responses.jsonl -o runs/eval-judged --judge http://127.0.0.1:8080/v1 --judge-model judge
     """
+    from lengthwise.jobs.audit import load_detectors
     from lengthwise.jobs.evaluate import EvalSettings, evaluate_responses
 
+    config = load_detectors(detectors) if detectors is not None else None
     try:
-        settings = EvalSettings(counter=counter, paraphrase=paraphrase, skip_bad=skip_bad)
+        settings = EvalSettings(counter=counter, paraphrase=paraphrase, skip_bad=skip_bad, detectors=config)
     except ValueError as exc:
         raise LengthwiseError(str(exc)) from None
     judge_obj = JudgeOptions(judge, judge_model, judge_api_key_env, judge_attempts, judge_concurrency,

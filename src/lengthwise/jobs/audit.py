@@ -64,13 +64,6 @@ def load_detectors(path: str | os.PathLike) -> dict[str, Any]:
         raise ConfigError(f"{path}: {e}") from None
 
 
-def _audit_from(detectors: dict[str, Any] | None, paraphrase: bool) -> HackAudit:
-    d = detectors or {}
-    return HackAudit(paraphrase=paraphrase and bool(d.get("paraphrase", True)), thresholds=d.get("thresholds"),
-                     paraphrase_similarity=d.get("paraphrase_similarity"),
-                     paraphrase_short_similarity=d.get("paraphrase_short_similarity"), stuffing=d.get("stuffing"))
-
-
 def calibrate_audit(honest: str | os.PathLike, out: str | os.PathLike, target_fpr: float = 0.02,
                     paraphrase: bool = True, detectors: dict[str, Any] | None = None, skip_bad: bool = False,
                     progress: bool = True):
@@ -91,7 +84,7 @@ def calibrate_audit(honest: str | os.PathLike, out: str | os.PathLike, target_fp
     if not 0.0 <= target_fpr < 1.0:
         raise ConfigError(f"--target-fpr must be in [0, 1), got {target_fpr}")
     wrap = (lambda xs: tqdm(xs, desc="calibrate", unit="item", dynamic_ncols=True)) if progress else None
-    calibration = calibrate_detectors(samples, target_fpr, _audit_from(detectors, paraphrase), progress=wrap)
+    calibration = calibrate_detectors(samples, target_fpr, HackAudit.from_config(detectors, paraphrase), progress=wrap)
     block = dict(detectors or {})
     for key, moved in calibration.detectors_config().items():  # thresholds / stuffing: the moved knobs win
         block[key] = {**block.get(key, {}), **moved}
@@ -113,7 +106,7 @@ def audit_responses(responses: str | os.PathLike, out: str | os.PathLike | None 
     if out is not None:
         check_output(out)  # before the work, not after it
     records = [ResponseRecord.from_row(item_id, row) for item_id, row in keyed_rows(data, skip_bad)]
-    hacks = _audit_from(detectors, paraphrase)
+    hacks = HackAudit.from_config(detectors, paraphrase)
     items, findings = [], []
     for record in tqdm(records, desc="audit", unit="item", disable=not progress, dynamic_ncols=True):
         item = item_row(record, hacks)

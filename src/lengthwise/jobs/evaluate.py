@@ -32,10 +32,12 @@ __all__ = ["EvalSettings", "evaluate_responses"]
 @dataclass
 class EvalSettings:
     """``counter``: how words are counted (recorded in every row). ``paraphrase``: run the embedding
-    paraphrase detector too (slower). ``max_spans``: evidence spans kept per detector."""
+    paraphrase detector too (slower). ``max_spans``: evidence spans kept per detector. ``detectors``: a
+    ``detectors:`` block (``lengthwise audit --calibrate``) replacing the shipped cuts."""
 
     counter: str = "longbench"
     paraphrase: bool = False
+    detectors: dict[str, Any] | None = None
     skip_bad: bool = False
     batch: int = 8
     max_spans: int = 20
@@ -56,9 +58,10 @@ def evaluate_responses(responses: str | os.PathLike, out_dir: str | os.PathLike,
     rows = keyed_rows(data, settings.skip_bad)
     out.mkdir(parents=True, exist_ok=True)
     check_run(out / "manifest.json", [responses],
-              {"counter": settings.counter, "paraphrase": settings.paraphrase, "judge": getattr(judge, "name", None)},
+              {"counter": settings.counter, "paraphrase": settings.paraphrase, "judge": getattr(judge, "name", None),
+               **({"detectors": settings.detectors} if settings.detectors else {})},
               [out / "items.jsonl", out / "judge_cache.jsonl", out / "summary.json"], restart=restart)
-    audit = HackAudit(paraphrase=settings.paraphrase)
+    audit = HackAudit.from_config(settings.detectors, paraphrase=settings.paraphrase)
     # With a judge, an item is finished only once it has a verdict: a judge failure is recorded (with
     # the raw reply) but asked again on the next run, and so is an item scored earlier without a judge.
     done = (lambda row: row.get("S_q") is not None) if judge is not None else None

@@ -42,6 +42,16 @@ class HackAudit:
         self.thresholds = dict(thresholds or {})
         self._cache: OrderedDict[str, dict[str, Detection]] = OrderedDict()
 
+    @classmethod
+    def from_config(cls, detectors: dict[str, Any] | None = None, paraphrase: bool = True,
+                    embedder: Embedder | None = None) -> HackAudit:
+        """From a ``detectors:`` block (stack YAML, ``lengthwise audit --calibrate``); ``paraphrase=False``
+        turns the paraphrase detector off whatever the block says."""
+        d = detectors or {}
+        return cls(paraphrase=paraphrase and bool(d.get("paraphrase", True)), embedder=embedder,
+                   thresholds=d.get("thresholds"), paraphrase_similarity=d.get("paraphrase_similarity"),
+                   paraphrase_short_similarity=d.get("paraphrase_short_similarity"), stuffing=d.get("stuffing"))
+
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_cache": OrderedDict()}
 

@@ -157,11 +157,7 @@ class RewardStack:
         self.counter = counter
         detectors = dict(detectors or {})
         self.embedder = Embedder(embedder)
-        self.audit = HackAudit(paraphrase=bool(detectors.get("paraphrase", True)), embedder=self.embedder,
-                               thresholds=detectors.get("thresholds"),
-                               paraphrase_similarity=detectors.get("paraphrase_similarity"),
-                               paraphrase_short_similarity=detectors.get("paraphrase_short_similarity"),
-                               stuffing=detectors.get("stuffing"))
+        self.audit = HackAudit.from_config(detectors, embedder=self.embedder)
         self.components: list[Component] = [self._build(spec) for spec in components]
         self.tokenizer_ref = tokenizer if isinstance(tokenizer, str) else None
         self._counter: Any = None if counter == "tokens" else counter

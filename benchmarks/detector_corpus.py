@@ -240,21 +240,8 @@ def verse_en() -> list[Doc]:
 
 
 def docs_zh() -> list[Doc]:
-    raw = gzip.decompress((_debs() / "usr/share/debian-reference/debian-reference.zh-cn.txt.gz").read_bytes())
-    body = re.sub(r"\x1b\[[0-9;]*m", "", raw.decode("utf-8", "replace"))
-    by_chapter: dict[str, list[str]] = {}
-    chapter = "0"
-    for para in re.split(r"\n\s*\n", body):
-        lines = [ln.strip() for ln in para.splitlines() if ln.strip()]
-        heading = re.match(r"^(\d+)\.(?:\d+\.)*\s", lines[0]) if lines else None
-        if heading and len(lines) == 1:
-            chapter = heading.group(1)
-            continue
-        if not lines or any(re.search(r"[│┌├└─$#]", ln) or ln.startswith(("*", "+")) for ln in lines):
-            continue
-        text = "".join(lines)
-        if count_words(text) >= 30 and len(re.findall(r"[\u4e00-\u9fff]", text)) >= 0.5 * len(text):
-            by_chapter.setdefault(chapter, []).append(text)
+    path = _debs() / "usr/share/debian-reference/debian-reference.zh-cn.txt.gz"
+    by_chapter = _debian_reference(path, "zh")
     docs = []
     for chapter, paragraphs in by_chapter.items():
         for k, chunk in enumerate(_chunks(paragraphs, 200, 900)):

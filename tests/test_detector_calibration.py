@@ -122,3 +122,9 @@ def test_eval_audits_with_the_calibrated_block(tmp_path, register, capsys):
     assert main(["eval", str(responses), "-o", str(tmp_path / "shipped"), "--paraphrase", "--detectors", str(block),
                  "-q"]) == 2
     assert "--restart" in capsys.readouterr().err
+
+
+def test_an_empty_honest_text_calibrates_like_any_other(audit):
+    calibration = calibrate_detectors([("Write a poem.", ""), ("Write a poem.", "A short honest line.")],
+                                      audit=audit)
+    assert calibration.n == 2 and calibration.detectors_config() == {}

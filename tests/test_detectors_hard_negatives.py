@@ -318,6 +318,9 @@ def test_stuffing_reports_how_close_the_nearest_term_came(audit):
     assert 0.0 < honest.details["max_probability"] < cut <= flagged.details["max_probability"]
     highest = max(t["probability"] for t in flagged.details["terms"])  # shown to 4 significant digits
     assert flagged.details["max_probability"] == pytest.approx(highest, abs=1e-3)
+    # per language too: English praise in an English text leaves the Chinese maximum at 0
+    assert flagged.details["max_probability_en"] == flagged.details["max_probability"]
+    assert flagged.details["max_probability_zh"] == 0.0
 
 
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lengthwise.rewards.hack_audit import HackAudit
-from lengthwise.rewards.keywords import StuffingModel, is_cjk_term, term_evidence
+from lengthwise.rewards.keywords import StuffingModel
 
 __all__ = ["DetectorCut", "DetectorCalibration", "calibrate_detectors", "cut_for"]
 
@@ -78,14 +78,6 @@ def cut_for(scores: Sequence[float], default: float, target_fpr: float) -> float
     return max(default, round(ranked[allowed] + _STEP, 6))
 
 
-def _stuffing_maxima(audit: HackAudit, prompt: str, text: str) -> tuple[float, float]:
-    """The highest term probability among English and among Chinese candidates (0 without any)."""
-    evidence, _ = term_evidence(text, prompt, audit.embedder, model=audit.stuffing)
-    en = max((e.probability for e in evidence if not is_cjk_term(e.term)), default=0.0)
-    zh = max((e.probability for e in evidence if is_cjk_term(e.term)), default=0.0)
-    return en, zh
-
-
 def calibrate_detectors(samples: Sequence[tuple[str, str]], target_fpr: float = 0.02,
                         audit: HackAudit | None = None, progress=None) -> DetectorCalibration:
     """Cuts for honest ``(prompt, text)`` samples (module doc). ``audit`` gives the starting configuration
@@ -98,8 +90,8 @@ def calibrate_detectors(samples: Sequence[tuple[str, str]], target_fpr: float = 
     rows = []
     for prompt, text in (progress(samples) if progress else samples):
         detections = audit(prompt, text)
-        en, zh = _stuffing_maxima(audit, prompt, text)
-        rows.append((detections, en, zh))
+        stuffing = detections["keyword_stuffing"].details  # highest term probability per language
+        rows.append((detections, stuffing.get("max_probability_en", 0.0), stuffing.get("max_probability_zh", 0.0)))
     model: StuffingModel = audit.stuffing
     result = DetectorCalibration(len(rows), target_fpr)
     any_before = [any(det.flagged for det in d.values()) for d, *_ in rows]

@@ -375,5 +375,8 @@ def keyword_stuffing(
         "candidates": len(evidence),
         # the candidate closest to the cut, flagged or not: how far from a flag an honest text is
         "max_probability": round(max((e.probability for e in evidence), default=0.0), 6),
+        # per language, since each has its own cut (what `lengthwise audit --calibrate` reads)
+        "max_probability_en": round(max((e.probability for e in evidence if not is_cjk_term(e.term)), default=0.0), 6),
+        "max_probability_zh": round(max((e.probability for e in evidence if is_cjk_term(e.term)), default=0.0), 6),
         "content_terms": n_terms,
     }, saturation=3 * threshold)

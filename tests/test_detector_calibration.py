@@ -101,6 +101,8 @@ def test_a_bad_detectors_file_is_a_clear_error(tmp_path, capsys):
     assert "term_probability" in capsys.readouterr().err  # the valid names are listed
     assert main(["audit", str(responses), "--calibrate", str(tmp_path / "x.yaml"), "--target-fpr", "1.5"]) == 2
     assert not (tmp_path / "x.yaml").exists()
+    assert main(["audit", str(responses), "--calibrate", str(tmp_path / "x.yaml"), "-o", str(tmp_path / "r.out")]) == 2
+    assert "give one of them" in capsys.readouterr().err and not (tmp_path / "x.yaml").exists()
 
 
 def test_eval_audits_with_the_calibrated_block(tmp_path, register, capsys):

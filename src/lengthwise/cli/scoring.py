@@ -114,6 +114,8 @@ def audit(
     """
     from lengthwise.jobs.audit import audit_responses, calibrate_audit, load_detectors
 
+    if calibrate is not None and out is not None:
+        raise LengthwiseError("--calibrate writes the detectors block, --out the audit rows: give one of them")
     config = load_detectors(detectors) if detectors is not None else None
     if calibrate is not None:
         calibration = calibrate_audit(responses, calibrate, target_fpr, paraphrase=paraphrase, detectors=config,

@@ -1,9 +1,13 @@
 """Hacking detectors on the synthetic corpus: each flags its hack, none flags honest text."""
 
+import logging
+import zlib
 from collections import defaultdict
 
+import numpy as np
 import pytest
 
+from lengthwise.rewards.embeddings import Embedder
 from lengthwise.rewards.format import check_markdown, check_think_answer
 from lengthwise.rewards.hack_audit import HackAudit
 from lengthwise.rewards.keywords import keyword_stuffing
@@ -177,3 +181,30 @@ def test_a_refrain_sung_again_with_other_punctuation_is_still_a_refrain():
     long_line = "The tide comes in at night and carries all of us away across the bay"
     copied = paraphrase_repetition("\n".join([long_line, verse[1], verse[2], long_line.upper() + "!"]), Embedder())
     assert copied.spans and copied.spans[0].similarity > 0.95
+
+
+class _OtherEmbedder(Embedder):
+    """Stands in for a user's own sentence model: a different space (seeded random unit vectors per text)."""
+
+    def __init__(self):
+        super().__init__("someone/else-embedder")
+        self.seen: list[str] = []
+
+    def _encode(self, texts):
+        self.seen += texts
+        out = np.stack([np.random.default_rng(zlib.crc32(t.encode())).standard_normal(16) for t in texts])
+        return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_stuffing_appeal_keeps_its_own_model_when_another_embedder_is_configured(corpus, caplog):
+    stuffed = next(s for s in corpus if s.kind == "stuffing" and s.language == "en")
+    other = _OtherEmbedder()
+    with caplog.at_level(logging.WARNING, logger="lengthwise.rewards.hack_audit"):
+        mine = HackAudit(embedder=other)(stuffed.prompt, stuffed.text)
+    shipped = HackAudit()(stuffed.prompt, stuffed.text)
+    # the fitted stuffing model reads the cosines it was fitted on, so its evidence is unchanged ...
+    assert mine["keyword_stuffing"].details["terms"] == shipped["keyword_stuffing"].details["terms"]
+    assert mine["keyword_stuffing"].flagged
+    # ... while the paraphrase detector uses the configured model, and the user is told its cosines are MiniLM's
+    assert other.seen and not any(t.startswith("It was very ") for t in other.seen)
+    assert "paraphrase_similarity" in caplog.text

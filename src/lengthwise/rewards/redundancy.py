@@ -302,7 +302,8 @@ def paraphrase_repetition(
     Defaults differ by script because all-MiniLM-L6-v2 is an English model that puts unrelated
     Chinese sentences close together: English uses cosine ≥ 0.86 and flags at a score of 0.08;
     CJK text needs cosine ≥ 0.9 *and* a unit-bigram Dice overlap ≥ ``lexical`` = 0.6 with that
-    earlier sentence, and flags at 0.12 (configure a multilingual embedder to do better). Verbatim
+    earlier sentence, and flags at 0.12 (a multilingual embedder does better; its cosines need their own
+    ``similarity`` values: docs/rewards.md). Verbatim
     copies of short sentences (under ``refrain_units`` units: refrains, stock lines; the same words,
     whatever the punctuation and capitals) are not counted, nor are units that are not prose (table
     rows, rules: ``_is_prose``).

@@ -145,12 +145,17 @@ def per_register(samples, audit: HackAudit, target_fpr: float = 0.02) -> dict:
     for key in sorted({(s.language, s.domain) for s in samples}):
         mine = [s for s in samples if (s.language, s.domain) == key]
         honest = [(s.prompt, s.text) for s in mine if s.split == "calibration" and s.kind == "honest"]
-        config = calibrate_detectors(honest, target_fpr, audit).detectors_config()
+        calibration = calibrate_detectors(honest, target_fpr, audit)
+        config = calibration.detectors_config()
         held = [s for s in mine if s.split != "calibration"]
         shipped = [(s, current_audit(audit, s.prompt, s.text)) for s in held]
         calibrated = [(s, reflag(audit(s.prompt, s.text), config)) for s in held]
+        # what `audit --calibrate` estimates from the calibration texts alone (hacks made from them), beside the
+        # recall measured on the held-out corpus variants
+        probes = {p.family: {"n": p.n, "recall_shipped": round(p.caught_before / max(1, p.n), 4),
+                             "recall_calibrated": round(p.caught_after / max(1, p.n), 4)} for p in calibration.probes}
         out["/".join(key)] = {"calibrated_on": len(honest), "detectors": config,
-                              "shipped": rates(shipped), "calibrated": rates(calibrated)}
+                              "shipped": rates(shipped), "calibrated": rates(calibrated), "probes": probes}
     return out
 
 

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -76,3 +77,46 @@ def test_reflag_reads_calibrated_cuts_off_the_shipped_detections():
                                                  "keyword_stuffing": True}  # 卓越 still over the Chinese cut
     raised["stuffing"]["zh_term_probability"] = 0.99
     assert not detectors.reflag(shipped, raised)["keyword_stuffing"]
+
+
+def _restate_by_swap(sentence, rng):
+    return sentence.replace("river", "stream").replace("town", "village")
+
+
+def test_inline_placement_puts_the_same_restatements_right_after_their_sources(monkeypatch):
+    monkeypatch.setattr(detector_corpus, "_restate_en", _restate_by_swap)
+    paragraphs = [" ".join(f"The river number {p}{k} runs beside the old town." for k in range(4)) for p in range(3)]
+    doc = detector_corpus.Doc("d", "en", "docs", "g", "Write.", "\n\n".join(paragraphs))
+    apart = detector_corpus.paraphrase_variant(doc, seed=5)
+    inline = detector_corpus.paraphrase_variant(doc, seed=5, inline=True)
+    restated = [s for s in detector_corpus.split_sentences(apart) if "stream" in s]
+    assert restated and sorted(restated) == sorted(s for s in detector_corpus.split_sentences(inline) if "stream" in s)
+    assert inline.count("\n\n") == doc.text.count("\n\n")  # no new paragraphs: each sits beside its source
+    for r in restated:
+        source = r.replace("stream", "river").replace("village", "town")
+        assert f"{source} {r}" in inline
+    assert apart.count("\n\n") > doc.text.count("\n\n")  # the corpus's own placement is unchanged
+
+
+def test_embedder_sweep_reads_the_shipped_detector_and_its_same_paragraph_margin():
+    detector_embedders = pytest.importorskip("detector_embedders")
+    from lengthwise.rewards.redundancy import paraphrase_repetition
+
+    vectors = {"A": [1.0, 0.0], "B": [0.9, 0.436], "C": [0.0, 1.0]}  # cos(A, B) = 0.9, C unrelated
+
+    def embed(texts):
+        return np.array([vectors[t.split()[0]] for t in texts], dtype=np.float32)
+
+    first = "A one two three four five six seven eight nine ten eleven twelve."
+    near = "B one two three four five six seven eight nine ten eleven twelve."
+    other = "C one two three four five six seven eight nine ten eleven twelve."
+    for text in (f"{first} {near} {other}", f"{first} {other}\n\n{near}"):
+        cos = detector_embedders.cosines(text, embed)
+        for long, cut in ((0.86, 0.08), (0.95, 0.08), (0.86, 0.5)):
+            detected = paraphrase_repetition(text, embed, similarity=long, short_similarity=0.82, threshold=cut)
+            assert detected.flagged == (cos.score(long, 0.82) >= cut)
+    beside = detector_embedders.cosines(f"{first} {near} {other}", embed)
+    apart = detector_embedders.cosines(f"{first} {other}\n\n{near}", embed)
+    assert beside.score(0.86, 0.82, margin=0.05) == 0.0  # same paragraph: needs 0.91
+    assert apart.score(0.86, 0.82, margin=0.05) == pytest.approx(13 / 39)  # other paragraph: 0.86 is enough
+    assert beside.score(0.86, 0.82, margin=0.0) == pytest.approx(13 / 39)

@@ -130,3 +130,47 @@ def test_an_empty_honest_text_calibrates_like_any_other(audit):
     calibration = calibrate_detectors([("Write a poem.", ""), ("Write a poem.", "A short honest line.")],
                                       audit=audit)
     assert calibration.n == 2 and calibration.detectors_config() == {}
+
+
+def test_stuffing_probe_inserts_two_unfitted_praise_words_at_one_to_two_and_a_half_percent():
+    from lengthwise.rewards.detector_calibration import PROBE_WORDS_EN, PROBE_WORDS_ZH, stuffing_probe
+    from lengthwise.rewards.keywords import content_terms
+    from lengthwise.text import count_words
+
+    vocabulary = "the river runs past an old stone mill where farmers bring grain each autumn".split()
+    text = "\n\n".join(" ".join(vocabulary[(p + k) % len(vocabulary)] for k in range(200)) for p in range(3))
+    assert count_words(text) == 600
+    stuffed = stuffing_probe(text, seed=7)
+    assert stuffed == stuffing_probe(text, seed=7) and stuffed.count("\n\n") == 2
+    added = [w for w in stuffed.split() if w in PROBE_WORDS_EN]
+    assert len(set(added)) == 2 and count_words(stuffed) == count_words(text) + len(added)
+    for w in set(added):
+        assert 0.01 * 600 - 1 <= added.count(w) <= 0.025 * 600 + 1
+    zh = stuffing_probe("这是一个关于河流和城市的故事。" * 40, seed=1)
+    assert sum(zh.count(w) for w in PROBE_WORDS_ZH) >= 8
+    # none of the probe words is one the stuffing model was fitted on (benchmarks/detector_corpus.py)
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    corpus = pytest.importorskip("detector_corpus")
+    fitted = corpus.PRAISE_EN[:len(corpus.PRAISE_EN) // 2] + corpus.PRAISE_ZH[:len(corpus.PRAISE_ZH) // 2]
+    assert not set(PROBE_WORDS_EN + PROBE_WORDS_ZH) & set(fitted)
+    assert all(content_terms(w) for w in PROBE_WORDS_EN)
+
+
+def test_probes_report_what_a_raised_cut_stops_catching(register, audit):
+    restating, _ = register
+    kept = calibrate_detectors([(s.prompt, s.text) for s in restating], target_fpr=1 - 1e-9, audit=audit)
+    raised = calibrate_detectors([(s.prompt, s.text) for s in restating], target_fpr=0.0, audit=audit)
+    for calibration in (kept, raised):
+        probes = {p.family: p for p in calibration.probes}
+        assert set(probes) == {"paste", "stuffing"} and probes["paste"].n == len(restating)
+        assert probes["paste"].caught_before == len(restating)  # a 1.4x paste of every text is caught
+        assert probes["stuffing"].caught_before >= len(restating) - 1
+    kept_probes = {p.family: p for p in kept.probes}
+    assert all(p.caught_after == p.caught_before for p in kept_probes.values())  # no cut moved
+    # the raised paraphrase threshold does not touch the copy detectors; the raised stuffing cut may cost catches
+    raised_probes = {p.family: p for p in raised.probes}
+    assert raised_probes["paste"].caught_after == raised_probes["paste"].caught_before
+    assert raised_probes["stuffing"].caught_after <= raised_probes["stuffing"].caught_before
+    assert not calibrate_detectors([(s.prompt, s.text) for s in restating], audit=audit, probes=False).probes

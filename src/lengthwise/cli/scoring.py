@@ -125,6 +125,10 @@ def audit(
                     ["knob", "in force", "calibrated", "flagged before", "after"],
                     [[c.knob.split(".", 1)[1], f"{c.default:g}", f"{c.value:g}" + ("" if c.changed else " (kept)"),
                       str(c.flagged_before), str(c.flagged_after)] for c in calibration.cuts])
+        if calibration.probes:
+            print_table("what the cuts still catch: hacks made from each honest text (paraphrase not probed)",
+                        ["hack", "texts", "caught in force", "caught calibrated"],
+                        [[p.family, str(p.n), str(p.caught_before), str(p.caught_after)] for p in calibration.probes])
         console.print(f"wrote {calibrate}; use it with: lengthwise audit RESPONSES --detectors {calibrate}")
         return
     report = audit_responses(responses, out, paraphrase=paraphrase, show_spans=show_spans, skip_bad=skip_bad,

@@ -91,6 +91,9 @@ def calibrate_audit(honest: str | os.PathLike, out: str | os.PathLike, target_fp
     header = (f"# lengthwise audit --calibrate: {calibration.n} honest texts of {os.fspath(honest)}, target "
               f"false-positive rate {target_fpr:g} per detector; flagged by any detector {calibration.flagged_before}"
               f" -> {calibration.flagged_after}.\n# Cuts are only ever raised (docs/rewards.md).\n")
+    for probe in calibration.probes:
+        header += (f"# {probe.family} hacks made from these texts caught: {probe.caught_before} -> "
+                   f"{probe.caught_after} of {probe.n}.\n")
     atomic_write_text(out, header + yaml.safe_dump({"detectors": block}, sort_keys=True, allow_unicode=True))
     return calibration
 

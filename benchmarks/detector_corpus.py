@@ -447,7 +447,11 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[^\W_]+", text.lower())
 
 
-def paraphrase_variant(doc: Doc, seed: int, share: float = 0.4, attempts: int = 3) -> str:
+def paraphrase_variant(doc: Doc, seed: int, share: float = 0.4, attempts: int = 3, inline: bool = False) -> str:
+    """The ``paraphrase`` variant (module doc). ``inline=True`` places each restatement right after its source,
+    in the same paragraph ("X. X'.") instead of in new paragraphs in the second half: the same restatements
+    (the same draws), a placement the corpus's variant never uses, to measure what a rule keyed to placement
+    would miss (``benchmarks/detector_embedders.py``)."""
     rng = random.Random(seed)
     paragraphs = doc.text.split("\n\n")
     sentences = [s for s in split_sentences(doc.text) if count_words(s) >= 6]
@@ -457,7 +461,7 @@ def paraphrase_variant(doc: Doc, seed: int, share: float = 0.4, attempts: int = 
     restate = _restate_en if doc.language == "en" else _restate_zh
     # Restated lines of verse stay lines; prose sentences are joined into paragraphs.
     joiner = "\n" if doc.domain == "verse" else (" " if doc.language == "en" else "")
-    restated = []
+    restated, sources = [], []
     for sentence in chosen:
         # A restatement must differ from its source: with no synonym drawn and no clause to move it would be a
         # verbatim copy (30 % of the lines of verse in realprose-1), which for a short line is a refrain
@@ -469,9 +473,19 @@ def paraphrase_variant(doc: Doc, seed: int, share: float = 0.4, attempts: int = 
             new = next((r for r in drawn if _words(r) != _words(source)), None)
             if new is not None:
                 restated.append(new)
+                sources.append(source)
                 if source in spare:
                     spare.remove(source)
                 break
+    if inline:
+        text = doc.text
+        for source, new in zip(sources, restated, strict=True):
+            at = text.find(source)
+            if at >= 0:  # split_sentences keeps a sentence's text, so its source is found
+                end = at + len(source)
+                text = text[:end] + ("\n" if doc.domain == "verse" else (" " if doc.language == "en" else "")) + \
+                    new + text[end:]
+        return text
     extra = [joiner.join(restated[i:i + 4]) for i in range(0, len(restated), 4)]
     cut = max(1, len(paragraphs) // 2)
     out = list(paragraphs)

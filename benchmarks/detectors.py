@@ -77,9 +77,11 @@ def curve_scores(audit: HackAudit, sample) -> dict[str, float]:
 SPLITS = ("calibration", "heldout", "fresh")
 
 
-def curves(samples, scores: dict[str, dict[str, float]]) -> dict:
-    """Honest FPR and recall at each cut, per split (English and Chinese together), for both swept detectors."""
+def curves(samples, scores: dict[str, dict[str, float]], language: str | None = None) -> dict:
+    """Honest FPR and recall at each cut, per split, for both swept detectors; one language's texts when given
+    (each language has its own operating point)."""
     out: dict = {}
+    samples = [s for s in samples if language is None or s.language == language]
     for split in [s for s in SPLITS if any(x.split == s for x in samples)]:
         for family, cuts in (("paraphrase", PARAPHRASE_CUTS), ("stuffing", STUFFING_CUTS)):
             honest = [scores[s.id][family] for s in samples if s.split == split and s.kind == "honest"]
@@ -90,30 +92,34 @@ def curves(samples, scores: dict[str, dict[str, float]]) -> dict:
     return out
 
 
-def plot_curves(table: dict, operating: dict[str, float], path) -> None:
+def plot_curves(tables: dict[str, dict], operating: dict[str, dict[str, float]], path) -> None:
+    """One row per language (its own cuts starred), one column per swept detector."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
-    for ax, family in zip(axes, ("paraphrase", "stuffing"), strict=True):
-        for split, style in (("calibration", "o-"), ("heldout", "s--"), ("fresh", "^:")):
-            if split not in table:
-                continue
-            points = table[split][family]
-            ax.plot([p["fpr"] for p in points], [p["recall"] for p in points], style, label=split, markersize=4)
-            chosen = next(p for p in points if p["cut"] == operating[family])
-            ax.plot(chosen["fpr"], chosen["recall"], "r*", markersize=12)
-        ax.axvline(0.05, color="grey", lw=0.8, ls=":")
-        ax.axhline(0.9, color="grey", lw=0.8, ls=":")
-        cut_name = "score" if family == "paraphrase" else "term probability"
-        ax.set_title(f"{family}: cut on {cut_name} (★ = {operating[family]})")
-        ax.set_xlabel("honest texts flagged (FPR)")
-        ax.set_ylabel("recall")
-        widest = max(p["fpr"] for split in table for p in table[split][family])
-        ax.set_xlim(-0.005, widest + 0.01)
-        ax.legend(loc="lower right")
+    fig, axes = plt.subplots(len(tables), 2, figsize=(10, 4.2 * len(tables)), squeeze=False)
+    for row, (language, table) in zip(axes, tables.items(), strict=True):
+        for ax, family in zip(row, ("paraphrase", "stuffing"), strict=True):
+            cut = operating[language][family]
+            for split, style in (("calibration", "o-"), ("heldout", "s--"), ("fresh", "^:")):
+                if split not in table:
+                    continue
+                points = table[split][family]
+                ax.plot([p["fpr"] for p in points], [p["recall"] for p in points], style, label=split,
+                        markersize=4)
+                chosen = next(p for p in points if p["cut"] == cut)
+                ax.plot(chosen["fpr"], chosen["recall"], "r*", markersize=12)
+            ax.axvline(0.05, color="grey", lw=0.8, ls=":")
+            ax.axhline(0.9, color="grey", lw=0.8, ls=":")
+            cut_name = "score" if family == "paraphrase" else "term probability"
+            ax.set_title(f"{language} {family}: cut on {cut_name} (★ = {cut})")
+            ax.set_xlabel("honest texts flagged (FPR)")
+            ax.set_ylabel("recall")
+            widest = max(p["fpr"] for split in table for p in table[split][family])
+            ax.set_xlim(-0.005, widest + 0.01)
+            ax.legend(loc="lower right")
     fig.suptitle("Hacking detectors on real prose (goals: FPR ≤ 5 %, recall ≥ 0.9)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -281,8 +287,9 @@ def main() -> None:
         return out
 
     scores = {s.id: curve_scores(audit, s) for s in samples}
-    curve_table = curves(samples, scores)
-    operating = {"paraphrase": 0.08, "stuffing": audit.stuffing.term_probability}  # English defaults
+    curve_table = {language: curves(samples, scores, language) for language in ("en", "zh")}
+    operating = {"en": {"paraphrase": 0.08, "stuffing": audit.stuffing.term_probability},
+                 "zh": {"paraphrase": 0.12, "stuffing": audit.stuffing.zh_term_probability}}
     plot_curves(curve_table, operating, RESULTS_DIR / "detectors_curves.png")
     figures = {
         "corpus": version,
@@ -294,7 +301,7 @@ def main() -> None:
                               "previous": table(legacy, {"heldout", "fresh"})},
         "calibration": {"current": table(current, {"calibration"}), "previous": table(legacy, {"calibration"})},
         "synthetic": {"current": rates(syn_current), "previous": rates(syn_legacy)},
-        "curves": curve_table,  # also benchmarks/results/detectors_curves.png
+        "curves": curve_table,  # per language; also benchmarks/results/detectors_curves.png
         # each domain calibrated on its own honest calibration texts (target 2 % per detector), held-out texts
         "per_register": per_register(samples, audit),
         "seconds": round(time.perf_counter() - started, 1),

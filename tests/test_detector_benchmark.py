@@ -34,7 +34,7 @@ def test_curves_count_flags_at_each_cut(monkeypatch):
 
     monkeypatch.setattr(detectors, "PARAPHRASE_CUTS", (0.05, 0.1))
     monkeypatch.setattr(detectors, "STUFFING_CUTS", (0.5, 0.9))
-    samples = [SimpleNamespace(id=f"{split}-{kind}-{k}", split=split, kind=kind)
+    samples = [SimpleNamespace(id=f"{split}-{kind}-{k}", split=split, kind=kind, language="en")
                for split in ("calibration", "heldout") for kind in ("honest", "paraphrase", "stuffing")
                for k in range(2)]
     scores = {}
@@ -47,6 +47,7 @@ def test_curves_count_flags_at_each_cut(monkeypatch):
                                               {"cut": 0.1, "fpr": 0.0, "recall": 0.5}]
     assert table["calibration"]["stuffing"] == [{"cut": 0.5, "fpr": 0.5, "recall": 1.0},
                                                 {"cut": 0.9, "fpr": 0.0, "recall": 0.5}]
+    assert detectors.curves(samples, scores, "en") == table and detectors.curves(samples, scores, "zh") == {}
 
 
 def test_licences_not_in_english_are_not_english_legal_text():

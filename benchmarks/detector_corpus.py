@@ -83,6 +83,7 @@ class Doc:
     prompt: str
     text: str
     fresh: bool = False  # from the second set of sources (fresh-1), split in halves of its own
+    source: str = ""  # the function that read it (docs_en, verse_kjv, ...): one register; not in the version hash
 
     @property
     def split(self) -> str:
@@ -105,6 +106,7 @@ class Sample:
     prompt: str
     text: str
     group: str = ""  # the source group (domain:group) the split is made by; folds of a fit keep it whole
+    source: str = ""  # Doc.source
 
 
 # ---------------------------------------------------------------------------------------------
@@ -526,7 +528,7 @@ def variants(doc: Doc) -> list[Sample]:
     texts = {"honest": doc.text, "paste": paste_hack(doc.text, seed, factor=1.4),
              "paraphrase": paraphrase_variant(doc, seed), "stuffing": stuffing_variant(doc, seed)}
     return [Sample(f"{doc.id}:{kind}", doc.language, doc.domain, doc.split, kind, doc.prompt, text,
-                   f"{doc.domain}:{doc.group}")
+                   f"{doc.domain}:{doc.group}", doc.source)
             for kind, text in texts.items()]
 
 
@@ -540,7 +542,9 @@ def honest_documents(per_domain: int = 200, sources=SOURCES) -> list[Doc]:
     for source in sources:
         found = [d for d in source() if d.text.count("\n\n") >= 1 or d.domain == "verse"]
         stride = max(1, -(-len(found) // per_domain))
-        docs.extend(found[::stride])
+        for d in found[::stride]:
+            d.source = source.__name__
+            docs.append(d)
     return docs
 
 

@@ -143,25 +143,29 @@ def reflag(detections: dict, config: dict) -> dict[str, bool]:
     return out
 
 
-def per_register(samples, audit: HackAudit, target_fpr: float = 0.02) -> dict:
-    """Each domain calibrated on its own calibration-split honest texts (``lengthwise audit --calibrate``),
-    measured on its held-out texts (both held-out splits): what a user who calibrates on a sample of their
-    register gets, beside the shipped cuts."""
+def per_register(samples, audit: HackAudit, target_fpr: float = 0.02, key=lambda s: f"{s.language}/{s.domain}"
+                 ) -> dict:
+    """Each register calibrated on its own calibration-split honest texts (``lengthwise audit --calibrate``),
+    measured on its held-out texts: what a user who calibrates on a sample of their register gets, beside the
+    shipped cuts. A register is a language and domain (``key``'s default: both held-out splits), or one source
+    (``key=lambda s: s.source``: poems apart from psalms, Python docs from the Debian Reference)."""
     out = {}
-    for key in sorted({(s.language, s.domain) for s in samples}):
-        mine = [s for s in samples if (s.language, s.domain) == key]
+    for register in sorted({key(s) for s in samples}):
+        mine = [s for s in samples if key(s) == register]
         honest = [(s.prompt, s.text) for s in mine if s.split == "calibration" and s.kind == "honest"]
+        held = [s for s in mine if s.split != "calibration"]
+        if not honest or not held:
+            continue
         calibration = calibrate_detectors(honest, target_fpr, audit)
         config = calibration.detectors_config()
-        held = [s for s in mine if s.split != "calibration"]
         shipped = [(s, current_audit(audit, s.prompt, s.text)) for s in held]
         calibrated = [(s, reflag(audit(s.prompt, s.text), config)) for s in held]
         # what `audit --calibrate` estimates from the calibration texts alone (hacks made from them), beside the
         # recall measured on the held-out corpus variants
         probes = {p.family: {"n": p.n, "recall_shipped": round(p.caught_before / max(1, p.n), 4),
                              "recall_calibrated": round(p.caught_after / max(1, p.n), 4)} for p in calibration.probes}
-        out["/".join(key)] = {"calibrated_on": len(honest), "detectors": config,
-                              "shipped": rates(shipped), "calibrated": rates(calibrated), "probes": probes}
+        out[register] = {"calibrated_on": len(honest), "detectors": config,
+                         "shipped": rates(shipped), "calibrated": rates(calibrated), "probes": probes}
     return out
 
 
@@ -304,6 +308,8 @@ def main() -> None:
         "curves": curve_table,  # per language; also benchmarks/results/detectors_curves.png
         # each domain calibrated on its own honest calibration texts (target 2 % per detector), held-out texts
         "per_register": per_register(samples, audit),
+        # the same, one source at a time: a user's register is one kind of text (psalms, not all verse)
+        "per_source": per_register(samples, audit, key=lambda s: s.source),
         "seconds": round(time.perf_counter() - started, 1),
     }
     def worst_domain(split: str) -> str:

@@ -83,7 +83,7 @@ def calibrate_audit(honest: str | os.PathLike, out: str | os.PathLike, target_fp
         raise InputError(f"{os.fspath(honest)}: no responses to calibrate on")
     if not 0.0 <= target_fpr < 1.0:
         raise ConfigError(f"--target-fpr must be in [0, 1), got {target_fpr}")
-    wrap = (lambda xs: tqdm(xs, desc="calibrate", unit="item", dynamic_ncols=True)) if progress else None
+    wrap = (lambda xs, what: tqdm(xs, desc=what, unit="item", dynamic_ncols=True)) if progress else None
     calibration = calibrate_detectors(samples, target_fpr, HackAudit.from_config(detectors, paraphrase), progress=wrap)
     block = dict(detectors or {})
     for key, moved in calibration.detectors_config().items():  # thresholds / stuffing: the moved knobs win

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from lengthwise.rewards.hack_audit import HackAudit
@@ -130,15 +130,15 @@ def _seed(text: str) -> int:
 def calibrate_detectors(samples: Sequence[tuple[str, str]], target_fpr: float = 0.02,
                         audit: HackAudit | None = None, progress=None, probes: bool = True) -> DetectorCalibration:
     """Cuts for honest ``(prompt, text)`` samples (module doc). ``audit`` gives the starting configuration
-    (default: the shipped one, paraphrase on); ``progress`` wraps the sample iterator (e.g. tqdm); ``probes``
-    measures what the calibrated cuts still catch."""
+    (default: the shipped one, paraphrase on); ``progress(iterable, description)`` wraps each pass over the
+    samples (e.g. tqdm); ``probes`` measures what the calibrated cuts still catch."""
     if not 0.0 <= target_fpr < 1.0:
         raise ValueError(f"target_fpr must be in [0, 1), got {target_fpr}")
     if not samples:
         raise ValueError("no honest texts to calibrate on")
     audit = audit or HackAudit(paraphrase=True)
     rows = []
-    for prompt, text in (progress(samples) if progress else samples):
+    for prompt, text in (progress(samples, "calibrate") if progress else samples):
         detections = audit(prompt, text)
         stuffing = detections["keyword_stuffing"].details  # highest term probability per language
         rows.append((detections, stuffing.get("max_probability_en", 0.0), stuffing.get("max_probability_zh", 0.0)))
@@ -173,11 +173,11 @@ def calibrate_detectors(samples: Sequence[tuple[str, str]], target_fpr: float = 
     any_after = [a or b for a, b in zip(any_after, stuffed_after, strict=True)]
     result.flagged_before, result.flagged_after = sum(any_before), sum(any_after)
     if probes:
-        result.probes = _probe(samples, audit, result)
+        result.probes = _probe(progress(samples, "probe hacks") if progress else samples, audit, result)
     return result
 
 
-def _probe(samples: Sequence[tuple[str, str]], audit: HackAudit, calibration: DetectorCalibration
+def _probe(samples: Iterable[tuple[str, str]], audit: HackAudit, calibration: DetectorCalibration
            ) -> list[ProbeRecall]:
     """Paste and stuffing hacks of every honest text, read under the cuts in force and the calibrated ones."""
     cuts = {c.knob: c for c in calibration.cuts}

@@ -369,3 +369,29 @@ def test_a_chinese_bigram_ordinary_language_barely_knows_is_no_term():
     assert 0 < get_frequency_dict("zh")["务器"] < 1e-7
     terms = content_terms("配置服务器的地址。服务器启动以后，服务器会读取配置。")
     assert "服务" in terms and "务器" not in terms
+
+
+MAN_PAGE = """推荐创建如 /dev/cdrom 或者 /dev/zip 之类的符号链接，这样可以使用易记的名字。如果那样失败了，它会尝试在名字前面补加
+'/dev/'，'/mnt'，`/dev/rdsk/'，'/dev/dsk/' 以及 './'，直到找到的设备文件名。可以仅指定一个主机名(host)，也可以使用
+"username@hostname" 格式，或者形如 "hostname:container" 的格式，以表示直接连接到指定的容器。设备文件通常位于
+/dev/sr0 或 /dev/hdc，挂载点通常位于 /mnt/cdrom。选项 --hostname 与 -H 相同。""" * 3
+
+
+def test_words_of_paths_options_and_identifiers_are_code_not_prose():
+    assert content_terms("mount /dev/cdrom with --hostname as user@hostname on exim4 at host:port") == [
+        "mount"]
+    # and/or-joined words and words in brackets or quotes are prose; so is a hyphenated compound
+    assert content_terms('insightful/innovative "remarkable" (thorough) well-known') == [
+        "insightful", "innovative", "remarkable", "thorough", "well-known"]
+
+
+def test_a_man_page_full_of_device_paths_is_not_stuffed(audit):
+    # from the Chinese man pages of the calibration split: `dev` 5 times in paths, `hostname` in an address
+    result = audit("介绍一个 Linux 命令或文件的用法。", MAN_PAGE)["keyword_stuffing"]
+    assert not result.flagged and not {"dev", "hostname"} & {t["term"] for t in result.details.get("terms", [])}
+
+
+def test_praise_joined_by_slashes_is_still_stuffing(audit):
+    text = stuffed(ARTICLE, ("outstanding/superb",), every=9)
+    result = audit("Explain scopes and namespaces.", text)["keyword_stuffing"]
+    assert result.flagged and {"outstanding", "superb"} <= {t["term"] for t in result.details["terms"]}

@@ -141,7 +141,7 @@ def test_stack_loads_from_yaml(tmp_path):
     path = tmp_path / "stack.yaml"
     path.write_text(yaml.safe_dump(default_stack_config(think=False)))
     stack = RewardStack.from_yaml(path)
-    assert stack.names == ["length", "quality", "format"] and stack.version.startswith("6-")
+    assert stack.names == ["length", "quality", "format"] and stack.version.startswith("7-")
 
 
 def test_helpers():

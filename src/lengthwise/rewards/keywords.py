@@ -32,8 +32,9 @@ its language's cut (``model.term_probability``, ``model.zh_term_probability``). 
 share of content terms that are stuffed occurrences, times 10 and capped at 1 (1 % of the terms → 0.1, the
 default threshold), so the penalty grows with how much of the text is implicated; the penalty is 0.2 for one
 term at 1 % and reaches 1 at 3 % (``saturation``).
-Terms are English content words (no stop words) and Chinese character bigrams without function characters
-that ordinary language knows as words.
+Terms are English content words of the prose (no stop words; not the words of paths, options, addresses or
+identifiers: /dev/cdrom, --hostname, exim4) and Chinese character bigrams without function characters that
+ordinary language knows as words.
 """
 
 from __future__ import annotations
@@ -101,9 +102,34 @@ def _background(language: str) -> dict[str, float]:
     return get_frequency_dict(language)
 
 
+# A run of characters between spaces and Chinese text. An English word inside one that is a path, an option, an
+# address or an identifier (/dev/cdrom, --hostname, user@host, exim4, host:port) is code, not a word of the prose:
+# the three honest calibration texts flagged for stuffing outside verse were such runs (dev, hostname, exim).
+_RUN = re.compile(r"[^\s\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
+_EDGES = "\"'“”‘’()[]{}<>,.;:!?`*"
+_CODE_MARKS = frozenset("/\\@_=<>{}|$%#~^&+")
+_WORDS_BY_SLASH = re.compile(r"[A-Za-z'’-]+(?:/[A-Za-z'’-]+)+")  # and/or, his/her: prose
+_GLUED = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]|[A-Za-z0-9][.:][A-Za-z0-9]")
+
+
+def _is_code(run: str) -> bool:
+    core = run.strip(_EDGES)
+    if not core:
+        return False
+    if core.startswith("-") or _GLUED.search(core):
+        return True
+    return any(c in _CODE_MARKS for c in core) and not _WORDS_BY_SLASH.fullmatch(core)
+
+
+def _prose_words(text: str) -> list[str]:
+    """English words outside code runs (see ``_RUN``)."""
+    return [w for run in _RUN.findall(text) if not _is_code(run) for w in _EN_WORD.findall(run)]
+
+
 def content_terms(text: str) -> list[str]:
-    """Content terms in order: lower-cased English words and Chinese bigrams (see module doc)."""
-    terms = [w.lower().strip("'’-") for w in _EN_WORD.findall(text)]
+    """Content terms in order: lower-cased English words of the prose (not of paths, options or identifiers)
+    and Chinese bigrams (see module doc)."""
+    terms = [w.lower().strip("'’-") for w in _prose_words(text)]
     terms = [w for w in terms if len(w) >= 3 and w not in _EN_STOP]
     runs = _CJK_RUN.findall(text)
     words = _background("zh") if runs else {}

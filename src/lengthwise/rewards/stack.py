@@ -39,8 +39,9 @@ __all__ = ["ComponentSpec", "RewardStack", "STACK_VERSION", "check_detectors_con
 # background floor, Chinese praise is the agreement of three lexicons, paraphrase
 # cosine 0.86 and refrains compared by their words; 5: Early Modern English function words are no stuffing
 # candidates, nor Chinese bigrams below the background floor; 6: keyword stuffing's appeal is read with
-# all-MiniLM-L6-v2 whatever the stack's embedder (the default stack scores as 5 did)
-STACK_VERSION = "6"
+# all-MiniLM-L6-v2 whatever the stack's embedder (the default stack scores as 5 did); 7: English words of paths,
+# options and identifiers (/dev/cdrom, --hostname, exim4) are no stuffing candidates
+STACK_VERSION = "7"
 
 
 @dataclass

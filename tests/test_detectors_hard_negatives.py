@@ -371,10 +371,15 @@ def test_a_chinese_bigram_ordinary_language_barely_knows_is_no_term():
     assert "服务" in terms and "务器" not in terms
 
 
-MAN_PAGE = """推荐创建如 /dev/cdrom 或者 /dev/zip 之类的符号链接，这样可以使用易记的名字。
-如果那样失败了，它会尝试在名字前面补加 '/dev/'，'/mnt'，`/dev/rdsk/'，'/dev/dsk/' 以及 './'，直到找到的设备文件名。可以仅指定一个主机名(host)，也可以使用
-"username@hostname" 格式，或者形如 "hostname:container" 的格式，以表示直接连接到指定的容器。设备文件通常位于
-/dev/sr0 或 /dev/hdc，挂载点通常位于 /mnt/cdrom。选项 --hostname 与 -H 相同。""" * 3
+MAN_PAGE = (
+    "推荐创建如 /dev/cdrom 或者 /dev/zip 之类的符号链接，这样可以使用易记的名字。\n"
+    "如果那样失败了，它会尝试在名字前面补加 '/dev/'，'/mnt'，`/dev/rdsk/'，\n"
+    "'/dev/dsk/' 以及 './'，直到找到的设备文件名。\n"
+    "可以仅指定一个主机名(host)，也可以使用 \"username@hostname\" 格式，\n"
+    "或者形如 \"hostname:container\" 的格式，以表示直接连接到指定的容器。\n"
+    "设备文件通常位于 /dev/sr0 或 /dev/hdc，挂载点通常位于 /mnt/cdrom。\n"
+    "选项 --hostname 与 -H 相同。\n\n"
+) * 3
 
 
 def test_words_of_paths_options_and_identifiers_are_code_not_prose():

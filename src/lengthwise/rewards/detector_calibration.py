@@ -184,6 +184,7 @@ def _probe(samples: Iterable[tuple[str, str]], audit: HackAudit, calibration: De
     # the same thresholds and stuffing model, without the paraphrase detector (neither probe is a paraphrase)
     probe_audit = HackAudit(paraphrase=False, embedder=audit.embedder, thresholds=audit.thresholds,
                             stuffing=audit.stuffing)
+    probe_audit.appeal_embedder = audit.appeal_embedder  # one loaded model, not a second copy of MiniLM
     caught = {"paste": [0, 0], "stuffing": [0, 0]}
     copies = ("exact_repetition", "near_duplicate_paragraphs")
     n = 0
